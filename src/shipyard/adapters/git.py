@@ -1,0 +1,109 @@
+"""The git CLI, asked one question at a time; failures become `GitError`.
+
+We run the `git` binary rather than a library: it is what CI checkouts and developers have,
+and it honours their config (safe.directory, worktrees, shallow clones) exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shipyard.errors import ConflictError, GitError
+
+
+class Git:
+    """Git commands run in `cwd` (any folder inside the work tree)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # LC_ALL=C keeps messages stable; GIT_TERMINAL_PROMPT=0 stops a hang asking for a login.
+        env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+        if shutil.which("git") is None:
+            raise GitError("the 'git' command is not installed; install git (apt-get install git)")
+        result = subprocess.run(
+            ["git", *args], cwd=self.cwd, env=env, capture_output=True, text=True, check=False
+        )
+        if check and result.returncode != 0:
+            detail = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise GitError(f"git {' '.join(args)} failed in {self.cwd}: {detail}")
+        return result
+
+    def _out(self, *args: str) -> str:
+        return self._run(*args).stdout.strip()
+
+    def is_repository(self) -> bool:
+        return self._run("rev-parse", "--is-inside-work-tree", check=False).returncode == 0
+
+    def require_repository(self) -> None:
+        """Raise a clear error when `cwd` is not in a work tree or has no commit yet."""
+        if not self.is_repository():
+            raise GitError(
+                f"{self.cwd} is not inside a git repository; run it in a clone, "
+                "or pass --version to give the version yourself"
+            )
+        if self._run("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+            raise GitError(f"the repository at {self.cwd} has no commits yet; commit first")
+
+    def head_sha(self) -> str:
+        return self._out("rev-parse", "HEAD")
+
+    def resolve(self, rev: str) -> str:
+        """The full sha of a commit-ish."""
+        return self._out("rev-parse", "--verify", f"{rev}^{{commit}}")
+
+    def commit_time(self, rev: str = "HEAD") -> datetime:
+        return datetime.fromtimestamp(int(self._out("show", "-s", "--format=%ct", rev)), tz=UTC)
+
+    def has_commit(self, rev: str) -> bool:
+        probe = self._run("cat-file", "-e", f"{rev}^{{commit}}", check=False)
+        return probe.returncode == 0
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        result = self._run("symbolic-ref", "--short", "-q", "HEAD", check=False)
+        return result.stdout.strip() or None
+
+    def tags_at_head(self) -> list[str]:
+        return self._out("tag", "--points-at", "HEAD").split()
+
+    def tags_reachable(self) -> list[str]:
+        return self._out("tag", "--merged", "HEAD").split()
+
+    def is_dirty(self) -> bool:
+        return bool(self._out("status", "--porcelain", "--untracked-files=no"))
+
+    def is_shallow(self) -> bool:
+        return self._out("rev-parse", "--is-shallow-repository") == "true"
+
+    def commits_since(self, rev: str | None) -> int:
+        """Commits reachable from HEAD but not from `rev` (all of HEAD's history for None)."""
+        spec = f"{rev}..HEAD" if rev else "HEAD"
+        return int(self._out("rev-list", "--count", spec))
+
+    def last_commit_touching(self, path: Path) -> str | None:
+        """The newest commit that changed `path`, or None if no commit did."""
+        return self._out("log", "-1", "--format=%H", "--", str(path)) or None
+
+    def tag_exists(self, name: str) -> bool:
+        return self._run("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False
+                         ).returncode == 0
+
+    def create_annotated_tag(self, name: str, message: str, rev: str = "HEAD") -> None:
+        """Create an annotated tag; an existing tag is a conflict, never overwritten."""
+        if self.tag_exists(name):
+            raise ConflictError(f"git tag {name} already exists; choose another version")
+        identity: list[str] = []
+        if self._run("config", "user.email", check=False).returncode != 0:
+            # CI checkouts have no committer identity; an annotated tag needs one.
+            identity = ["-c", "user.name=shipyard", "-c", "user.email=shipyard@localhost"]
+        self._run(*identity, "tag", "-a", name, "-m", message, rev)
+
+    def remote_url(self, name: str = "origin") -> str | None:
+        result = self._run("remote", "get-url", name, check=False)
+        return result.stdout.strip() or None

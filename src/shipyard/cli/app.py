@@ -1,0 +1,99 @@
+"""The Typer application, its global options, and how results reach the terminal.
+
+This package is the only place that imports Typer or rich. Output goes one of three ways:
+rich on a terminal, plain lines elsewhere (CI logs, pipes), JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from shipyard.adapters.git import Git
+from shipyard.adapters.github import ActionsContext, GitHubOutputs
+from shipyard.config import Config, load_config
+
+app = typer.Typer(
+    name="shipyard",
+    help="Release and deploy containerized services on AWS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Session:
+    """What every command gets: the project folder and the adapters built from it."""
+
+    project_dir: Path
+    env: dict[str, str]
+
+    def config(self) -> Config:
+        """Load shipyard.toml only when a command runs, so `--help` never needs it."""
+        return load_config(self.project_dir)
+
+    def git(self, config: Config) -> Git:
+        return Git(config.project_dir)
+
+    def actions(self) -> ActionsContext | None:
+        return ActionsContext.from_env(self.env)
+
+    def outputs(self) -> GitHubOutputs:
+        return GitHubOutputs(self.env)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    project_dir: Annotated[
+        Path,
+        typer.Option("-C", "--project-dir", help="The service folder holding shipyard.toml.",
+                     file_okay=False),
+    ] = Path("."),
+) -> None:
+    ctx.obj = Session(project_dir=project_dir, env=dict(os.environ))
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+class Out:
+    """Renders a command's result for a terminal, a log, or a script."""
+
+    def __init__(self, as_json: bool = False) -> None:
+        self.as_json = as_json
+        self.stdout = Console(highlight=False)
+        self.stderr = Console(stderr=True, highlight=False)
+        self.fancy = self.stdout.is_terminal and not os.environ.get("CI") and not as_json
+
+    def json(self, data: Any) -> None:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+    def line(self, text: str) -> None:
+        """A plain line on stdout (markup is never interpreted)."""
+        self.stdout.print(text, markup=False, soft_wrap=True)
+
+    def info(self, text: str) -> None:
+        """A note for people, on stderr so that stdout stays clean for scripts."""
+        if not self.as_json:
+            style = "dim" if self.fancy else None
+            self.stderr.print(text, markup=False, soft_wrap=True, style=style)
+
+    def warn(self, text: str) -> None:
+        self.stderr.print(f"warning: {text}", markup=False, soft_wrap=True,
+                          style="yellow" if self.fancy else None)
+
+
+def session(ctx: typer.Context) -> Session:
+    state = ctx.obj
+    assert isinstance(state, Session)
+    return state

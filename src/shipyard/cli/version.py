@@ -1,0 +1,78 @@
+"""`shipyard version`: print the release version for this commit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shipyard.cli.app import JsonFlag, Out, app, session
+from shipyard.usecases.version import VersionOptions, VersionResult, compute_version
+
+ManualVersion = Annotated[
+    str | None,
+    typer.Option("--version", help="Use this version (X.Y.Z, a leading 'v' accepted).",
+                 show_default=False),
+]
+BumpPart = Annotated[
+    str | None,
+    typer.Option("--bump", help="Bump this part of the base version: major, minor or patch.",
+                 show_default=False),
+]
+
+
+@app.command("version")
+def version_command(
+    ctx: typer.Context,
+    manual: ManualVersion = None,
+    bump: BumpPart = None,
+    write: Annotated[bool, typer.Option("--write", help="Rewrite the version file.")] = False,
+    git_tag: Annotated[
+        bool, typer.Option("--git-tag", help="Create the annotated tag v<version> at HEAD.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything, write nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the release version for this commit (manual > release tag > --bump > branch rule)."""
+    state = session(ctx)
+    config = state.config()
+    options = VersionOptions(manual=manual, bump=bump, write=write, git_tag=git_tag,
+                             dry_run=dry_run)
+    result = compute_version(options, config, state.git(config), state.actions())
+    out = Out(as_json)
+    for warning in result.warnings:
+        out.warn(warning)
+    _publish(result, state.outputs())
+    if as_json:
+        out.json(result.to_json())
+        return
+    out.line(str(result.decision.version))
+    out.info(explain(result))
+    verb = "would write" if result.dry_run else "wrote"
+    if result.written_file:
+        out.info(f"{verb} {result.written_file}")
+    if result.created_tag:
+        out.info(f"{'would create' if result.dry_run else 'created'} git tag {result.created_tag}")
+    if result.dry_run:
+        out.info("dry run: nothing was written")
+
+
+def explain(result: VersionResult) -> str:
+    decision = result.decision
+    where = f" at {result.source.sha[:7]}" if result.source else ""
+    base = f" (previous {decision.previous})" if decision.previous else ""
+    return f"{decision.source}: {decision.reason}{where}{base}"
+
+
+def _publish(result: VersionResult, outputs) -> None:
+    decision = result.decision
+    outputs.set(version=str(decision.version), prerelease=str(decision.prerelease).lower())
+    outputs.summary(
+        f"### Version {decision.version}\n\n"
+        f"| | |\n|---|---|\n"
+        f"| source | {decision.source}: {decision.reason} |\n"
+        f"| previous | {decision.previous or '-'} |\n"
+        f"| prerelease | {str(decision.prerelease).lower()} |\n"
+    )

@@ -1,0 +1,165 @@
+"""shipyard.toml as validated models.
+
+Loading happens in one step: read the TOML, validate it, then resolve relative paths against
+the project folder. Flags are applied later by each command, so they always win. Without a
+shipyard.toml every setting has its documented default, so `shipyard version` works in any git
+repository that has a version.txt.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shipyard.errors import ConfigError
+
+CONFIG_FILE_NAME = "shipyard.toml"
+
+Bump = Literal["major", "minor", "patch"]
+
+# Placeholders a prerelease template may use; anything else is a config error, caught at load
+# time rather than on the first pull request that needs it.
+PRERELEASE_PLACEHOLDERS = ("slug", "pr")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VersionRule(_Model):
+    """How a commit on some branches is versioned: which part to bump, which prerelease."""
+
+    bump: Bump = "patch"
+    prerelease: str = Field(
+        default="",
+        description="Prerelease identifier template; '' makes a stable version. "
+        "Placeholders: {slug} (the branch name, slugified), {pr} (pull-request number).",
+    )
+
+    @field_validator("prerelease")
+    @classmethod
+    def _known_placeholders(cls, template: str) -> str:
+        for name in _PLACEHOLDER.findall(template):
+            if name not in PRERELEASE_PLACEHOLDERS:
+                raise ValueError(
+                    f"unknown placeholder {{{name}}}; use {{slug}} or {{pr}}"
+                )
+        literal = _PLACEHOLDER.sub("x", template)
+        if template and not _PRERELEASE_LITERAL.match(literal):
+            raise ValueError(
+                "a prerelease may hold only letters, digits, '-' and '.'-separated parts"
+            )
+        return template
+
+
+class BranchRule(VersionRule):
+    """A version rule for branches whose name matches a glob pattern (`release/*`)."""
+
+    pattern: str = Field(min_length=1)
+
+
+def _default_branch_rules() -> tuple[BranchRule, ...]:
+    return (
+        BranchRule(pattern="main", bump="minor"),
+        BranchRule(pattern="master", bump="minor"),
+        BranchRule(pattern="develop", bump="patch", prerelease="develop"),
+    )
+
+
+class VersionSettings(_Model):
+    """[version]: where the version lives and how each kind of commit is versioned."""
+
+    file: Path = Path("version.txt")
+    tag_prefix: str = "v"
+    branches: tuple[BranchRule, ...] = Field(default_factory=_default_branch_rules)
+    pull_request: VersionRule = VersionRule(bump="patch", prerelease="pr-{pr}")
+    other_branches: VersionRule = VersionRule(bump="patch", prerelease="{slug}")
+
+
+class TagSettings(_Model):
+    """[tags]: which moving tags the tag plan adds beside the version."""
+
+    latest: Literal["auto"] | bool = "auto"
+    major: bool = False
+
+
+class LabelSettings(_Model):
+    """[labels]: optional OCI labels; `source` defaults to the GitHub or git remote URL."""
+
+    description: str = ""
+    licenses: str = ""
+    url: str = ""
+    source: str = ""
+
+
+class ServiceSettings(_Model):
+    """[service]: the service and where its images live."""
+
+    name: str = "gamepulse"
+    region: str = "ap-northeast-2"
+    repository: str = "gamepulse"
+
+
+class Config(_Model):
+    """The whole of shipyard.toml, with `project_dir` and resolved paths added on load."""
+
+    service: ServiceSettings = ServiceSettings()
+    version: VersionSettings = VersionSettings()
+    tags: TagSettings = TagSettings()
+    labels: LabelSettings = LabelSettings()
+    project_dir: Path = Path(".")
+    source_file: Path | None = None
+
+    @property
+    def version_file(self) -> Path:
+        """The version file, resolved against the project folder."""
+        return self.project_dir / self.version.file
+
+
+def load_config(project_dir: Path) -> Config:
+    """Read `project_dir/shipyard.toml` (or use defaults when absent) and validate it.
+
+    >>> load_config(Path("GamePulse")).service.repository
+    'gamepulse'
+    """
+    project_dir = project_dir.resolve()
+    if not project_dir.is_dir():
+        raise ConfigError(
+            f"project folder {project_dir} does not exist; pass an existing folder to -C"
+        )
+    path = project_dir / CONFIG_FILE_NAME
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
+    for reserved in ("project_dir", "source_file"):
+        if reserved in data:
+            raise ConfigError(f"{path}: '{reserved}' is not a setting; remove it")
+    try:
+        config = Config.model_validate({**data, "project_dir": project_dir,
+                                        "source_file": path if path.exists() else None})
+    except ValidationError as exc:
+        raise ConfigError(_one_line(path, exc)) from exc
+    return config
+
+
+def _one_line(path: Path, exc: ValidationError) -> str:
+    """The first validation error as `file: key: what is expected` (+ how many more)."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting; check its spelling against the README's configuration table"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{path}: {key}: {message}{more}"

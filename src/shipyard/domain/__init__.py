@@ -1,0 +1,1 @@
+"""The domain: pure rules (versions, tag plans), fast to test, no I/O."""

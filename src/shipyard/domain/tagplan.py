@@ -1,0 +1,120 @@
+"""Which image tags and OCI labels a version becomes, in the spirit of docker/metadata-action.
+
+Stable X.Y.Z: `X.Y.Z`, `X.Y`, (`X` when configured), (`latest` when it applies),
+`sha-<7 hex>`, `<YYYYMMDD>-<7 hex>`. A prerelease gets only its own version tag and the two
+commit tags: `latest`, `X.Y` and `X` never point at a prerelease.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import semver
+
+from shipyard.config import LabelSettings, TagSettings
+from shipyard.domain.versioning import is_stable
+from shipyard.errors import UsageError
+
+# The Docker/OCI tag grammar: no '+', at most 128 characters.
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+SHORT_SHA_LENGTH = 7
+LATEST = "latest"
+
+
+def version_tag(version: semver.Version) -> str:
+    """The version as a tag: tags allow no `+`, so semver build metadata's `+` becomes `-`."""
+    return str(version).replace("+", "-")
+
+
+@dataclass(frozen=True)
+class CommitFacts:
+    """The commit an image is built from."""
+
+    sha: str
+    time: datetime
+    source_url: str = ""
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:SHORT_SHA_LENGTH]
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    """The tags to push, the labels to set, and warnings about flags that were refused."""
+
+    tags: tuple[str, ...]
+    labels: dict[str, str]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def plan_tags(
+    *,
+    version: semver.Version,
+    commit: CommitFacts,
+    title: str,
+    tag_settings: TagSettings,
+    label_settings: LabelSettings,
+    latest_requested: bool = False,
+    latest_by_rule: bool = False,
+) -> TagPlan:
+    """Build the tag plan for `version` built from `commit`.
+
+    `latest_by_rule` says whether the commit is a release or on a branch whose rule bumps
+    minor or major; with `latest = "auto"` that decides `latest`.
+    """
+    warnings: list[str] = []
+    tags = [version_tag(version)]
+    if is_stable(version):
+        tags.append(f"{version.major}.{version.minor}")
+        if tag_settings.major:
+            tags.append(str(version.major))
+        if _wants_latest(tag_settings.latest, latest_requested, latest_by_rule):
+            tags.append(LATEST)
+    elif latest_requested:
+        warnings.append(
+            f"--latest ignored: {version} is a prerelease, and 'latest' never points at one"
+        )
+    date = commit.time.astimezone(UTC).strftime("%Y%m%d")
+    tags += [f"sha-{commit.short_sha}", f"{date}-{commit.short_sha}"]
+    unique = tuple(dict.fromkeys(tags))
+    for tag in unique:
+        if not TAG_PATTERN.match(tag):
+            raise UsageError(
+                f"tag '{tag}' is not a valid image tag (letters, digits, '_', '.', '-', at most "
+                "128 characters); shorten the version's prerelease or build part"
+            )
+    return TagPlan(unique, _labels(version, commit, title, label_settings), tuple(warnings))
+
+
+def _wants_latest(setting: str | bool, requested: bool, by_rule: bool) -> bool:
+    if requested:
+        return True
+    if setting == "auto":
+        return by_rule
+    return bool(setting)
+
+
+def _labels(
+    version: semver.Version, commit: CommitFacts, title: str, settings: LabelSettings
+) -> dict[str, str]:
+    labels = {
+        "org.opencontainers.image.title": title,
+        "org.opencontainers.image.version": version_tag(version),
+        "org.opencontainers.image.revision": commit.sha,
+        # The commit time, not the clock, so the same commit always labels the same way.
+        "org.opencontainers.image.created": commit.time.astimezone(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "org.opencontainers.image.source": settings.source or commit.source_url,
+    }
+    optional = {"description": settings.description, "licenses": settings.licenses,
+                "url": settings.url}
+    for key, value in optional.items():
+        if value:
+            labels[f"org.opencontainers.image.{key}"] = value
+    if not labels["org.opencontainers.image.source"]:
+        del labels["org.opencontainers.image.source"]
+    return labels

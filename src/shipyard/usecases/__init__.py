@@ -1,0 +1,1 @@
+"""Use cases: one module per command, each an options object and one entry function."""

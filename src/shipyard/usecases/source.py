@@ -1,0 +1,91 @@
+"""The commit being released: git's answers, overridden by GitHub Actions' context in CI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from shipyard.adapters.git import Git
+from shipyard.adapters.github import ActionsContext
+from shipyard.domain.versioning import RefFacts, highest_release_tag, version_from_tag
+from shipyard.errors import UsageError
+
+_SCP_REMOTE = re.compile(r"^[\w.-]+@([\w.-]+):(.+)$")
+_USERINFO = re.compile(r"^(\w+://)[^@/]+@")
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """Branch, commit, release tag and state of the checkout being released."""
+
+    branch: str | None
+    sha: str
+    commit_time: datetime
+    release_tag: str | None
+    dirty: bool
+    shallow: bool
+    pull_request: int | None
+    in_actions: bool
+    source_url: str
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def facts(self) -> RefFacts:
+        tags = (self.release_tag,) if self.release_tag else ()
+        return RefFacts(branch=self.branch, pull_request=self.pull_request, release_tags=tags)
+
+
+def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: str) -> SourceContext:
+    """Gather the context; the caller has checked that `git` is in a repository with commits."""
+    release_tags = [t for t in git.tags_at_head() if version_from_tag(t, tag_prefix)]
+    branch = git.current_branch()
+    sha = git.head_sha()
+    pull_request = None
+    source_url = public_url(git.remote_url() or "")
+    if actions is not None:
+        if actions.tag is not None:
+            if version_from_tag(actions.tag, tag_prefix) is None:
+                raise UsageError(
+                    f"GITHUB_REF {actions.ref} is not a release tag '{tag_prefix}<semver>'; "
+                    f"tag releases like {tag_prefix}1.2.3, or pass --version"
+                )
+            release_tags.append(actions.tag)
+        branch = actions.branch
+        pull_request = actions.pull_request
+        # GITHUB_SHA is the commit the run is for; trust it when the clone has it.
+        if actions.sha and git.has_commit(actions.sha):
+            sha = git.resolve(actions.sha)
+        source_url = actions.repository_url or source_url
+    best = highest_release_tag(release_tags, tag_prefix)
+    return SourceContext(
+        branch=branch,
+        sha=sha,
+        commit_time=git.commit_time(sha),
+        release_tag=best[0] if best else None,
+        dirty=git.is_dirty(),
+        shallow=git.is_shallow(),
+        pull_request=pull_request,
+        in_actions=actions is not None,
+        source_url=source_url,
+    )
+
+
+def public_url(remote: str) -> str:
+    """A remote as a browsable https URL, credentials removed (they must never be printed).
+
+    >>> public_url("git@github.com:acme/gamepulse.git")
+    'https://github.com/acme/gamepulse'
+    """
+    if not remote:
+        return ""
+    scp = _SCP_REMOTE.match(remote)
+    url = f"https://{scp.group(1)}/{scp.group(2)}" if scp else _USERINFO.sub(r"\1", remote)
+    if url.startswith("ssh://"):
+        url = "https://" + url[len("ssh://"):]
+    if not url.startswith(("https://", "http://")):
+        return ""
+    return url.removesuffix(".git")

@@ -1,0 +1,226 @@
+"""`shipyard version`: the release version for this commit, optionally written and tagged."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import semver
+
+from shipyard.adapters.git import Git
+from shipyard.adapters.github import ActionsContext
+from shipyard.config import Config
+from shipyard.domain.versioning import (
+    BUMP_PARTS,
+    RefFacts,
+    VersionDecision,
+    decide_version,
+    highest_release_tag,
+    is_stable,
+    parse_semver,
+    version_from_tag,
+)
+from shipyard.errors import ConflictError, UsageError, VersionFileError
+from shipyard.usecases.source import SourceContext, read_source_context
+
+
+@dataclass(frozen=True)
+class VersionOptions:
+    """Flags of `shipyard version` (and the version flags other commands share)."""
+
+    manual: str | None = None
+    bump: str | None = None
+    write: bool = False
+    git_tag: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    """The decided version, the checkout it was decided for, and what was written."""
+
+    decision: VersionDecision
+    source: SourceContext | None
+    tag_name: str
+    written_file: Path | None = None
+    created_tag: str | None = None
+    dry_run: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        d = self.decision
+        return {
+            "version": str(d.version),
+            "previous": str(d.previous) if d.previous else None,
+            "bump": d.bump,
+            "source": d.source,
+            "branch": self.source.branch if self.source else None,
+            "sha": self.source.sha if self.source else None,
+            "prerelease": d.prerelease,
+        }
+
+
+def compute_version(
+    options: VersionOptions, config: Config, git: Git, actions: ActionsContext | None
+) -> VersionResult:
+    """Decide the version; with `write`/`git_tag` also record it, after every check passed."""
+    manual = _parse_manual(options.manual)
+    if options.bump is not None and options.bump not in BUMP_PARTS:
+        raise UsageError(
+            f"--bump '{options.bump}' is not a version part; use major, minor or patch"
+        )
+    if manual is not None and options.bump is not None:
+        raise UsageError("--version and --bump contradict each other; pass only one of them")
+
+    in_repository = git.is_repository()
+    if not in_repository and (manual is None or options.git_tag):
+        git.require_repository()  # raises the clear "not a git repository" error
+    warnings: list[str] = []
+    source = None
+    if in_repository:
+        git.require_repository()
+        source = read_source_context(git, actions, config.version.tag_prefix)
+        if source.shallow:
+            warnings.append(
+                "this is a shallow clone: tags and commit counts may be missing; "
+                "fetch the full history (actions/checkout with fetch-depth: 0)"
+            )
+
+    file_version = read_version_file(config.version_file, required=manual is None)
+    base, base_tag = file_version, None
+    if in_repository:
+        base, base_tag = _highest_base(git, config.version.tag_prefix, file_version, warnings)
+
+    def commits_since_base() -> int:
+        if base_tag is not None:
+            return git.commits_since(base_tag)
+        return git.commits_since(git.last_commit_touching(config.version_file))
+
+    decision = decide_version(
+        base=base,
+        facts=source.facts if source else RefFacts(branch=None),
+        settings=config.version,
+        commits_since_base=commits_since_base,
+        manual=manual,
+        bump=options.bump,
+    )
+    tag_name = f"{config.version.tag_prefix}{decision.version}"
+    result = VersionResult(decision, source, tag_name, dry_run=options.dry_run,
+                           warnings=tuple(warnings))
+    return _record(result, options, config, git)
+
+
+def _parse_manual(text: str | None) -> semver.Version | None:
+    if text is None:
+        return None
+    version = parse_semver(text)
+    if version is None:
+        raise UsageError(
+            f"--version '{text}' is not a semantic version; use X.Y.Z such as 1.2.3 "
+            "(a prerelease like 1.2.3-rc.1 and a leading 'v' are accepted)"
+        )
+    return version
+
+
+def read_version_file(path: Path, *, required: bool = True) -> semver.Version | None:
+    """The stable version in `path`; None only when it is missing and not `required`."""
+    if not path.exists():
+        if not required:
+            return None
+        raise VersionFileError(
+            f"{path} is missing; create it holding the current release, such as 1.0.0"
+        )
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VersionFileError(f"{path} cannot be read ({exc}); fix its permissions") from exc
+    if not text:
+        raise VersionFileError(f"{path} is empty; write the current release in it, such as 1.0.0")
+    version = parse_semver(text) if not text.startswith(("v", "V")) else None
+    if version is None or not is_stable(version) or version.build is not None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise VersionFileError(
+            f"{path} holds '{shown}', not a stable version X.Y.Z; write one such as 1.0.0"
+        )
+    return version
+
+
+def _highest_base(
+    git: Git, prefix: str, file_version: semver.Version | None, warnings: list[str]
+) -> tuple[semver.Version | None, str | None]:
+    """R = the higher of the version file and the highest stable release tag reachable."""
+    stable_tags: list[str] = []
+    ignored: list[str] = []
+    for tag in git.tags_reachable():
+        version = version_from_tag(tag, prefix)
+        if version is None:
+            if tag.startswith(prefix):
+                ignored.append(tag)
+        elif is_stable(version):
+            stable_tags.append(tag)
+    if ignored:
+        more = f" and {len(ignored) - 3} more" if len(ignored) > 3 else ""
+        shown = ", ".join(ignored[:3]) + more
+        warnings.append(f"ignored tags that are not '{prefix}<semver>': {shown}")
+    best = highest_release_tag(stable_tags, prefix)
+    if best is None:
+        return file_version, None
+    tag, tag_version = best
+    if file_version is not None and file_version > tag_version:
+        return file_version, None
+    return tag_version, tag
+
+
+def _record(result: VersionResult, options: VersionOptions, config: Config, git: Git
+            ) -> VersionResult:
+    """Write the version file and the git tag, or say what would be written on a dry run."""
+    if not (options.write or options.git_tag):
+        return result
+    version = result.decision.version
+    if options.write and not is_stable(version):
+        raise UsageError(
+            f"--write needs a stable version but {version} is a prerelease; "
+            "pass --version or --bump, or drop --write"
+        )
+    if options.git_tag and git.tag_exists(result.tag_name):
+        raise ConflictError(
+            f"git tag {result.tag_name} already exists; this version is released, "
+            "choose another with --version or --bump"
+        )
+    written = config.version_file if options.write else None
+    created = result.tag_name if options.git_tag else None
+    if options.dry_run:
+        return _replace(result, written, created)
+    staged = _stage_file(config.version_file, f"{version}\n") if written else None
+    try:
+        if created:
+            git.create_annotated_tag(created, f"Release {version}")
+    except BaseException:
+        if staged:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged:
+        os.replace(staged, config.version_file)
+    return _replace(result, written, created)
+
+
+def _replace(result: VersionResult, written: Path | None, created: str | None) -> VersionResult:
+    return replace(result, written_file=written, created_tag=created)
+
+
+def _stage_file(path: Path, content: str) -> Path:
+    """Write `content` to a temporary file beside `path`, ready for an atomic rename."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, mode)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)

@@ -7,7 +7,12 @@ The hierarchy::
     ├── ConfigError          3  shipyard.toml is unreadable or invalid
     ├── VersionFileError     4  version.txt is missing, empty or not a stable semver
     ├── GitError             5  not a git repository, no commits, git failed
-    └── ConflictError        6  the thing we would create already exists (a git tag)
+    ├── ConflictError        6  what we would create exists: a git tag, an immutable image tag
+    ├── RegistryError        7  the OCI registry failed or answered what the protocol forbids
+    ├── AuthError            8  credentials are missing or refused (registry, AWS)
+    ├── AwsError             9  an AWS API call failed
+    ├── BuildError          10  the image build failed, or a builder/emulator is missing
+    └── ScanGateError       11  scan findings reached the configured severity threshold
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -28,6 +33,11 @@ class ExitCode(IntEnum):
     VERSION_FILE = 4
     GIT = 5
     CONFLICT = 6
+    REGISTRY = 7
+    AUTH = 8
+    AWS = 9
+    BUILD = 10
+    SCAN_GATE = 11
 
 
 class ShipyardError(Exception):
@@ -71,3 +81,33 @@ class ConflictError(ShipyardError):
     """What we would create already exists, so we stop instead of overwriting it."""
 
     exit_code = ExitCode.CONFLICT
+
+
+class RegistryError(ShipyardError):
+    """The registry failed after retries, or answered against the distribution spec."""
+
+    exit_code = ExitCode.REGISTRY
+
+
+class AuthError(ShipyardError):
+    """Credentials are missing or were refused."""
+
+    exit_code = ExitCode.AUTH
+
+
+class AwsError(ShipyardError):
+    """An AWS API call failed; the message names the API and the fix."""
+
+    exit_code = ExitCode.AWS
+
+
+class BuildError(ShipyardError):
+    """The image build failed, or what it needs (builder, emulator) is missing."""
+
+    exit_code = ExitCode.BUILD
+
+
+class ScanGateError(ShipyardError):
+    """Vulnerability findings reached the configured threshold."""
+
+    exit_code = ExitCode.SCAN_GATE

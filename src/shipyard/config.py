@@ -25,6 +25,7 @@ Bump = Literal["major", "minor", "patch"]
 # time rather than on the first pull request that needs it.
 PRERELEASE_PLACEHOLDERS = ("slug", "pr")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
 
 
@@ -98,6 +99,49 @@ class LabelSettings(_Model):
     source: str = ""
 
 
+class BuildSettings(_Model):
+    """[build]: how the image is built. Paths are relative to the project folder."""
+
+    context: Path = Path(".")
+    dockerfile: Path = Path("Dockerfile")
+    platforms: tuple[str, ...] = ("linux/amd64",)
+    multi_arch_platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+    builder: Literal["auto", "buildah", "docker"] = "auto"
+    output: Path = Path(".shipyard/oci")
+    args: dict[str, str] = Field(
+        default_factory=dict,
+        description="Build arguments; ${VAR} is replaced from the environment.")
+
+    @field_validator("platforms", "multi_arch_platforms")
+    @classmethod
+    def _platform_names(cls, platforms: tuple[str, ...]) -> tuple[str, ...]:
+        for platform in platforms:
+            if not _PLATFORM.match(platform):
+                raise ValueError(f"'{platform}' is not os/arch[/variant], e.g. linux/arm64")
+        return platforms
+
+
+class RepositoryDefaults(_Model):
+    """[repository]: how a missing ECR repository is created."""
+
+    scan_on_push: bool = True
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION",
+                            "MUTABLE_WITH_EXCLUSION"] = "IMMUTABLE_WITH_EXCLUSION"
+    mutability_exclusions: tuple[str, ...] = ("latest",)
+    encryption: Literal["AES256", "KMS"] = "AES256"
+    kms_key: str = ""
+
+
+class ScanSettings(_Model):
+    """[scan]: the vulnerability gate."""
+
+    threshold: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"] = "CRITICAL"
+    allowlist: Path | None = None
+    timeout: float = Field(default=600.0, gt=0)
+    poll_interval: float = Field(default=5.0, gt=0)
+    reports_dir: Path = Path(".shipyard/scan")
+
+
 class ServiceSettings(_Model):
     """[service]: the service and where its images live."""
 
@@ -113,6 +157,9 @@ class Config(_Model):
     version: VersionSettings = VersionSettings()
     tags: TagSettings = TagSettings()
     labels: LabelSettings = LabelSettings()
+    build: BuildSettings = BuildSettings()
+    repository: RepositoryDefaults = RepositoryDefaults()
+    scan: ScanSettings = ScanSettings()
     project_dir: Path = Path(".")
     source_file: Path | None = None
 
@@ -120,6 +167,10 @@ class Config(_Model):
     def version_file(self) -> Path:
         """The version file, resolved against the project folder."""
         return self.project_dir / self.version.file
+
+    def path(self, relative: Path) -> Path:
+        """A configured path resolved against the project folder (absolute paths stay)."""
+        return self.project_dir / relative
 
 
 def load_config(project_dir: Path) -> Config:

@@ -12,7 +12,8 @@ The hierarchy::
     ├── AuthError            8  credentials are missing or refused (registry, AWS)
     ├── AwsError             9  an AWS API call failed
     ├── BuildError          10  the image build failed, or a builder/emulator is missing
-    └── ScanGateError       11  scan findings reached the configured severity threshold
+    ├── ScanGateError       11  scan findings reached the configured severity threshold
+    └── SandboxError        12  the local sandbox could not start, or is not running
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -38,6 +39,7 @@ class ExitCode(IntEnum):
     AWS = 9
     BUILD = 10
     SCAN_GATE = 11
+    SANDBOX = 12
 
 
 class ShipyardError(Exception):
@@ -111,3 +113,9 @@ class ScanGateError(ShipyardError):
     """Vulnerability findings reached the configured threshold."""
 
     exit_code = ExitCode.SCAN_GATE
+
+
+class SandboxError(ShipyardError):
+    """The local sandbox could not be started, or is not running."""
+
+    exit_code = ExitCode.SANDBOX

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 import typer
 
-from shipyard.cli import demo, tags, version  # noqa: F401  (registers the commands)
+from shipyard.cli import demo, push, tags, version  # noqa: F401  (registers the commands)
 from shipyard.cli.app import app
+from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError
+
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except Exception as error:  # a bug: one line by default, the traceback when asked
+        if os.environ.get("SHIPYARD_DEBUG"):
+            raise
+        _error(f"unexpected {type(error).__name__}: {error} "
+               "(rerun with SHIPYARD_DEBUG=1 for the traceback, and please report it)")
+        return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

@@ -48,6 +48,11 @@ class TagPlan:
     tags: tuple[str, ...]
     labels: dict[str, str]
     warnings: tuple[str, ...] = field(default=())
+    moving: tuple[str, ...] = field(default=())  # tags meant to move: latest, X.Y, X
+
+    def is_moving(self, tag: str) -> bool:
+        """Moving tags follow the newest release; every other tag names one image forever."""
+        return tag in self.moving
 
 
 def plan_tags(
@@ -67,12 +72,14 @@ def plan_tags(
     """
     warnings: list[str] = []
     tags = [version_tag(version)]
+    moving: list[str] = []
     if is_stable(version):
-        tags.append(f"{version.major}.{version.minor}")
+        moving.append(f"{version.major}.{version.minor}")
         if tag_settings.major:
-            tags.append(str(version.major))
+            moving.append(str(version.major))
         if _wants_latest(tag_settings.latest, latest_requested, latest_by_rule):
-            tags.append(LATEST)
+            moving.append(LATEST)
+        tags += moving
     elif latest_requested:
         warnings.append(
             f"--latest ignored: {version} is a prerelease, and 'latest' never points at one"
@@ -86,7 +93,8 @@ def plan_tags(
                 f"tag '{tag}' is not a valid image tag (letters, digits, '_', '.', '-', at most "
                 "128 characters); shorten the version's prerelease or build part"
             )
-    return TagPlan(unique, _labels(version, commit, title, label_settings), tuple(warnings))
+    labels = _labels(version, commit, title, label_settings)
+    return TagPlan(unique, labels, tuple(warnings), tuple(moving))
 
 
 def _wants_latest(setting: str | bool, requested: bool, by_rule: bool) -> bool:

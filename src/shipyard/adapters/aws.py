@@ -1,0 +1,102 @@
+"""boto3 clients, and the one table that turns AWS errors into ours.
+
+Endpoints come from the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables,
+which botocore reads itself, so the sandbox, LocalStack and real AWS are one code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from shipyard.errors import AuthError, AwsError, ConflictError, ShipyardError, UsageError
+
+T = TypeVar("T")
+
+# "standard" retries throttling and transient errors with backoff; LimitExceeded on
+# StartImageScan is not transient (one scan a day) and is handled by its caller instead.
+_CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5},
+                                        user_agent_extra="shipyard")
+
+# AWS error code -> (our error class, the fix to suggest). Codes not listed become AwsError.
+_ERROR_TABLE: Mapping[str, tuple[type[ShipyardError], str]] = {
+    "UnrecognizedClientException": (AuthError, "check AWS_ACCESS_KEY_ID and the secret key"),
+    "InvalidClientTokenId": (AuthError, "check AWS_ACCESS_KEY_ID or the assumed role"),
+    "SignatureDoesNotMatch": (AuthError, "check AWS_SECRET_ACCESS_KEY"),
+    "ExpiredToken": (AuthError, "refresh the session credentials"),
+    "ExpiredTokenException": (AuthError, "refresh the session credentials"),
+    "AccessDenied": (AuthError, "grant the deploy role this permission"),
+    "AccessDeniedException": (AuthError, "grant the deploy role this permission"),
+    "RepositoryNotFoundException": (UsageError, "create it, or check ECR_REPOSITORY"),
+    "ImageNotFoundException": (UsageError, "check the image tag or digest"),
+    "ImageTagAlreadyExistsException": (ConflictError, "the tag is immutable; use another version"),
+    "InvalidParameterException": (UsageError, "check the value named in the message"),
+    "ValidationException": (UsageError, "check the value named in the message"),
+}
+
+
+class Aws:
+    """Makes boto3 clients for one region; tests pass a `client_factory` of their own."""
+
+    def __init__(self, region: str, client_factory: Callable[..., Any] | None = None) -> None:
+        self.region = region
+        self._factory = client_factory or boto3.session.Session().client
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._factory(service, region_name=self.region,
+                                                   config=_CLIENT_CONFIG)
+        return self._clients[service]
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return exc.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def translate(operation: str, exc: Exception) -> ShipyardError:
+    """The Shipyard error for an AWS failure: one line naming the call, the cause and the fix."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "") or code
+        cls, fix = _ERROR_TABLE.get(code, (AwsError, "see the AWS message"))
+        return cls(f"{operation} failed: {code}: {message}; {fix}")
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return AuthError(f"{operation}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+                         "AWS_SECRET_ACCESS_KEY, a profile, or a role")
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return AwsError(f"{operation}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}; "
+                        "check AWS_ENDPOINT_URL and the network (is the sandbox up?)")
+    return AwsError(f"{operation} failed: {exc}")
+
+
+@contextmanager
+def translated(operation: str) -> Iterator[None]:
+    """Run AWS calls, turning their failures into one-line Shipyard errors."""
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise translate(operation, exc) from exc
+
+
+def call(operation: str, fn: Callable[[], T], *, absent: Collection[str] = ()) -> T | None:
+    """Run one AWS call; None when it fails with an error code listed in `absent`.
+
+    >>> call("ecr:DescribeRepositories", lambda: 1)
+    1
+    """
+    try:
+        return fn()
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in absent:
+            return None
+        raise translate(operation, exc) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate(operation, exc) from exc

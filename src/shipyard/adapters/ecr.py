@@ -1,0 +1,176 @@
+"""ECR: repositories, registry logins, images, and scans.
+
+The login token is a secret: it is kept in memory, decoded into a basic-auth pair for the
+registry client, and never printed or written (`shipyard login` writes it only when asked).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from shipyard.adapters.aws import Aws, call, translated
+from shipyard.errors import AuthError, UsageError
+
+MOVING_TAG_EXCLUSIONS = ("latest",)
+BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """Basic-auth credentials for a registry; `repr` never shows the password."""
+
+    username: str
+    password: str = field(repr=False)
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class RepositorySettings:
+    """How Shipyard creates a repository, and what an existing one has."""
+
+    name: str
+    scan_on_push: bool = True
+    tag_mutability: str = "IMMUTABLE_WITH_EXCLUSION"
+    mutability_exclusions: tuple[str, ...] = MOVING_TAG_EXCLUSIONS
+    encryption: str = "AES256"
+    kms_key: str = ""
+    uri: str = ""
+
+    def tag_is_immutable(self, tag: str) -> bool:
+        excluded = any(fnmatchcase(tag, pattern) for pattern in self.mutability_exclusions)
+        if self.tag_mutability == "IMMUTABLE":
+            return True
+        if self.tag_mutability == "IMMUTABLE_WITH_EXCLUSION":
+            return not excluded
+        if self.tag_mutability == "MUTABLE_WITH_EXCLUSION":
+            return excluded
+        return False
+
+
+class Ecr:
+    """The ECR calls Shipyard makes, with errors translated."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.client = aws.client("ecr")
+
+    def login(self, registry_id: str | None = None) -> RegistryLogin:
+        with translated("ecr:GetAuthorizationToken"):
+            kwargs = {"registryIds": [registry_id]} if registry_id else {}
+            data = self.client.get_authorization_token(**kwargs)["authorizationData"][0]
+        try:
+            username, password = base64.b64decode(data["authorizationToken"]).decode().split(
+                ":", 1)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AuthError("ecr:GetAuthorizationToken returned a token that is not "
+                            "base64 'user:password'; check the ECR endpoint") from exc
+        return RegistryLogin(username, password, data.get("proxyEndpoint", ""))
+
+    def describe_repository(self, name: str) -> RepositorySettings | None:
+        found = call("ecr:DescribeRepositories",
+                     lambda: self.client.describe_repositories(repositoryNames=[name]),
+                     absent={"RepositoryNotFoundException"})
+        if found is None:
+            return None
+        repo = found["repositories"][0]
+        encryption = repo.get("encryptionConfiguration", {})
+        return RepositorySettings(
+            name=name,
+            scan_on_push=repo.get("imageScanningConfiguration", {}).get("scanOnPush", False),
+            tag_mutability=repo.get("imageTagMutability", "MUTABLE"),
+            mutability_exclusions=tuple(f["filter"] for f in repo.get(
+                "imageTagMutabilityExclusionFilters", [])),
+            encryption=encryption.get("encryptionType", "AES256"),
+            kms_key=encryption.get("kmsKey", ""),
+            uri=repo.get("repositoryUri", ""),
+        )
+
+    def create_repository(self, settings: RepositorySettings) -> RepositorySettings:
+        encryption: dict[str, str] = {"encryptionType": settings.encryption}
+        if settings.kms_key:
+            encryption["kmsKey"] = settings.kms_key
+        kwargs: dict[str, Any] = {
+            "repositoryName": settings.name,
+            "imageScanningConfiguration": {"scanOnPush": settings.scan_on_push},
+            "imageTagMutability": settings.tag_mutability,
+            "encryptionConfiguration": encryption,
+        }
+        if settings.mutability_exclusions and "EXCLUSION" in settings.tag_mutability:
+            kwargs["imageTagMutabilityExclusionFilters"] = [
+                {"filter": pattern, "filterType": "WILDCARD"}
+                for pattern in settings.mutability_exclusions]
+        with translated("ecr:CreateRepository"):
+            uri = self.client.create_repository(**kwargs)["repository"]["repositoryUri"]
+        return RepositorySettings(**{**settings.__dict__, "uri": uri})
+
+    def scan_type(self) -> str:
+        """BASIC or ENHANCED, from the registry's scanning configuration."""
+        with translated("ecr:GetRegistryScanningConfiguration"):
+            config = self.client.get_registry_scanning_configuration()
+        return config.get("scanningConfiguration", {}).get("scanType", "BASIC")
+
+    def resolve(self, repository: str, tag: str) -> str:
+        """The digest a tag points at in ECR."""
+        with translated("ecr:DescribeImages"):
+            details = self.client.describe_images(repositoryName=repository,
+                                                  imageIds=[{"imageTag": tag}])["imageDetails"]
+        return details[0]["imageDigest"]
+
+    def image_manifest(self, repository: str, digest: str) -> tuple[str, str]:
+        """The manifest text and media type of an image, from BatchGetImage."""
+        with translated("ecr:BatchGetImage"):
+            response = self.client.batch_get_image(
+                repositoryName=repository, imageIds=[{"imageDigest": digest}],
+                acceptedMediaTypes=[
+                    "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                ])
+        images = response.get("images", [])
+        if not images:
+            reason = (response.get("failures") or [{}])[0].get("failureReason", "not found")
+            raise UsageError(f"image {repository}@{digest} is not in ECR ({reason}); push it first")
+        image = images[0]
+        return image["imageManifest"], image.get("imageManifestMediaType", "")
+
+    def start_scan(self, repository: str, digest: str) -> bool:
+        """Start a basic scan; False when ECR says today's scan already ran (LimitExceeded)."""
+        started = call("ecr:StartImageScan",
+                       lambda: self.client.start_image_scan(repositoryName=repository,
+                                                            imageId={"imageDigest": digest}),
+                       absent={"LimitExceededException"})
+        return started is not None
+
+    def scan_findings(self, repository: str, digest: str) -> dict[str, Any] | None:
+        """All pages of DescribeImageScanFindings merged; None when no scan exists yet."""
+        def all_pages() -> dict[str, Any] | None:
+            merged = None
+            pages = self.client.get_paginator("describe_image_scan_findings").paginate(
+                repositoryName=repository, imageId={"imageDigest": digest})
+            for page in pages:
+                merged = _merge_findings(merged, page)
+            return merged
+
+        return call("ecr:DescribeImageScanFindings", all_pages, absent={"ScanNotFoundException"})
+
+    def delete_images(self, repository: str, digests: Iterable[str]) -> Iterator[dict]:
+        """BatchDeleteImage in batches of at most 100; yields each batch's response."""
+        ids = [{"imageDigest": d} for d in digests]
+        for start in range(0, len(ids), BATCH_DELETE_LIMIT):
+            with translated("ecr:BatchDeleteImage"):
+                yield self.client.batch_delete_image(
+                    repositoryName=repository, imageIds=ids[start:start + BATCH_DELETE_LIMIT])
+
+
+def _merge_findings(merged: dict[str, Any] | None, page: dict[str, Any]) -> dict[str, Any]:
+    if merged is None:
+        return {k: v for k, v in page.items() if k != "ResponseMetadata"}
+    findings = merged.setdefault("imageScanFindings", {})
+    for key in ("findings", "enhancedFindings"):
+        if key in page.get("imageScanFindings", {}):
+            findings.setdefault(key, []).extend(page["imageScanFindings"][key])
+    return merged

@@ -1,0 +1,152 @@
+"""`shipyard push` and `shipyard scan`: publish the image to ECR and gate it on findings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipyard.adapters.aws import Aws
+from shipyard.adapters.builders import choose_builder
+from shipyard.adapters.ecr import Ecr
+from shipyard.cli.app import JsonFlag, Out, app, session
+from shipyard.cli.progress import PushProgress
+from shipyard.cli.version import BumpPart, ManualVersion
+from shipyard.errors import BuildError
+from shipyard.usecases.push import PushDeps, PushOptions, PushResult, push
+from shipyard.usecases.scan import (
+    ScanResult,
+    enforce_gate,
+    scan_image,
+    scan_options_from_config,
+)
+from shipyard.usecases.target import region_of, resolve_target
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing.")]
+
+
+@app.command("push")
+def push_command(
+    ctx: typer.Context,
+    manual: ManualVersion = None,
+    bump: BumpPart = None,
+    multi_arch: Annotated[bool, typer.Option(
+        "--multi-arch", help="Build build.multi_arch_platforms (linux/amd64, linux/arm64).")
+    ] = False,
+    platform: Annotated[list[str] | None, typer.Option(
+        "--platform", help="Build this platform (repeatable), e.g. linux/arm64.",
+        show_default=False)] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Also tag 'latest'.")] = False,
+    scan: Annotated[bool, typer.Option("--scan", help="Scan after pushing; fail on findings "
+                                                      "at or above scan.threshold.")] = False,
+    dry_run: DryRun = False,
+    from_oci: Annotated[Path | None, typer.Option(
+        "--from-oci", help="Push this OCI image layout instead of building.",
+        show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
+    state = session(ctx)
+    config = state.config()
+    out = Out(as_json)
+    builder = None
+    if from_oci is None:
+        preferred = None if config.build.builder == "auto" else config.build.builder
+        try:
+            builder = choose_builder(preferred)
+        except BuildError as exc:
+            if not dry_run:
+                raise
+            out.warn(f"{exc.message} (a dry run does not build)")
+    options = PushOptions(manual=manual, bump=bump, multi_arch=multi_arch,
+                          platforms=tuple(platform or ()), latest=latest, scan=scan,
+                          dry_run=dry_run, from_oci=from_oci)
+    with PushProgress(out) as progress:
+        deps = PushDeps(git=state.git(config), actions=state.actions(),
+                        aws=Aws(region_of(config, state.env)), env=state.env, builder=builder,
+                        progress=progress)
+        result = push(options, config, deps)
+    for warning in result.warnings:
+        out.warn(warning)
+    _publish(result, state.outputs())
+    if as_json:
+        out.json(result.to_json())
+    else:
+        _print(result, out)
+    if result.scan:
+        enforce_gate(result.scan)
+
+
+def _print(result: PushResult, out: Out) -> None:
+    decision = result.tags.version.decision
+    target = result.target
+    repo = result.repository
+    out.line(f"version {decision.version} ({decision.source}: {decision.reason})")
+    out.line(f"target {target.image_base} (account {target.account_id}, region {target.region})")
+    state = ("will be created" if result.dry_run else "created") if result.repository_created \
+        else "exists"
+    out.line(f"repository {target.repository} {state}: scan on push "
+             f"{'on' if repo.scan_on_push else 'off'}, tags {repo.tag_mutability} "
+             f"(except {', '.join(repo.mutability_exclusions) or 'none'}), {repo.encryption}")
+    out.line(f"platforms {', '.join(result.platforms)}")
+    verb = "would set" if result.dry_run else "set"
+    for tag in result.tags_to_set:
+        out.line(f"tag {tag}: {verb}")
+    for tag in result.tags_unchanged:
+        out.line(f"tag {tag}: already points at this image")
+    if result.report:
+        report = result.report
+        out.line(f"pushed {report.pushed_blobs} blobs, skipped {report.skipped_blobs} present; "
+                 f"{report.bytes_uploaded / 1e6:.1f} MB sent")
+    if result.image:
+        out.line(f"image {result.image}")
+    if result.scan:
+        _print_scan(result.scan, out)
+    if result.dry_run:
+        out.line("DRY RUN OK: nothing was created, pushed or tagged")
+
+
+def _print_scan(scan: ScanResult, out: Out) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in scan.decision.counts.items()) or "no findings"
+    reused = " (reused existing findings)" if any(s.reused for s in scan.scans) else ""
+    out.line(f"scan {'passed' if scan.decision.passed else 'FAILED'} at threshold "
+             f"{scan.decision.threshold}: {counts}{reused}")
+    for path in scan.reports:
+        out.line(f"report {path}")
+
+
+def _publish(result: PushResult, outputs) -> None:
+    if result.image:
+        outputs.set(image=result.image, digest=result.digest or "",
+                    version=str(result.tags.version.decision.version),
+                    tags=",".join(result.tags.plan.tags))
+        rows = "".join(f"| `{t}` |\n" for t in result.tags.plan.tags)
+        outputs.summary(f"### Pushed {result.image}\n\n| tag |\n|---|\n{rows}")
+
+
+@app.command("scan")
+def scan_command(
+    ctx: typer.Context,
+    image: Annotated[str, typer.Argument(help="A tag or sha256 digest in the repository.")],
+    threshold: Annotated[str | None, typer.Option(
+        help="Fail at this severity or above (default: scan.threshold).",
+        show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Scan an image in ECR (each platform of an index) and gate on its findings."""
+    state = session(ctx)
+    config = state.config()
+    aws = Aws(region_of(config, state.env))
+    target = resolve_target(config, state.env, aws)
+    options = scan_options_from_config(config, target.repository, image)
+    if threshold:
+        options = replace(options, threshold=threshold.upper())
+    out = Out(as_json)
+    result = scan_image(options, Ecr(aws))
+    if as_json:
+        out.json(result.summary())
+    else:
+        _print_scan(result, out)
+    enforce_gate(result)

@@ -1,0 +1,84 @@
+"""`shipyard sandbox up|down|env`: the local stand-in for AWS and ECR.
+
+The sandbox is a separate package; this command is the one place the product's CLI reaches
+into it, and only to start, stop and describe it. Everything else sees endpoints.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shipyard.cli.app import JsonFlag, Out
+from shipyard.errors import SandboxError as SandboxUnavailable
+
+sandbox_app = typer.Typer(help="Run the local sandbox: an ECR-like registry and moto's AWS.",
+                          no_args_is_help=True)
+
+StateDir = Annotated[Path | None, typer.Option(
+    "--state-dir", help="Where the sandbox keeps its state (default: $SHIPYARD_SANDBOX_DIR or "
+    "~/.local/state/shipyard/sandbox).", show_default=False)]
+
+
+def _control():
+    try:
+        from shipyard_sandbox import control
+    except ImportError as exc:  # the sandbox ships with the test extras
+        raise SandboxUnavailable(f"the sandbox needs moto and bcrypt ({exc.name} is missing); "
+                                 "run dev/bootstrap or pip install 'shipyard[test]'") from exc
+    return control
+
+
+def _print_env(out: Out, env: dict[str, str], as_json: bool) -> None:
+    if as_json:
+        out.json(env)
+        return
+    for key, value in env.items():
+        out.line(f"export {key}={shlex.quote(value)}")
+
+
+@sandbox_app.command("up")
+def up(
+    region: Annotated[str, typer.Option(help="The AWS region the sandbox serves.")] =
+    "ap-northeast-2",
+    registry_port: Annotated[int, typer.Option(help="Registry port (0: any free port).")] = 0,
+    aws_port: Annotated[int, typer.Option(help="AWS API port (0: any free port).")] = 0,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start the sandbox (if it is not running) and print the environment to export."""
+    control = _control()
+    directory = state_dir or control.default_state_dir()
+    try:
+        endpoints, started = control.up(directory, region=region, registry_port=registry_port,
+                                        aws_port=aws_port)
+    except control.SandboxError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    out = Out(as_json)
+    out.info(("started" if started else "already running") + f": state in {directory}; "
+             'run eval "$(shipyard sandbox env)" to use it')
+    _print_env(out, endpoints.environment(), as_json)
+
+
+@sandbox_app.command("env")
+def env(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
+    """Print the environment that points Shipyard (and the aws CLI) at the sandbox."""
+    control = _control()
+    directory = state_dir or control.default_state_dir()
+    state = control.read_state(directory)
+    if state is None:
+        raise SandboxUnavailable(f"no sandbox is running (state {directory}); "
+                                 "start one with: shipyard sandbox up")
+    _print_env(Out(as_json), control.endpoints_of(state).environment(), as_json)
+
+
+@sandbox_app.command("down")
+def down(state_dir: StateDir = None) -> None:
+    """Stop the sandbox; its registry storage stays until the state folder is removed."""
+    control = _control()
+    directory = state_dir or control.default_state_dir()
+    stopped = control.down(directory)
+    Out().info("stopped" if stopped else "no sandbox was running")

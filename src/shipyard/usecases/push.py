@@ -1,0 +1,194 @@
+"""`shipyard push`: the brief's push-to-ecr — version, build, push with tags, scan.
+
+Order matters: every read and check runs first (version, tag plan, account, repository,
+login, what the tags point at now); `--dry-run` stops there. Then the writes: create the
+repository, push blobs and manifests, set tags (version tags before moving tags, so a version
+collision stops before `latest` moves), and scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from shipyard.adapters.aws import Aws
+from shipyard.adapters.builders import Builder, RegistryLogin
+from shipyard.adapters.ecr import Ecr, RepositorySettings
+from shipyard.adapters.git import Git
+from shipyard.adapters.github import ActionsContext
+from shipyard.adapters.oci_layout import OciLayout
+from shipyard.adapters.registry import BasicAuth, ProgressCallback, PushReport, RegistryClient
+from shipyard.config import Config
+from shipyard.errors import ConflictError, UsageError
+from shipyard.usecases.build import plan_build, run_build
+from shipyard.usecases.scan import ScanResult, scan_image, scan_options_from_config
+from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
+from shipyard.usecases.target import Target, resolve_target
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """Flags of `shipyard push`."""
+
+    manual: str | None = None
+    bump: str | None = None
+    multi_arch: bool = False
+    platforms: tuple[str, ...] = ()
+    latest: bool = False
+    scan: bool = False
+    dry_run: bool = False
+    from_oci: Path | None = None
+
+
+@dataclass
+class PushResult:
+    """The plan, and what pushing it did."""
+
+    tags: TagsResult
+    target: Target
+    repository: RepositorySettings
+    repository_created: bool
+    platforms: tuple[str, ...]
+    dry_run: bool
+    tags_to_set: tuple[str, ...] = ()
+    tags_unchanged: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+    digest: str | None = None
+    report: PushReport | None = None
+    scan: ScanResult | None = None
+
+    @property
+    def image(self) -> str | None:
+        return f"{self.target.image_base}@{self.digest}" if self.digest else None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": str(self.tags.version.decision.version),
+            "registry": self.target.registry,
+            "repository": self.target.repository,
+            "digest": self.digest,
+            "tags": list(self.tags.plan.tags),
+            "platforms": list(self.platforms),
+            "pushed_blobs": self.report.pushed_blobs if self.report else 0,
+            "skipped_blobs": self.report.skipped_blobs if self.report else 0,
+            "dry_run": self.dry_run,
+        }
+        if self.dry_run:
+            data["repository_exists"] = not self.repository_created
+            data["repository_settings"] = {
+                "scan_on_push": self.repository.scan_on_push,
+                "tag_mutability": self.repository.tag_mutability,
+                "mutability_exclusions": list(self.repository.mutability_exclusions),
+                "encryption": self.repository.encryption,
+            }
+        if self.scan:
+            data["scan"] = self.scan.summary()
+        return data
+
+
+@dataclass
+class PushDeps:
+    """The outside world a push needs; tests hand in their own."""
+
+    git: Git
+    actions: ActionsContext | None
+    aws: Aws
+    env: Mapping[str, str]
+    builder: Builder | None = None
+    progress: ProgressCallback | None = None
+
+
+def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
+    """Plan, check, then (unless dry-run) build, push, tag and scan."""
+    if options.from_oci and (options.multi_arch or options.platforms):
+        raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
+                         "and --platform")
+    layout = OciLayout.open(options.from_oci) if options.from_oci else None
+    plan = plan_image_tags(TagsOptions(options.manual, options.bump, options.latest),
+                           config, deps.git, deps.actions)
+    scan_options = scan_options_from_config(config) if options.scan else None
+    target = resolve_target(config, deps.env, deps.aws)
+    ecr = Ecr(deps.aws)
+    existing = ecr.describe_repository(target.repository)
+    repository = existing or _new_repository(config, target.repository)
+    platforms = tuple(layout.platforms) if layout else _platforms(options, config)
+    ecr_login = ecr.login(target.account_id)
+    login = RegistryLogin(target.registry, ecr_login.username, ecr_login.password)
+    build = None if layout else plan_build(config, plan, platforms, deps.env, login)
+    if build is not None and deps.builder is None and not options.dry_run:
+        raise UsageError("no image builder is available (buildah or docker buildx); install "
+                         "buildah, or pass --from-oci DIR with a built OCI image layout")
+    result = PushResult(plan, target, repository, existing is None, platforms, options.dry_run)
+    result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
+    with RegistryClient(target.registry, auth=BasicAuth(login.username, login.password),
+                        progress=deps.progress) as registry:
+        current = {} if existing is None else _current_tags(registry, target, plan)
+        if layout is not None:
+            _decide_tags(result, layout.digest, current)
+        if options.dry_run:
+            if layout is None:
+                result.tags_to_set = plan.plan.tags
+            return result
+        if existing is None:
+            result.repository = ecr.create_repository(repository)
+        if build is not None:
+            assert deps.builder is not None
+            version = str(plan.version.decision.version)
+            layout = OciLayout.open(run_build(build, deps.builder, version).layout)
+            _decide_tags(result, layout.digest, current)
+        assert layout is not None
+        result.report = registry.push_layout(layout, target.repository, result.tags_to_set)
+        result.digest = layout.digest
+    if scan_options is not None:
+        result.scan = scan_image(replace(scan_options, repository=target.repository,
+                                         image=layout.digest), ecr)
+    return result
+
+
+def _new_repository(config: Config, name: str) -> RepositorySettings:
+    defaults = config.repository
+    return RepositorySettings(name=name, scan_on_push=defaults.scan_on_push,
+                              tag_mutability=defaults.tag_mutability,
+                              mutability_exclusions=defaults.mutability_exclusions,
+                              encryption=defaults.encryption, kms_key=defaults.kms_key)
+
+
+def _platforms(options: PushOptions, config: Config) -> tuple[str, ...]:
+    if options.platforms:
+        return options.platforms
+    return config.build.multi_arch_platforms if options.multi_arch else config.build.platforms
+
+
+def _current_tags(registry: RegistryClient, target: Target, plan: TagsResult
+                  ) -> dict[str, str | None]:
+    """What each planned tag points at now (reads only)."""
+    return {tag: registry.manifest_digest(target.repository, tag) for tag in plan.plan.tags}
+
+
+def _decide_tags(result: PushResult, digest: str, current: Mapping[str, str | None]) -> None:
+    """Which tags to write. A version tag pointing elsewhere is a collision, never overwritten;
+    a moving tag an immutable repository holds is skipped with a warning."""
+    plan = result.tags.plan
+    to_set, unchanged = [], []
+    for tag in plan.tags:
+        now = current.get(tag)
+        if now == digest:
+            unchanged.append(tag)
+            continue
+        if now is not None and not plan.is_moving(tag):
+            raise ConflictError(
+                f"image tag {result.target.repository}:{tag} already points at {now[:19]}…, "
+                "another image; versions are never overwritten: choose another version "
+                "(--version or --bump)")
+        if now is not None and result.repository.tag_is_immutable(tag):
+            result.warnings.append(
+                f"moving tag {tag} is immutable in {result.target.repository} and stays on "
+                f"{now[:19]}…; add '{tag}' to the repository's tag-mutability exclusions")
+            continue
+        to_set.append(tag)
+    # Unique tags first: if one collides in a race, the moving tags have not moved yet.
+    to_set.sort(key=plan.is_moving)
+    result.tags_to_set, result.tags_unchanged = tuple(to_set), tuple(unchanged)
+    result.digest = digest

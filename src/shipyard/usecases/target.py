@@ -1,0 +1,70 @@
+"""Where images go: region, account, registry host and repository, from env, then config.
+
+Precedence: the brief's environment variables (`AWS_REGION`, `AWS_ACCOUNT_ID`,
+`ECR_REPOSITORY`), then `shipyard.toml`, then defaults. `SHIPYARD_REGISTRY` replaces the ECR
+host (the sandbox, or a registry mirror); the AWS API endpoint comes from `AWS_ENDPOINT_URL`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shipyard.adapters import sts
+from shipyard.adapters.aws import Aws
+from shipyard.config import Config
+from shipyard.errors import UsageError
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An ECR repository in one account and region, and the registry host serving it."""
+
+    region: str
+    account_id: str
+    registry: str
+    repository: str
+
+    @property
+    def image_base(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.registry)
+
+
+def is_loopback_host(registry: str) -> bool:
+    """Whether a registry host[:port] is on this machine (plain HTTP is allowed only there)."""
+    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def region_of(config: Config, env: Mapping[str, str]) -> str:
+    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or config.service.region
+
+
+def resolve_target(config: Config, env: Mapping[str, str], aws: Aws) -> Target:
+    """Resolve the target; the account comes from STS only when `AWS_ACCOUNT_ID` is unset."""
+    repository = env.get("ECR_REPOSITORY") or config.service.repository
+    if not _REPOSITORY.match(repository):
+        raise UsageError(f"repository name '{repository}' is not valid for ECR (lowercase "
+                         "letters, digits, '.', '_', '-', '/'); fix ECR_REPOSITORY or "
+                         "service.repository")
+    account = env.get("AWS_ACCOUNT_ID") or sts.account_id(aws)
+    if not _ACCOUNT.match(account):
+        raise UsageError(f"AWS_ACCOUNT_ID '{account}' is not a 12-digit account id; fix it or "
+                         "unset it to detect the account with STS")
+    registry = env.get("SHIPYARD_REGISTRY") or f"{account}.dkr.ecr.{aws.region}.amazonaws.com"
+    return Target(aws.region, account, registry, repository)

@@ -1,0 +1,117 @@
+"""`up`, `down` and `env`: the sandbox as one background process with a state file.
+
+The state file (`sandbox.json` in the state folder) holds the endpoints and the process id; it
+holds no secret (the registry password lives only in the sandbox process and is handed out by
+`GetAuthorizationToken`, as ECR does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from shipyard_sandbox.service import SandboxEndpoints
+
+STATE_FILE = "sandbox.json"
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started, found or stopped."""
+
+
+def default_state_dir() -> Path:
+    override = os.environ.get("SHIPYARD_SANDBOX_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "shipyard" / "sandbox"
+
+
+def write_state(state_dir: Path, endpoints: SandboxEndpoints) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    temporary = state_dir / f".{STATE_FILE}.tmp"
+    temporary.write_text(json.dumps({"pid": os.getpid(), **asdict(endpoints)}, indent=2))
+    temporary.replace(state_dir / STATE_FILE)
+
+
+def read_state(state_dir: Path) -> dict | None:
+    """The running sandbox's state, or None when none runs (a stale file is removed)."""
+    path = state_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not _alive(state.get("pid", 0)):
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def endpoints_of(state: dict) -> SandboxEndpoints:
+    return SandboxEndpoints(state["aws_endpoint"], state["registry"], state["region"],
+                            state["account_id"])
+
+
+def up(state_dir: Path, *, region: str, registry_port: int = 0, aws_port: int = 0,
+       timeout: float = 60.0) -> tuple[SandboxEndpoints, bool]:
+    """Start the sandbox unless it runs; returns its endpoints and whether it was started."""
+    running = read_state(state_dir)
+    if running:
+        return endpoints_of(running), False
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = (state_dir / "sandbox.log").open("ab")
+    command = [sys.executable, "-m", "shipyard_sandbox", "serve", "--state-dir", str(state_dir),
+               "--region", region, "--registry-port", str(registry_port),
+               "--aws-port", str(aws_port)]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"the sandbox exited during start; see {state_dir / 'sandbox.log'}")
+        state = read_state(state_dir)
+        if state and state["pid"] == process.pid:
+            return endpoints_of(state), True
+        time.sleep(0.1)
+    process.terminate()
+    raise SandboxError(f"the sandbox did not start within {timeout:.0f}s; "
+                       f"see {state_dir / 'sandbox.log'}")
+
+
+def down(state_dir: Path, timeout: float = 15.0) -> bool:
+    """Stop the sandbox; returns False when none was running."""
+    state = read_state(state_dir)
+    if state is None:
+        return False
+    pid = state["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,119 @@
+"""The sandbox's pieces assembled and running in one process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+from moto.server import ThreadedMotoServer
+
+from shipyard_sandbox import ecr_bridge
+from shipyard_sandbox.front import FrontServer
+from shipyard_sandbox.registry import REGISTRY_USER, RegistryProcess
+from shipyard_sandbox.scanner import Scanner
+
+DEFAULT_ACCOUNT = "123456789012"  # moto's default account
+DEFAULT_REGION = "ap-northeast-2"
+SANDBOX_KEY = "sandbox"  # moto accepts any credentials; these are not secrets
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class SandboxEndpoints:
+    """Where the sandbox listens, as the environment a client exports."""
+
+    aws_endpoint: str
+    registry: str
+    region: str
+    account_id: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": SANDBOX_KEY,
+            "AWS_SECRET_ACCESS_KEY": SANDBOX_KEY,
+            "SHIPYARD_REGISTRY": self.registry,
+        }
+
+
+class Sandbox:
+    """Registry, front proxy and moto, started together; `stop()` ends all three."""
+
+    def __init__(self, state_dir: Path, *, region: str = DEFAULT_REGION, registry_port: int = 0,
+                 aws_port: int = 0, account_id: str = DEFAULT_ACCOUNT) -> None:
+        self.state_dir = state_dir
+        self.region = region
+        self.account_id = account_id
+        self.registry_port = registry_port or free_port()
+        self.aws_port = aws_port or free_port()
+        self.password = secrets.token_urlsafe(32)
+        self.registry = RegistryProcess(state_dir / "registry", free_port(), self.password)
+        self.front: FrontServer | None = None
+        self.moto: ThreadedMotoServer | None = None
+
+    @property
+    def endpoints(self) -> SandboxEndpoints:
+        return SandboxEndpoints(f"http://127.0.0.1:{self.aws_port}",
+                                f"127.0.0.1:{self.registry_port}", self.region, self.account_id)
+
+    def start(self) -> SandboxEndpoints:
+        self.registry.start()
+        auth = "Basic " + base64.b64encode(f"{REGISTRY_USER}:{self.password}".encode()).decode()
+        storage = self.registry.root / "storage"
+        scanner = Scanner(lambda repo, digest: self._layers(storage, digest))
+        bridge = ecr_bridge.EcrBridge(
+            account_id=self.account_id, region=self.region, password=self.password,
+            registry_endpoint=f"http://127.0.0.1:{self.registry_port}", storage_dir=storage,
+            delete_manifest=lambda repo, digest: self._delete(auth, repo, digest),
+            findings_for=scanner.findings_for,
+        )
+        ecr_bridge.install(bridge)
+        self.front = FrontServer(("127.0.0.1", self.registry_port), self.registry.address,
+                                 bridge, auth)
+        threading.Thread(target=self.front.serve_forever, daemon=True).start()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        self.moto.start()
+        return self.endpoints
+
+    def stop(self) -> None:
+        if self.moto:
+            self.moto.stop()
+        if self.front:
+            self.front.shutdown()
+            self.front.server_close()
+        self.registry.stop()
+
+    def _delete(self, auth: str, repo: str, digest: str) -> None:
+        response = httpx.delete(f"http://{self.registry.address}/v2/{repo}/manifests/{digest}",
+                                headers={"Authorization": auth}, timeout=30)
+        if response.status_code not in (202, 404):
+            raise RuntimeError(
+                f"registry refused to delete {repo}@{digest}: {response.status_code}")
+
+    @staticmethod
+    def _layers(storage: Path, digest: str) -> Iterator[IO[bytes]]:
+        """The image's layer blobs, read from the registry's own storage, in order."""
+        def blob(d: str) -> Path:
+            hex_digest = d.split(":", 1)[1]
+            blobs = storage / "docker/registry/v2/blobs/sha256"
+            return blobs / hex_digest[:2] / hex_digest / "data"
+
+        manifest = json.loads(blob(digest).read_bytes())
+        for layer in manifest.get("layers", []):
+            with blob(layer["digest"]).open("rb") as handle:
+                yield handle

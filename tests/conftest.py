@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,40 @@ def shipyard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+# --- the sandbox (registry + moto), shared by a test session ------------------------------
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    """A running sandbox (`shipyard sandbox up` in a temporary state folder); its environment.
+
+    One per session: starting one takes about two seconds. Tests stay apart by using their own
+    repository names (see `sandbox_env`).
+    """
+    from shipyard_sandbox import control
+
+    state_dir = tmp_path_factory.mktemp("sandbox")
+    endpoints, _ = control.up(state_dir, region="ap-northeast-2")
+    try:
+        yield endpoints.environment()
+    finally:
+        control.down(state_dir)
+
+
+@pytest.fixture
+def sandbox_env(sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch, request) -> dict:
+    """The sandbox's environment exported for this test, with a repository of its own."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    env = {**sandbox, "ECR_REPOSITORY": f"t/{name}"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def ecr_client(sandbox_env: dict[str, str]):
+    """A boto3 ECR client on the sandbox, to check what commands did."""
+    import boto3
+
+    return boto3.client("ecr", region_name=sandbox_env["AWS_REGION"])

@@ -182,15 +182,26 @@ class FrontHandler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes | None = None) -> int:
         """Send the request to the registry and stream its answer back; returns the status."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        chunked_in = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        payload: bytes | Iterator[bytes] | None = body
-        if body is None and (chunked_in or self.headers.get("Content-Length")):
-            payload = self._request_body()
+        # Header by header: clients send several Accept headers, and a dict would keep one.
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+        chunked = body is None and self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         conn = http.client.HTTPConnection(self.server.upstream, timeout=300)
         try:
-            conn.request(self.command, self.path, body=payload, headers=headers,
-                         encode_chunked=chunked_in and body is None)
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for key, value in headers:
+                conn.putheader(key, value)
+            if chunked:
+                conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            if body is not None:
+                conn.send(body)
+            elif chunked:
+                for chunk in self._request_body():
+                    conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                conn.send(b"0\r\n\r\n")
+            elif self.headers.get("Content-Length"):
+                for chunk in self._request_body():
+                    conn.send(chunk)
             response = conn.getresponse()
             self._relay(response, head=self.command == "HEAD")
             return response.status

@@ -1,0 +1,226 @@
+"""`shipyard push --from-oci` and `shipyard scan` against the sandbox, checked with skopeo."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def creds(ecr_client) -> str:
+    token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    return base64.b64decode(token).decode()
+
+
+def skopeo(env: dict, ecr_client, *args: str) -> dict:
+    done = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--creds",
+                           creds(ecr_client), *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def registry_tags(env: dict, ecr_client) -> list[str]:
+    repo = f"docker://{env['SHIPYARD_REGISTRY']}/{env['ECR_REPOSITORY']}"
+    done = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", "--creds",
+                           creds(ecr_client), repo], capture_output=True, text=True, check=False)
+    return sorted(json.loads(done.stdout)["Tags"]) if done.returncode == 0 else []
+
+
+def repositories(ecr_client) -> list[str]:
+    return [r["repositoryName"] for r in ecr_client.describe_repositories()["repositories"]]
+
+
+def test_push_an_index_and_skopeo_agrees(repo, shipyard, sandbox_env, ecr_client,
+                                         oci_layout_factory, tmp_path: Path) -> None:
+    layout = oci_layout_factory(("linux/amd64", "linux/arm64"))
+    output = tmp_path / "github_output"
+    result = shipyard(repo, "push", "--from-oci", str(layout), "--json",
+                      env={"GITHUB_OUTPUT": str(output)})
+    assert result.code == 0, result.err
+    data = result.json()
+    short = repo.git("rev-parse", "--short=7", "HEAD")
+    assert data["version"] == "1.1.0"
+    assert data["tags"] == ["1.1.0", "1.1", "latest", f"sha-{short}", f"20260304-{short}"]
+    assert data["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert (data["registry"], data["repository"]) == (sandbox_env["SHIPYARD_REGISTRY"],
+                                                      sandbox_env["ECR_REPOSITORY"])
+    assert data["pushed_blobs"] > 0 and data["dry_run"] is False
+    base = f"docker://{sandbox_env['SHIPYARD_REGISTRY']}/{sandbox_env['ECR_REPOSITORY']}"
+    raw_index = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", "--creds",
+                                creds(ecr_client), f"{base}:1.1.0"], capture_output=True,
+                               check=True).stdout
+    assert "sha256:" + hashlib.sha256(raw_index).hexdigest() == data["digest"]
+    arm = skopeo(sandbox_env, ecr_client, "--override-arch", "arm64", f"{base}:latest")
+    assert arm["Architecture"] == "arm64"
+    assert registry_tags(sandbox_env, ecr_client) == sorted(data["tags"])
+    assert f"image={sandbox_env['SHIPYARD_REGISTRY']}/{sandbox_env['ECR_REPOSITORY']}@" \
+           f"{data['digest']}\n" in output.read_text()
+    # the repository was created as the brief asks
+    created = ecr_client.describe_repositories(repositoryNames=[sandbox_env["ECR_REPOSITORY"]])[
+        "repositories"][0]
+    assert created["imageScanningConfiguration"]["scanOnPush"] is True
+    assert created["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert created["imageTagMutabilityExclusionFilters"] == [
+        {"filter": "latest", "filterType": "WILDCARD"}]
+
+
+def test_repush_skips_every_blob_and_tag(repo, shipyard, sandbox_env, ecr_client,
+                                         oci_layout_factory) -> None:
+    layout = oci_layout_factory()
+    assert shipyard(repo, "push", "--from-oci", str(layout)).code == 0
+    again = shipyard(repo, "push", "--from-oci", str(layout), "--json")
+    assert again.code == 0, again.err
+    assert (again.json()["pushed_blobs"], again.json()["skipped_blobs"]) == (0, 4)  # config + 3 layers
+    plain = shipyard(repo, "push", "--from-oci", str(layout))
+    assert "tag 1.1.0: already points at this image" in plain.out
+
+
+def test_dry_run_changes_nothing(repo, shipyard, sandbox_env, ecr_client,
+                                 oci_layout_factory) -> None:
+    layout = oci_layout_factory()
+    before = repo.state()
+    result = shipyard(repo, "push", "--from-oci", str(layout), "--dry-run", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert data["dry_run"] is True and data["repository_exists"] is False
+    assert data["repository_settings"]["tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert sandbox_env["ECR_REPOSITORY"] not in repositories(ecr_client)
+    assert registry_tags(sandbox_env, ecr_client) == []
+    assert repo.state() == before
+    plain = shipyard(repo, "push", "--from-oci", str(layout), "--dry-run")
+    assert "DRY RUN OK" in plain.out and "will be created" in plain.out
+
+
+def test_version_collision_changes_nothing(repo, shipyard, sandbox_env, ecr_client,
+                                           oci_layout_factory) -> None:
+    first, second = oci_layout_factory(), oci_layout_factory()
+    assert shipyard(repo, "push", "--from-oci", str(first), "--version", "2.0.0").code == 0
+    tags_before = registry_tags(sandbox_env, ecr_client)
+    images_before = ecr_client.describe_images(repositoryName=sandbox_env["ECR_REPOSITORY"])[
+        "imageDetails"]
+    result = shipyard(repo, "push", "--from-oci", str(second), "--version", "2.0.0")
+    assert result.code == 6
+    assert f"image tag {sandbox_env['ECR_REPOSITORY']}:2.0.0 already points at" in result.err
+    assert "versions are never overwritten" in result.err
+    assert registry_tags(sandbox_env, ecr_client) == tags_before
+    after = ecr_client.describe_images(repositoryName=sandbox_env["ECR_REPOSITORY"])[
+        "imageDetails"]
+    assert [i["imageDigest"] for i in after] == [i["imageDigest"] for i in images_before]
+
+
+def test_moving_tag_held_by_an_immutable_repository_is_skipped(
+        repo, shipyard, sandbox_env, ecr_client, oci_layout_factory) -> None:
+    ecr_client.create_repository(repositoryName=sandbox_env["ECR_REPOSITORY"],
+                                 imageTagMutability="IMMUTABLE")
+    assert shipyard(repo, "push", "--from-oci", str(oci_layout_factory()),
+                    "--version", "3.0.0").code == 0
+    repo.commit("next")
+    result = shipyard(repo, "push", "--from-oci", str(oci_layout_factory()),
+                      "--version", "3.0.1")
+    assert result.code == 0, result.err
+    assert "moving tag 3.0 is immutable" in result.err
+    assert "moving tag latest is immutable" in result.err
+
+
+def test_bad_input_changes_nothing(repo, shipyard, sandbox_env, ecr_client, tmp_path) -> None:
+    not_a_layout = tmp_path / "empty"
+    not_a_layout.mkdir()
+    result = shipyard(repo, "push", "--from-oci", str(not_a_layout))
+    assert result.code == 2 and "is not an OCI image layout" in result.err
+    result = shipyard(repo, "push", "--from-oci", str(not_a_layout),
+                      env={"AWS_ACCOUNT_ID": "12345"})
+    assert result.code == 2
+    bad_account = shipyard(repo, "push", "--dry-run", env={"AWS_ACCOUNT_ID": "12345"})
+    assert bad_account.code == 2 and "AWS_ACCOUNT_ID '12345' is not a 12-digit" in \
+        bad_account.err
+    assert sandbox_env["ECR_REPOSITORY"] not in repositories(ecr_client)
+
+
+# --- scans -------------------------------------------------------------------------------
+
+def vulnerable_layout(path: Path, package: str = "openssl", version: str = "1.1.1n-0") -> Path:
+    """A one-layer image whose dpkg database lists `package` at `version`."""
+    blobs = path / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    status = f"Package: {package}\nStatus: install ok installed\nVersion: {version}\n\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("var/lib/dpkg/status")
+        info.size = len(status)
+        tar.addfile(info, io.BytesIO(status))
+    layer = gzip.compress(buffer.getvalue(), mtime=0)
+    config = {"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(buffer.getvalue()).hexdigest()]}}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           **put(json.dumps(config).encode())},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            **put(layer)}]}
+    top = {"mediaType": manifest["mediaType"], **put(json.dumps(manifest).encode())}
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    return path
+
+
+def test_scan_gate_fails_on_a_critical_finding_and_writes_reports(
+        repo, shipyard, sandbox_env, ecr_client, tmp_path: Path) -> None:
+    result = shipyard(repo, "push", "--from-oci", str(vulnerable_layout(tmp_path / "v")),
+                      "--scan", "--json")
+    assert result.code == 11
+    assert "SBX-2026-0001 (CRITICAL) in openssl 1.1.1n-0" in result.err
+    data = result.json()
+    assert data["scan"]["passed"] is False and data["scan"]["counts"] == {"CRITICAL": 1}
+    # scan-on-push already scanned it: the findings were reused, no second scan started
+    assert data["scan"]["platforms"][0]["reused"] is True
+    reports = repo.project / ".shipyard" / "scan"
+    sarif = json.loads((reports / "scan.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "SBX-2026-0001"
+    assert sarif["runs"][0]["results"][0]["level"] == "error"
+    assert json.loads((reports / "scan.json").read_text())["blocking"] == 1
+
+
+def test_scan_passes_below_threshold_and_with_an_allowlist(
+        repo, shipyard, sandbox_env, ecr_client, tmp_path: Path) -> None:
+    layout = vulnerable_layout(tmp_path / "v", package="libexpat1", version="2.2.0-1")
+    result = shipyard(repo, "push", "--from-oci", str(layout), "--scan", "--json")
+    assert result.code == 0, result.err  # MEDIUM is below the default CRITICAL threshold
+    digest = result.json()["digest"]
+    strict = shipyard(repo, "scan", digest, "--threshold", "medium")
+    assert strict.code == 11 and "SBX-2026-0004" in strict.err
+    repo.write("allow.toml", '[[ignore]]\nid = "SBX-2026-0004"\nreason = "parser unused"\n'
+               "expires = 2999-01-01\n")
+    repo.write("shipyard.toml", '[scan]\nallowlist = "allow.toml"\nthreshold = "MEDIUM"\n')
+    allowed = shipyard(repo, "scan", "1.1.0", "--json")
+    assert allowed.code == 0, allowed.err
+    assert allowed.json()["allowlisted"] == ["SBX-2026-0004"]
+    repo.write("allow.toml", '[[ignore]]\nid = "SBX-2026-0004"\nreason = "parser unused"\n'
+               "expires = 2020-01-01\n")
+    assert shipyard(repo, "scan", "1.1.0").code == 11  # an expired entry allows nothing
+
+
+def test_second_scan_on_the_same_day_reuses_findings(repo, shipyard, sandbox_env, ecr_client,
+                                                     tmp_path: Path) -> None:
+    ecr_client.create_repository(repositoryName=sandbox_env["ECR_REPOSITORY"],
+                                 imageScanningConfiguration={"scanOnPush": False})
+    layout = vulnerable_layout(tmp_path / "v", package="zlib1g", version="1:1.2.11-1")
+    digest = shipyard(repo, "push", "--from-oci", str(layout), "--json").json()["digest"]
+    first = shipyard(repo, "scan", digest, "--json")
+    assert first.code == 0 and first.json()["platforms"][0]["reused"] is False
+    assert first.json()["counts"] == {"HIGH": 1}
+    second = shipyard(repo, "scan", digest, "--json")  # LimitExceeded: reuse, not fail
+    assert second.code == 0 and second.json()["platforms"][0]["reused"] is True

@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from shipyard.adapters.aws import Aws, call, translated
+from shipyard.adapters.credentials import RegistryLogin
 from shipyard.errors import AuthError, UsageError
 
 MOVING_TAG_EXCLUSIONS = ("latest",)
 BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
-
-
-@dataclass(frozen=True)
-class RegistryLogin:
-    """Basic-auth credentials for a registry; `repr` never shows the password."""
-
-    username: str
-    password: str = field(repr=False)
-    endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,7 +59,8 @@ class Ecr:
         except (ValueError, UnicodeDecodeError) as exc:
             raise AuthError("ecr:GetAuthorizationToken returned a token that is not "
                             "base64 'user:password'; check the ECR endpoint") from exc
-        return RegistryLogin(username, password, data.get("proxyEndpoint", ""))
+        host = data.get("proxyEndpoint", "").split("://", 1)[-1].rstrip("/")
+        return RegistryLogin(host, username, password)
 
     def describe_repository(self, name: str) -> RepositorySettings | None:
         found = call("ecr:DescribeRepositories",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
-from shipyard.cli import demo, push, tags, version  # noqa: F401  (registers the commands)
+from shipyard.cli import demo, login, push, tags, version  # noqa: F401  (registers commands)
 from shipyard.cli.app import app
 from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.aws import Aws
-from shipyard.adapters.builders import Builder, RegistryLogin
+from shipyard.adapters.builders import Builder
 from shipyard.adapters.ecr import Ecr, RepositorySettings
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
@@ -114,8 +114,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
     existing = ecr.describe_repository(target.repository)
     repository = existing or _new_repository(config, target.repository)
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
-    ecr_login = ecr.login(target.account_id)
-    login = RegistryLogin(target.registry, ecr_login.username, ecr_login.password)
+    login = ecr.login(target.account_id).for_host(target.registry)
     build = None if layout else plan_build(config, plan, platforms, deps.env, login)
     if build is not None and deps.builder is None and not options.dry_run:
         raise UsageError("no image builder is available (buildah or docker buildx); install "

@@ -1,0 +1,67 @@
+"""`shipyard login`: check the ECR login works; write a docker credential only when asked.
+
+The token is a secret: by default it stays in memory and is only used to prove the registry
+accepts it. `--docker-config` merges it into a docker `config.json` (mode 0600) for tools that
+need it, such as `docker buildx` pulling private base images.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.adapters.aws import Aws
+from shipyard.adapters.ecr import Ecr
+from shipyard.adapters.registry import BasicAuth, RegistryClient
+from shipyard.config import Config
+from shipyard.errors import UsageError
+from shipyard.usecases.target import Target, resolve_target
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    target: Target
+    docker_config: Path | None
+
+    def to_json(self) -> dict:
+        return {"registry": self.target.registry, "account_id": self.target.account_id,
+                "region": self.target.region,
+                "docker_config": str(self.docker_config) if self.docker_config else None}
+
+
+def login(config: Config, env: Mapping[str, str], aws: Aws,
+          docker_config: Path | None = None) -> LoginResult:
+    """Get an ECR token, prove the registry accepts it, and optionally store it for docker."""
+    target = resolve_target(config, env, aws)
+    credentials = Ecr(aws).login(target.account_id)
+    with RegistryClient(target.registry,
+                        auth=BasicAuth(credentials.username, credentials.password)) as client:
+        client.check_auth()
+    if docker_config is not None:
+        write_docker_credential(docker_config, target.registry, credentials.username,
+                                credentials.password)
+    return LoginResult(target, docker_config)
+
+
+def write_docker_credential(path: Path, registry: str, username: str, password: str) -> None:
+    """Merge one `auths` entry into a docker config file, atomically and readable only by us."""
+    data: dict = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text() or "{}")
+        except ValueError as exc:
+            raise UsageError(f"{path} is not valid JSON; fix or remove it before logging in"
+                             ) from exc
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    data.setdefault("auths", {})[registry] = {"auth": token}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".config.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from shipyard.adapters.builders import BuildRequest, BuildResult, RegistryLogin
 from shipyard.adapters.builders.request import Builder
+from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
 from shipyard.errors import UsageError
 from shipyard.usecases.tags import TagsResult
-from shipyard.usecases.target import is_loopback_host
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -7,13 +7,13 @@ host (the sandbox, or a registry mirror); the AWS API endpoint comes from `AWS_E
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipyard.adapters import sts
 from shipyard.adapters.aws import Aws
+from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
 from shipyard.errors import UsageError
 
@@ -37,18 +37,6 @@ class Target:
     @property
     def is_loopback(self) -> bool:
         return is_loopback_host(self.registry)
-
-
-def is_loopback_host(registry: str) -> bool:
-    """Whether a registry host[:port] is on this machine (plain HTTP is allowed only there)."""
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def region_of(config: Config, env: Mapping[str, str]) -> str:

@@ -1,0 +1,811 @@
+"""The registry client against an in-memory fake registry behind httpx.MockTransport."""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shipyard.adapters.oci_layout import (
+    BLOB_CHUNK_BYTES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    OciLayout,
+    sha256_digest,
+)
+from shipyard.adapters.registry import (
+    BasicAuth,
+    BlobAdvanced,
+    BlobDone,
+    BlobSkipped,
+    BlobStarted,
+    ManifestPushed,
+    RegistryClient,
+    RequestRetried,
+    TagSet,
+    TagSkipped,
+    is_loopback_host,
+)
+from shipyard.errors import AuthError, ConflictError, RegistryError, UsageError
+
+HOST = "registry.example.com"
+REPO = "team/app"
+LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+CONFIG = "application/vnd.oci.image.config.v1+json"
+
+# --- layouts -------------------------------------------------------------------------------
+
+
+def _blob(root: Path, data: bytes) -> dict:
+    digest = sha256_digest(data)
+    path = root / "blobs" / "sha256" / digest[7:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return {"digest": digest, "size": len(data)}
+
+
+def build_layout(root: Path, platforms: tuple[str, ...] = ("linux/amd64",),
+                 layer_sizes: tuple[int, ...] = (300, 500)) -> OciLayout:
+    """A layout of random layers, an index when several platforms share a base layer."""
+    root.mkdir(parents=True)
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    base = {"mediaType": LAYER, **_blob(root, os.urandom(200))}
+    children = []
+    for platform in platforms:
+        os_name, arch = platform.split("/")
+        layers = [base] + [{"mediaType": LAYER, **_blob(root, os.urandom(n))}
+                           for n in layer_sizes]
+        config = {"mediaType": CONFIG, **_blob(root, json.dumps(
+            {"os": os_name, "architecture": arch}).encode())}
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
+                    "layers": layers}
+        children.append({"mediaType": OCI_MANIFEST, **_blob(root, json.dumps(manifest).encode()),
+                         "platform": {"os": os_name, "architecture": arch}})
+    if len(platforms) > 1:
+        body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
+        top = {"mediaType": OCI_INDEX, **_blob(root, json.dumps(body).encode())}
+    else:
+        top = {k: v for k, v in children[0].items() if k != "platform"}
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    return OciLayout.open(root)
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> OciLayout:
+    return build_layout(tmp_path / "image")
+
+
+@pytest.fixture
+def multiarch(tmp_path: Path) -> OciLayout:
+    return build_layout(tmp_path / "multi", ("linux/amd64", "linux/arm64"))
+
+
+# --- the fake registry -----------------------------------------------------------------------
+
+_UPLOADS = re.compile(r"^/v2/(?P<repo>.+)/blobs/uploads/(?P<id>[^/]*)$")
+_BLOB = re.compile(r"^/v2/(?P<repo>.+)/blobs/(?P<digest>sha256:[a-f0-9]{64})$")
+_MANIFEST = re.compile(r"^/v2/(?P<repo>.+)/manifests/(?P<ref>[^/]+)$")
+_TAGS = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
+Hook = Callable[[httpx.Request], "httpx.Response | None"]
+
+
+def _error(status: int, code: str, message: str = "", **headers: str) -> httpx.Response:
+    body = {"errors": [{"code": code, "message": message}]}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class FakeRegistry:
+    """Just enough of the distribution API, in memory, to push to and read from.
+
+    `hooks` run first and may answer instead (faults, auth); `location` chooses how upload
+    Locations look: absolute or relative, with or without a query of their own.
+    """
+
+    def __init__(self, location: str = "absolute") -> None:
+        self.location = location
+        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.tags: dict[tuple[str, str], str] = {}
+        self.uploads: dict[str, str] = {}
+        self.immutable = False
+        self.mountable = True
+        self.wrong_digest_for: set[str] = set()  # answer a wrong Docker-Content-Digest
+        self.hooks: list[Hook] = []
+        self.log: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def requests(self, method: str | None = None) -> list[str]:
+        return [path for m, path in self.log if method in (None, m)]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.log.append((request.method, str(request.url.raw_path, "ascii")))
+        for hook in self.hooks:
+            answer = hook(request)
+            if answer is not None:
+                return answer
+        path = request.url.path
+        if path == "/v2/":
+            return httpx.Response(200, json={})
+        for pattern, handler in ((_UPLOADS, self._upload), (_BLOB, self._blob),
+                                 (_MANIFEST, self._manifest), (_TAGS, self._tags)):
+            match = pattern.match(path)
+            if match:
+                return handler(request, **match.groupdict())
+        return _error(404, "NOT_FOUND")
+
+    def _digest_header(self, digest: str) -> dict[str, str]:
+        stored = "sha256:" + "f" * 64 if digest in self.wrong_digest_for else digest
+        return {"Docker-Content-Digest": stored}
+
+    def _upload(self, request: httpx.Request, repo: str, id: str) -> httpx.Response:
+        params = request.url.params
+        if request.method == "POST" and not id:
+            source, digest = params.get("from"), params.get("mount")
+            if digest and source and self.mountable and (source, digest) in self.blobs:
+                self.blobs[(repo, digest)] = self.blobs[(source, digest)]
+                return httpx.Response(201, headers={
+                    "Location": f"/v2/{repo}/blobs/{digest}", **self._digest_header(digest)})
+            upload = uuid.uuid4().hex
+            self.uploads[upload] = repo
+            location = f"/v2/{repo}/blobs/uploads/{upload}"
+            if self.location.startswith("absolute"):
+                location = f"{request.url.scheme}://{request.url.netloc.decode()}{location}"
+            if self.location.endswith("query"):
+                location += "?_state=abc%3D%3D&X-Amz-Date=20260304"
+            return httpx.Response(202, headers={"Location": location})
+        if request.method == "PUT" and id in self.uploads:
+            if self.location.endswith("query"):
+                # The opaque state must come back exactly as the registry sent it.
+                assert b"_state=abc%3D%3D&X-Amz-Date=20260304&digest=" in request.url.query
+            digest = params["digest"]
+            if sha256_digest(request.content) != digest:
+                return _error(400, "DIGEST_INVALID", "provided digest did not match")
+            self.blobs[(self.uploads.pop(id), digest)] = request.content
+            return httpx.Response(201, headers=self._digest_header(digest))
+        return _error(405, "UNSUPPORTED", f"{request.method} on uploads")
+
+    def _blob(self, request: httpx.Request, repo: str, digest: str) -> httpx.Response:
+        if (repo, digest) in self.blobs and request.method in ("HEAD", "GET"):
+            return httpx.Response(200, headers={"Docker-Content-Digest": digest})
+        return httpx.Response(404)
+
+    def _manifest(self, request: httpx.Request, repo: str, ref: str) -> httpx.Response:
+        digest = ref if ref.startswith("sha256:") else self.tags.get((repo, ref))
+        if request.method == "PUT":
+            content, digest = request.content, sha256_digest(request.content)
+            if not ref.startswith("sha256:"):
+                current = self.tags.get((repo, ref))
+                if self.immutable and current and current != digest:
+                    return _error(400, "TAG_INVALID", f"The image tag '{ref}' already exists "
+                                  f"in the '{repo}' repository and cannot be overwritten "
+                                  "because the repository is immutable.")
+                self.tags[(repo, ref)] = digest
+            self.manifests[(repo, digest)] = (content, request.headers["Content-Type"])
+            return httpx.Response(201, headers=self._digest_header(digest))
+        if digest is None or (repo, digest) not in self.manifests:
+            return _error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+        content, media_type = self.manifests[(repo, digest)]
+        if request.method == "DELETE":
+            del self.manifests[(repo, digest)]
+            return httpx.Response(202)
+        headers = {"Docker-Content-Digest": digest, "Content-Type": media_type}
+        return httpx.Response(200, headers=headers,
+                              content=content if request.method == "GET" else b"")
+
+    def _tags(self, request: httpx.Request, repo: str) -> httpx.Response:
+        tags = sorted(tag for (r, tag) in self.tags if r == repo)
+        if not tags:
+            return _error(404, "NAME_UNKNOWN", "repository name not known to registry")
+        size = int(request.url.params.get("n", 1000))
+        last = request.url.params.get("last")
+        rest = [tag for tag in tags if last is None or tag > last]
+        page, more = rest[:size], rest[size:]
+        headers = {"Link": f'</v2/{repo}/tags/list?n={size}&last={page[-1]}>; rel="next"'
+                   } if more else {}
+        return httpx.Response(200, json={"name": repo, "tags": page}, headers=headers)
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    return FakeRegistry()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def make_client(registry: FakeRegistry, sleeps: list[float]):
+    clients: list[RegistryClient] = []
+
+    def make(host: str = HOST, transport: httpx.BaseTransport | None = None,
+             **options) -> RegistryClient:
+        client = RegistryClient(host, transport=transport or httpx.MockTransport(registry),
+                                sleep=sleeps.append, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def _fail_first(count: int, predicate: Callable[[httpx.Request], bool],
+                answer: Callable[[], httpx.Response]) -> Hook:
+    """A hook answering `answer()` to the first `count` requests that match `predicate`."""
+    remaining = [count]
+
+    def hook(request: httpx.Request) -> httpx.Response | None:
+        if remaining[0] > 0 and predicate(request):
+            remaining[0] -= 1
+            return answer()
+        return None
+
+    return hook
+
+
+def _is_blob_put(request: httpx.Request) -> bool:
+    return request.method == "PUT" and "/blobs/uploads/" in request.url.path
+
+
+# --- hosts and schemes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "options", "base_url"),
+    [
+        # loopback registries (the sandbox) speak plain HTTP
+        ("127.0.0.1:5000", {}, "http://127.0.0.1:5000"),
+        ("127.8.9.10:5000", {}, "http://127.8.9.10:5000"),
+        ("localhost:5000", {}, "http://localhost:5000"),
+        ("[::1]:5000", {}, "http://[::1]:5000"),
+        ("http://127.0.0.1:5000", {}, "http://127.0.0.1:5000"),
+        # ... unless told not to
+        ("127.0.0.1:5000", {"insecure_loopback": False}, "https://127.0.0.1:5000"),
+        # everything else is HTTPS
+        ("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", {},
+         "https://123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"),
+        ("https://registry.example.com/", {}, "https://registry.example.com"),
+        ("10.0.0.5:5000", {}, "https://10.0.0.5:5000"),
+    ],
+)
+def test_scheme_by_host(make_client, host: str, options: dict, base_url: str) -> None:
+    assert make_client(host, **options).base_url == base_url
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        # a non-loopback host never gets plain HTTP
+        ("http://registry.example.com", "refusing plain HTTP to registry registry.example.com"),
+        ("http://10.0.0.5:5000", "refusing plain HTTP"),
+        ("http://127.0.0.1:5000/", None),
+        # not a host
+        ("registry.example.com/team/app", "is not HOST"),
+        ("", "is not HOST"),
+    ],
+)
+def test_bad_hosts(make_client, host: str, message: str | None) -> None:
+    if message is None:
+        with pytest.raises(UsageError, match="refusing plain HTTP"):
+            make_client(host, insecure_loopback=False)
+        return
+    with pytest.raises(UsageError, match=message):
+        make_client(host)
+
+
+def test_credentials_in_host_are_refused_without_echoing_them(make_client) -> None:
+    with pytest.raises(UsageError) as caught:
+        make_client("user:s3cret@registry.example.com")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_is_loopback_host() -> None:
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("[::1]:443")
+    assert not is_loopback_host("128.0.0.1:5000") and not is_loopback_host("example.com")
+
+
+# --- pushing ---------------------------------------------------------------------------------
+
+
+def test_push_single_image(registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    events: list = []
+    report = make_client(progress=events.append).push_layout(image, REPO, ["1.0.0", "latest"])
+    assert report.digest == image.digest and report.media_type == OCI_MANIFEST
+    assert (report.pushed_blobs, report.skipped_blobs) == (4, 0)
+    assert report.tags_set == ["1.0.0", "latest"] and report.tags_skipped == []
+    assert report.platforms == ["linux/amd64"]
+    assert report.bytes_uploaded == sum(b.size for b in image.blobs()) + 2 * image.top.size
+    assert {(REPO, b.digest) for b in image.blobs()} <= set(registry.blobs)
+    # exact bytes, with the media type as Content-Type, under each tag
+    assert registry.manifests[(REPO, image.digest)] == (image.top_content, OCI_MANIFEST)
+    assert registry.tags[(REPO, "1.0.0")] == registry.tags[(REPO, "latest")] == image.digest
+    # monolithic uploads only: one POST and one PUT per blob, never PATCH
+    assert len(registry.requests("POST")) == 4 and not registry.requests("PATCH")
+    kinds = {type(e) for e in events}
+    assert {BlobStarted, BlobAdvanced, BlobDone, ManifestPushed, TagSet} <= kinds
+    advanced = sum(e.nbytes for e in events if isinstance(e, BlobAdvanced))
+    assert advanced == sum(b.size for b in image.blobs())
+
+
+def test_push_index_children_by_digest_before_the_index(
+        registry: FakeRegistry, make_client, multiarch: OciLayout) -> None:
+    report = make_client().push_layout(multiarch, REPO, ["2.0.0"])
+    assert report.platforms == ["linux/amd64", "linux/arm64"]
+    # 2 configs + 2x2 layers + one shared base layer uploaded once
+    assert report.pushed_blobs == 7 and len(registry.requests("POST")) == 7
+    puts = [p for p in registry.requests("PUT") if "/manifests/" in p]
+    children = [f"/v2/{REPO}/manifests/{c.descriptor.digest}" for c in multiarch.children]
+    assert sorted(puts[:2]) == sorted(children)
+    assert puts[2:] == [f"/v2/{REPO}/manifests/2.0.0"]
+    assert registry.manifests[(REPO, multiarch.digest)] == (multiarch.top_content, OCI_INDEX)
+    assert report.pushed_manifests == 3
+
+
+def test_push_without_tags_pushes_by_digest(registry: FakeRegistry, make_client,
+                                            image: OciLayout) -> None:
+    report = make_client().push_layout(image, REPO, [])
+    assert report.tags_set == [] and (REPO, image.digest) in registry.manifests
+    assert make_client().push_layout(image, REPO, []).pushed_manifests == 0
+
+
+def test_repush_is_heads_only(registry: FakeRegistry, make_client,
+                              multiarch: OciLayout) -> None:
+    make_client().push_layout(multiarch, REPO, ["2.0.0", "latest"])
+    registry.log.clear()
+    events: list = []
+    report = make_client(progress=events.append).push_layout(multiarch, REPO,
+                                                             ["2.0.0", "latest"])
+    assert {method for method, _ in registry.log} == {"HEAD"}
+    assert report.pushed_blobs == 0 and report.skipped_blobs == 7
+    assert report.tags_skipped == ["2.0.0", "latest"] and report.tags_set == []
+    assert report.bytes_uploaded == 0 and report.pushed_manifests == 0
+    assert sum(isinstance(e, BlobSkipped) for e in events) == 7
+    assert sum(isinstance(e, TagSkipped) for e in events) == 2
+
+
+def test_only_moved_tags_are_written(registry: FakeRegistry, make_client, tmp_path: Path,
+                                     image: OciLayout) -> None:
+    other = build_layout(tmp_path / "other")
+    make_client().push_layout(other, REPO, ["latest"])
+    make_client().push_layout(image, REPO, ["1.0.0"])
+    report = make_client().push_layout(image, REPO, ["1.0.0", "latest"])
+    assert report.tags_skipped == ["1.0.0"] and report.tags_set == ["latest"]
+    assert registry.tags[(REPO, "latest")] == image.digest
+
+
+@pytest.mark.parametrize("location", ["absolute", "relative", "absolute-query",
+                                      "relative-query"])
+def test_upload_locations(make_client, image: OciLayout, location: str) -> None:
+    registry = FakeRegistry(location)
+    client = make_client(transport=httpx.MockTransport(registry))
+    assert client.push_layout(image, REPO, ["1"]).pushed_blobs == 4
+    puts = [p for p in registry.requests("PUT") if "/blobs/uploads/" in p]
+    assert len(puts) == 4
+    assert all(re.search(r"[?&]digest=sha256:[a-f0-9]{64}$", p) for p in puts)
+
+
+def test_blob_put_streams_from_disk(tmp_path: Path, registry: FakeRegistry,
+                                    make_client) -> None:
+    layout = build_layout(tmp_path / "big", layer_sizes=(2 * BLOB_CHUNK_BYTES + 123,))
+    big = max(layout.blobs(), key=lambda b: b.size)
+    seen: dict[str, object] = {}
+
+    class Inspecting(httpx.MockTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if _is_blob_put(request) and request.url.params["digest"] == big.digest:
+                seen["stream"] = type(request.stream).__name__
+                seen["headers"] = dict(request.headers)
+                # Pull the body as httpx would put it on the wire: chunk by chunk.
+                chunks = [bytes(c) for c in request.stream]
+                seen["chunks"] = [len(c) for c in chunks]
+                request.stream = httpx.ByteStream(b"".join(chunks))
+            return super().handle_request(request)
+
+    make_client(transport=Inspecting(registry)).push_layout(layout, REPO, ["1"])
+    # an iterator stream, not one bytes body
+    assert seen["stream"] != "ByteStream"
+    assert seen["headers"]["content-length"] == str(big.size)
+    assert "transfer-encoding" not in seen["headers"]
+    assert len(seen["chunks"]) == 3 and max(seen["chunks"]) <= BLOB_CHUNK_BYTES
+
+
+def test_uploads_run_in_parallel(tmp_path: Path, registry: FakeRegistry, make_client) -> None:
+    layout = build_layout(tmp_path / "many", layer_sizes=(10,) * 9)
+    barrier = threading.Barrier(4, timeout=10)
+    met = threading.Event()
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def hook(request: httpx.Request) -> None:
+        if not _is_blob_put(request):
+            return
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        # The barrier only opens when 4 uploads are in flight together; then it is broken
+        # on purpose so that later uploads pass straight through.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+            met.set()
+            barrier.abort()
+        time.sleep(0.01)
+        with lock:
+            in_flight[0] -= 1
+
+    registry.hooks.append(hook)
+    report = make_client(concurrency=5).push_layout(layout, REPO, ["1"])
+    assert report.pushed_blobs == 11
+    assert met.is_set() and 4 <= peak[0] <= 5
+
+
+def test_corrupt_layer_fails_the_push(tmp_path: Path, make_client) -> None:
+    layout = build_layout(tmp_path / "image")
+    layer = layout.blobs()[-1]
+    layout.blob_path(layer.digest).write_bytes(os.urandom(layer.size))
+    with pytest.raises(UsageError, match=f"blob {layer.digest} .* is corrupt"):
+        make_client(concurrency=1).push_layout(layout, REPO, ["1"])
+
+
+# --- cross-repository mounts -------------------------------------------------------------------
+
+
+def test_mount_from_another_repository(registry: FakeRegistry, make_client,
+                                       image: OciLayout) -> None:
+    make_client().push_layout(image, "team/base", ["1"])
+    registry.log.clear()
+    events: list = []
+    report = make_client(progress=events.append).push_layout(image, REPO, ["1"],
+                                                             mount_from="team/base")
+    assert report.mounted_blobs == report.pushed_blobs == 4 and report.bytes_uploaded == (
+        image.top.size)
+    assert not [p for p in registry.requests("PUT") if "/blobs/" in p]
+    assert all("mount=sha256" in p and "from=team%2Fbase" in p
+               for p in registry.requests("POST"))
+    assert sum(isinstance(e, BlobDone) and e.mounted for e in events) == 4
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # 202: the registry did not mount and opened an upload session instead
+        None,
+        # any error: a mount is only an optimisation
+        lambda: _error(500, "UNKNOWN", "boom"),
+        lambda: _error(403, "DENIED", "no pull access to team/base"),
+        lambda: _error(404, "NAME_UNKNOWN"),
+    ],
+)
+def test_mount_falls_back_to_upload(registry: FakeRegistry, make_client, image: OciLayout,
+                                    sleeps: list[float], answer) -> None:
+    registry.mountable = False
+    if answer is not None:
+        registry.hooks.append(
+            lambda r: answer() if r.method == "POST" and "mount" in r.url.params else None)
+    report = make_client().push_layout(image, REPO, ["1"], mount_from="team/base")
+    assert report.mounted_blobs == 0 and report.pushed_blobs == 4
+    posts = registry.requests("POST")
+    assert len([p for p in posts if "mount=" in p]) == 4  # one try each, never retried
+    assert len([p for p in posts if "mount=" not in p]) == 4
+    assert sleeps == []
+
+
+# --- retries -----------------------------------------------------------------------------------
+
+
+def test_retries_honour_retry_after_and_restart_uploads(
+        registry: FakeRegistry, make_client, image: OciLayout, sleeps: list[float]) -> None:
+    registry.hooks += [
+        _fail_first(1, lambda r: r.method == "HEAD",
+                    lambda: httpx.Response(429, headers={"Retry-After": "7"})),
+        _fail_first(2, _is_blob_put, lambda: _error(503, "UNAVAILABLE", "try later")),
+        _fail_first(1, lambda r: r.method == "POST", lambda: httpx.Response(502)),
+        _fail_first(1, lambda r: "/manifests/" in r.url.path and r.method == "PUT",
+                    lambda: httpx.Response(504)),
+    ]
+    events: list = []
+    client = make_client(progress=events.append, concurrency=1)
+    report = client.push_layout(image, REPO, ["1"])
+    assert report.pushed_blobs == 4 and report.retries == 5 == client.retries
+    assert sleeps[0] == 7.0 and len(sleeps) == 5
+    # every failed PUT started over with a fresh POST: 4 blobs + 2 failed PUTs + 1 failed POST
+    assert len(registry.requests("POST")) == 7
+    retried = [e for e in events if isinstance(e, RequestRetried)]
+    assert [e.reason.split()[0] for e in retried].count("503") == 2
+    assert any(isinstance(e, BlobStarted) and e.attempt == 2 for e in events)
+
+
+def test_connection_errors_are_retried(registry: FakeRegistry, make_client, image: OciLayout,
+                                       sleeps: list[float]) -> None:
+    def drop() -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    registry.hooks += [_fail_first(2, _is_blob_put, drop),
+                       _fail_first(1, lambda r: r.method == "HEAD", drop)]
+    report = make_client(concurrency=2).push_layout(image, REPO, ["1"])
+    assert report.retries == 3 and report.pushed_blobs == 4
+
+
+def test_retry_after_http_date_and_cap(registry: FakeRegistry, make_client,
+                                       sleeps: list[float]) -> None:
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    registry.hooks += [
+        _fail_first(1, lambda r: True, lambda: httpx.Response(503, headers={"Retry-After": soon})),
+        _fail_first(1, lambda r: True,
+                    lambda: httpx.Response(429, headers={"Retry-After": "86400"})),
+    ]
+    make_client(max_retry_after=60).check_auth()
+    assert 25 <= sleeps[0] <= 30 and sleeps[1] == 60
+
+
+def test_backoff_grows_with_jitter_then_gives_up(registry: FakeRegistry, make_client,
+                                                 sleeps: list[float]) -> None:
+    registry.hooks.append(lambda r: httpx.Response(500))
+    client = make_client(max_retries=4, backoff_base=1.0, backoff_cap=5.0)
+    with pytest.raises(RegistryError, match=r"registry registry\.example\.com: HEAD /v2/team/app/"
+                                            r"manifests/1 still failed after 5 attempts \(500"):
+        client.manifest_digest(REPO, "1")
+    ceilings = [1.0, 2.0, 4.0, 5.0]
+    assert len(sleeps) == 4
+    assert all(c / 2 <= s <= c for s, c in zip(sleeps, ceilings, strict=True))
+
+
+def test_non_retriable_errors_name_the_request_and_the_fix(
+        registry: FakeRegistry, make_client, image: OciLayout, sleeps: list[float]) -> None:
+    registry.hooks.append(lambda r: _error(404, "NAME_UNKNOWN", "repository name not known")
+                          if r.method == "POST" else None)
+    with pytest.raises(RegistryError) as caught:
+        make_client().push_layout(image, REPO, ["1"])
+    message = str(caught.value)
+    assert message.startswith("registry registry.example.com: POST /v2/team/app/blobs/uploads/ "
+                              "answered 404 NAME_UNKNOWN: repository name not known; create the")
+    assert "\n" not in message and sleeps == []
+
+
+# --- digests -----------------------------------------------------------------------------------
+
+
+def test_blob_digest_mismatch_is_an_error(registry: FakeRegistry, make_client,
+                                          image: OciLayout) -> None:
+    layer = image.blobs()[-1]
+    registry.wrong_digest_for.add(layer.digest)
+    with pytest.raises(RegistryError, match=f"stored digest sha256:f{{64}} but we sent "
+                                            f"{layer.digest}"):
+        make_client().push_layout(image, REPO, ["1"])
+
+
+def test_manifest_digest_mismatch_is_an_error(registry: FakeRegistry, make_client,
+                                              multiarch: OciLayout) -> None:
+    registry.wrong_digest_for.add(multiarch.digest)
+    with pytest.raises(RegistryError, match=r"PUT /v2/team/app/manifests/1 stored digest"):
+        make_client().push_layout(multiarch, REPO, ["1"])
+
+
+# --- immutable tags ---------------------------------------------------------------------------
+
+
+def test_immutable_tag_conflict(registry: FakeRegistry, make_client, tmp_path: Path,
+                                image: OciLayout) -> None:
+    registry.immutable = True
+    make_client().push_layout(build_layout(tmp_path / "other"), REPO, ["1.0.0"])
+    with pytest.raises(ConflictError) as caught:
+        make_client().push_layout(image, REPO, ["1.0.0", "latest"])
+    assert str(caught.value) == ("image tag team/app:1.0.0 is immutable and already points at "
+                                 "another image; choose another version")
+    # the version tag failed first, so the moving tag was never touched
+    assert (REPO, "latest") not in registry.tags
+
+
+@pytest.mark.parametrize(
+    ("answer", "conflict"),
+    [
+        # ECR: 400 TAG_INVALID
+        (lambda: _error(400, "TAG_INVALID", "The image tag '1' already exists"), True),
+        # ECR's API exception name in the message
+        (lambda: _error(400, "DENIED", "ImageTagAlreadyExistsException: tag exists"), True),
+        # distribution-style MANIFEST_INVALID with an immutability message
+        (lambda: _error(400, "MANIFEST_INVALID", "tag 1 is immutable"), True),
+        # Harbor's immutable-tag rule
+        (lambda: _error(412, "PRECONDITION", "configured as immutable, cannot be updated"), True),
+        # an ordinary invalid manifest is a registry error, not a conflict
+        (lambda: _error(400, "MANIFEST_INVALID", "manifest invalid"), False),
+    ],
+)
+def test_tag_rejections(registry: FakeRegistry, make_client, image: OciLayout, answer,
+                        conflict: bool) -> None:
+    registry.hooks.append(lambda r: answer() if r.method == "PUT"
+                          and r.url.path.endswith("/manifests/1") else None)
+    with pytest.raises(ConflictError if conflict else RegistryError):
+        make_client().push_layout(image, REPO, ["1"])
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def _basic_auth_hook(username: str, password: str, refused: list[str] | None = None) -> Hook:
+    expected = BasicAuth(username, password).header()
+
+    def hook(request: httpx.Request) -> httpx.Response | None:
+        if request.headers.get("Authorization") != expected:
+            if refused is not None:
+                refused.append(request.method)
+            return _error(401, "UNAUTHORIZED", "authentication required",
+                          **{"WWW-Authenticate": 'Basic realm="registry"'})
+        return None
+
+    return hook
+
+
+def test_basic_auth(registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    refused: list[str] = []
+    registry.hooks.append(_basic_auth_hook("AWS", "ecr-token-123", refused))
+    client = make_client(auth=("AWS", "ecr-token-123"), concurrency=1)
+    assert client.push_layout(image, REPO, ["1"]).tags_set == ["1"]
+    # Only the first request went without credentials: after the Basic challenge they are
+    # sent up front, which also keeps streamed blob bodies from being sent twice.
+    assert refused == ["HEAD"]
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        (("AWS", "wrong-password"), "refused the credentials"),
+        (None, "requires credentials"),
+    ],
+)
+def test_basic_auth_refused(registry: FakeRegistry, make_client, auth, message: str) -> None:
+    registry.hooks.append(_basic_auth_hook("AWS", "right-password"))
+    with pytest.raises(AuthError, match=message) as caught:
+        make_client(auth=auth).check_auth()
+    assert "registry.example.com" in str(caught.value)
+    assert "wrong-password" not in str(caught.value)
+
+
+def test_forbidden_is_an_auth_error(registry: FakeRegistry, make_client) -> None:
+    registry.hooks.append(lambda r: _error(403, "DENIED", "not authorized to push"))
+    with pytest.raises(AuthError, match=r"registry registry\.example\.com denied HEAD .*\("
+                                        r"403 DENIED: not authorized to push\)"):
+        make_client(auth=("robot", "hunter2")).blob_exists(REPO, "sha256:" + "0" * 64)
+
+
+class TokenService:
+    """A bearer-token realm at https://auth.example.com/token that checks basic creds."""
+
+    realm = "https://auth.example.com/token"
+
+    def __init__(self, username: str, password: str) -> None:
+        self.expected = BasicAuth(username, password).header()
+        self.requests: list[httpx.QueryParams] = []
+        self.issued: dict[str, str] = {}  # token -> scopes
+
+    def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        if request.url.host == "auth.example.com":
+            self.requests.append(request.url.params)
+            if request.headers.get("Authorization") != self.expected:
+                return _error(401, "UNAUTHORIZED", "bad credentials")
+            token = f"tok-{uuid.uuid4().hex}"
+            self.issued[token] = " ".join(request.url.params.get_list("scope"))
+            return httpx.Response(200, json={"token": token, "expires_in": 300})
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ")
+        scope = _required_scope(request)
+        if not header.startswith("Bearer ") or scope not in self.issued.get(token, ""):
+            challenge = f'Bearer realm="{self.realm}",service="registry.example.com"'
+            if scope:
+                challenge += f',scope="{scope}"'
+            return _error(401, "UNAUTHORIZED", "authentication required",
+                          **{"WWW-Authenticate": challenge})
+        return None
+
+
+def _required_scope(request: httpx.Request) -> str:
+    match = re.match(r"^/v2/(.+)/(blobs|manifests|tags)/", request.url.path)
+    if not match:
+        return ""
+    action = "pull" if request.method in ("GET", "HEAD") else "pull,push"
+    return f"repository:{match.group(1)}:{action}"
+
+
+def test_bearer_token_flow(registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    service = TokenService("robot", "hunter2")
+    registry.hooks.append(service)
+    client = make_client(auth=BasicAuth("robot", "hunter2"))
+    report = client.push_layout(image, REPO, ["1"])
+    assert report.tags_set == ["1"]
+    # one token per scope (pull for HEADs, pull,push for writes), then cached
+    scopes = sorted(params.get("scope") for params in service.requests)
+    assert scopes == [f"repository:{REPO}:pull", f"repository:{REPO}:pull,push"]
+    assert all(params.get("service") == "registry.example.com" for params in service.requests)
+    # later pushes reuse the cached tokens
+    make_client_again = client.push_layout(build_layout(image.path.parent / "again"), REPO, ["2"])
+    assert make_client_again.tags_set == ["2"] and len(service.requests) == 2
+    # tokens and passwords never show in the client's repr
+    assert "hunter2" not in repr(client) and "tok-" not in repr(client)
+    assert repr(BasicAuth("robot", "hunter2")) == "BasicAuth(username='robot', password='***')"
+
+
+def test_bearer_token_refused(registry: FakeRegistry, make_client) -> None:
+    registry.hooks.append(TokenService("robot", "hunter2"))
+    with pytest.raises(AuthError, match=r"token service auth\.example\.com refused") as caught:
+        make_client(auth=("robot", "wrong")).manifest_digest(REPO, "1")
+    assert "wrong" not in str(caught.value)
+
+
+def test_bearer_realm_over_plain_http_is_refused(registry: FakeRegistry, make_client) -> None:
+    registry.hooks.append(lambda r: httpx.Response(401, headers={
+        "WWW-Authenticate": 'Bearer realm="http://auth.example.com/token",service="x"'}))
+    with pytest.raises(AuthError, match="token service over http"):
+        make_client(auth=("robot", "hunter2")).check_auth()
+
+
+def test_error_messages_mask_echoed_secrets(registry: FakeRegistry, make_client) -> None:
+    registry.hooks.append(lambda r: _error(400, "UNKNOWN", "bad header Basic hunter2"))
+    with pytest.raises(RegistryError) as caught:
+        make_client(auth=("robot", "hunter2")).check_auth()
+    assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
+
+
+# --- read API ------------------------------------------------------------------------------
+
+
+def test_read_api(registry: FakeRegistry, make_client, multiarch: OciLayout) -> None:
+    client = make_client()
+    assert client.manifest_digest(REPO, "1") is None
+    assert client.list_tags(REPO) == []
+    client.push_layout(multiarch, REPO, ["1", "2", "3", "latest"])
+    assert client.manifest_digest(REPO, "1") == multiarch.digest
+    content, media_type, digest = client.get_manifest(REPO, "latest")
+    assert (content, media_type, digest) == (multiarch.top_content, OCI_INDEX, multiarch.digest)
+    child = multiarch.children[0].descriptor
+    assert client.get_manifest(REPO, child.digest)[1:] == (OCI_MANIFEST, child.digest)
+    assert client.blob_exists(REPO, multiarch.blobs()[0].digest)
+    assert not client.blob_exists(REPO, "sha256:" + "0" * 64)
+    assert client.delete_manifest(REPO, child.digest) is True
+    assert client.delete_manifest(REPO, child.digest) is False
+    with pytest.raises(UsageError, match="needs a sha256 digest"):
+        client.delete_manifest(REPO, "latest")
+    client.check_auth()
+
+
+def test_list_tags_follows_link_pages(registry: FakeRegistry, make_client,
+                                      image: OciLayout) -> None:
+    tags = [f"t{i:02d}" for i in range(7)]
+    make_client().push_layout(image, REPO, tags)
+    registry.log.clear()
+    assert make_client().list_tags(REPO, page_size=3) == tags
+    assert len(registry.requests("GET")) == 3
+
+
+def test_get_manifest_checks_content_against_the_digest(registry: FakeRegistry,
+                                                        make_client) -> None:
+    wanted = "sha256:" + "a" * 64
+    registry.hooks.append(lambda r: httpx.Response(
+        200, content=b'{"schemaVersion":2}', headers={"Content-Type": OCI_MANIFEST}))
+    with pytest.raises(RegistryError, match="returned content with digest"):
+        make_client().get_manifest(REPO, wanted)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.manifest_digest("Team/App", "1"), "not a valid repository name"),
+        (lambda c: c.manifest_digest(REPO, "1.0.0+build"), "neither an image tag"),
+        (lambda c: c.blob_exists(REPO, "md5:abc"), "not a sha256 digest"),
+        (lambda c: c.push_layout(None, REPO, ["1.0.0+build"]), "no '\\+'"),
+    ],
+)
+def test_bad_names_are_usage_errors(make_client, call, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        call(make_client())

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
@@ -67,30 +66,47 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object fo
 
 
 class Out:
-    """Renders a command's result for a terminal, a log, or a script."""
+    """Renders a command's result for a terminal, a log, or a script.
+
+    rich is imported only for a terminal: CI logs and pipes get plain lines, and the command
+    starts faster without it.
+    """
 
     def __init__(self, as_json: bool = False) -> None:
         self.as_json = as_json
-        self.stdout = Console(highlight=False)
-        self.stderr = Console(stderr=True, highlight=False)
-        self.fancy = self.stdout.is_terminal and not os.environ.get("CI") and not as_json
+        self.fancy = sys.stdout.isatty() and not os.environ.get("CI") and not as_json
+        self._consoles: dict[bool, Any] = {}
+
+    def console(self, stderr: bool = False) -> Any:
+        """The rich console for stdout or stderr (terminal output only)."""
+        if stderr not in self._consoles:
+            from rich.console import Console
+
+            self._consoles[stderr] = Console(stderr=stderr, highlight=False)
+        return self._consoles[stderr]
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
     def line(self, text: str) -> None:
         """A plain line on stdout (markup is never interpreted)."""
-        self.stdout.print(text, markup=False, soft_wrap=True)
+        self._write(text, stderr=False, style=None)
 
     def info(self, text: str) -> None:
         """A note for people, on stderr so that stdout stays clean for scripts."""
         if not self.as_json:
-            style = "dim" if self.fancy else None
-            self.stderr.print(text, markup=False, soft_wrap=True, style=style)
+            self._write(text, stderr=True, style="dim")
 
     def warn(self, text: str) -> None:
-        self.stderr.print(f"warning: {text}", markup=False, soft_wrap=True,
-                          style="yellow" if self.fancy else None)
+        self._write(f"warning: {text}", stderr=True, style="yellow")
+
+    def _write(self, text: str, *, stderr: bool, style: str | None) -> None:
+        if self.fancy:
+            self.console(stderr).print(text, markup=False, soft_wrap=True, style=style)
+        else:
+            stream = sys.stderr if stderr else sys.stdout
+            stream.write(text + "\n")
+            stream.flush()
 
 
 def session(ctx: typer.Context) -> Session:

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import threading
-
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TransferSpeedColumn,
-)
+from typing import Any
 
 from shipyard.adapters.registry import (
     BlobAdvanced,
@@ -31,12 +23,20 @@ class PushProgress:
     def __init__(self, out: Out) -> None:
         self.out = out
         self._lock = threading.Lock()
-        self._bars: Progress | None = None
-        self._tasks: dict[str, TaskID] = {}
+        self._bars: Any = None
+        self._tasks: dict[str, Any] = {}
         if out.fancy:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
+
             self._bars = Progress(TextColumn("{task.description}"), BarColumn(),
                                   DownloadColumn(), TransferSpeedColumn(),
-                                  console=out.stderr, transient=True)
+                                  console=out.console(stderr=True), transient=True)
 
     def __enter__(self) -> PushProgress:
         if self._bars:
@@ -54,7 +54,7 @@ class PushProgress:
             else:
                 self._log(event)
 
-    def _draw(self, bars: Progress, event: ProgressEvent) -> None:
+    def _draw(self, bars: Any, event: ProgressEvent) -> None:
         if isinstance(event, BlobStarted):
             if event.digest in self._tasks:
                 bars.reset(self._tasks[event.digest])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from shipyard.cli.app import JsonFlag, Out, app, session
 from shipyard.cli.version import BumpPart, ManualVersion
@@ -42,6 +41,8 @@ def tags_command(
 def print_tags(result: TagsResult, out: Out) -> None:
     """A table on a terminal; `tag X` and `label K=V` lines elsewhere."""
     if out.fancy:
+        from rich.table import Table
+
         table = Table(title=f"tag plan for {result.version.decision.version}")
         table.add_column("kind")
         table.add_column("value")
@@ -49,7 +50,7 @@ def print_tags(result: TagsResult, out: Out) -> None:
             table.add_row("tag", tag)
         for key, value in result.plan.labels.items():
             table.add_row("label", f"{key}={value}")
-        out.stdout.print(table)
+        out.console().print(table)
         return
     for tag in result.plan.tags:
         out.line(f"tag {tag}")

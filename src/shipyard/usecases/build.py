@@ -19,7 +19,8 @@ from shipyard.config import Config
 from shipyard.errors import UsageError
 from shipyard.usecases.tags import TagsResult
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${VAR} or ${VAR:-default}, as in the shell.
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,21 @@ def run_build(build: BuildPlan, builder: Builder, version: str) -> BuildResult:
 
 
 def build_args(config: Config, plan: TagsResult, env: Mapping[str, str]) -> dict[str, str]:
-    """Configured build args with ${VAR} filled from the environment, plus VERSION/REVISION."""
+    """Configured build args with ${VAR} / ${VAR:-default} filled from the environment, plus
+    VERSION and REVISION.
+
+    >>> # build.args = {BASE_IMAGE = "${BASE:-debian:12}"} with BASE unset -> "debian:12"
+    """
     args = {}
     for name, value in config.build.args.items():
         def fill(match: re.Match[str], arg: str = name) -> str:
-            variable = match.group(1)
-            if variable not in env:
-                raise UsageError(f"build arg {arg} uses ${{{variable}}}, which is not set; "
-                                 f"export {variable} or change build.args.{arg}")
-            return env[variable]
+            variable, default = match.group(1), match.group(2)
+            if env.get(variable):
+                return env[variable]
+            if default is not None:
+                return default
+            raise UsageError(f"build arg {arg} uses ${{{variable}}}, which is not set; "
+                             f"export {variable} or change build.args.{arg}")
 
         args[name] = _ENV_REFERENCE.sub(fill, value)
     args.setdefault("VERSION", str(plan.version.decision.version))

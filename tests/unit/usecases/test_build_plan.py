@@ -64,5 +64,5 @@ def test_plan(tmp_path: Path) -> None:
 
 def test_missing_dockerfile(tmp_path: Path) -> None:
     (tmp_path / "shipyard.toml").write_text('[build]\ndockerfile = "Nope"\n')
-    with pytest.raises(UsageError, match="Dockerfile .*Nope does not exist"):
+    with pytest.raises(UsageError, match=r"Dockerfile .*Nope does not exist"):
         plan_build(load_config(tmp_path), PLAN, ("linux/amd64",), {})

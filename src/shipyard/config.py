@@ -142,6 +142,16 @@ class ScanSettings(_Model):
     reports_dir: Path = Path(".shipyard/scan")
 
 
+class DemoSettings(_Model):
+    """[demo]: what `shipyard demo` prepares before the pipeline (a base image, for GamePulse)."""
+
+    base_image_layout: Path | None = None  # an OCI layout; built by the script when missing
+    base_image_script: Path | None = None
+    base_image_repository: str = ""
+    base_image_tag: str = "latest"
+    base_image_env: str = "BASE_IMAGE"  # the variable build.args reads the reference from
+
+
 class ServiceSettings(_Model):
     """[service]: the service and where its images live."""
 
@@ -160,6 +170,7 @@ class Config(_Model):
     build: BuildSettings = BuildSettings()
     repository: RepositoryDefaults = RepositoryDefaults()
     scan: ScanSettings = ScanSettings()
+    demo: DemoSettings = DemoSettings()
     project_dir: Path = Path(".")
     source_file: Path | None = None
 

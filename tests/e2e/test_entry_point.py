@@ -12,24 +12,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def shipyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    return subprocess.run([sys.executable, "-m", "shipyard", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False)
+def shipyard(*args: str, cwd: Path, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("GITHUB_", "AWS_", "SHIPYARD_"))}
+    return subprocess.run([sys.executable, "-m", "shipyard", *args], cwd=cwd,
+                          env={**clean, **(env or {})}, capture_output=True, text=True,
+                          check=False)
 
 
-def test_demo_on_a_fresh_clone_of_gamepulse(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "GamePulse", tmp_path / "GamePulse")
+def test_demo_runs_the_pipeline_on_a_fresh_copy_of_gamepulse(tmp_path: Path) -> None:
+    """The README's main job: version, base image, multi-arch build, push and scan."""
+    shutil.copytree(ROOT / "GamePulse", tmp_path / "GamePulse",
+                    ignore=shutil.ignore_patterns(".shipyard", "__pycache__"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"],
                  ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         subprocess.run(["git", *args], cwd=tmp_path, check=True)
-    result = shipyard("-C", "GamePulse", "demo", "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
-    assert data["version"]["version"] == "1.1.0"
-    assert "latest" in data["tag_plan"]["tags"]
-    plain = shipyard("-C", "GamePulse", "demo", cwd=tmp_path)
-    assert "== step 2: image tag plan" in plain.stdout and "tag 1.1.0" in plain.stdout
+    env = {"SHIPYARD_SANDBOX_DIR": str(tmp_path / "sandbox")}
+    try:
+        result = shipyard("-C", "GamePulse", "demo", "--json", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["version"]["version"] == "1.1.0"
+        assert data["base_image"].endswith("/gamepulse-base:bookworm")
+        push = data["push"]
+        assert push["platforms"] == ["linux/amd64", "linux/arm64"]
+        assert "latest" in push["tags"] and push["digest"].startswith("sha256:")
+        assert push["scan"]["passed"] is True
+        scanned = [p["platform"] for p in push["scan"]["platforms"]]
+        assert scanned == ["linux/amd64", "linux/arm64/v8"]  # each platform image, not the index
+        assert push["scan"]["counts"] == {"LOW": 2}  # the sample advisory, in both images
+        again = shipyard("-C", "GamePulse", "demo", cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert "tag 1.1.0: already points at this image" in again.stdout  # reproducible
+    finally:
+        shipyard("sandbox", "down", cwd=tmp_path, env=env)
 
 
 def test_help_works_without_a_config_or_repository(tmp_path: Path) -> None:

@@ -2,28 +2,62 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
+from shipyard.adapters.aws import Aws
+from shipyard.adapters.builders import choose_builder
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.tags import print_tags
+from shipyard.cli.progress import PushProgress
+from shipyard.cli.push import print_push
+from shipyard.cli.sandbox import ensure_sandbox
 from shipyard.cli.version import explain
-from shipyard.usecases.demo import run_demo
+from shipyard.usecases.demo import DemoDeps, run_demo
+from shipyard.usecases.scan import enforce_gate
+from shipyard.usecases.target import region_of
 
 
 @app.command("demo")
-def demo_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def demo_command(
+    ctx: typer.Context,
+    sandbox: Annotated[bool, typer.Option(
+        "--sandbox/--no-sandbox",
+        help="Start (or reuse) the local sandbox and point the pipeline at it; "
+             "--no-sandbox uses the AWS the environment names.")] = True,
+    as_json: JsonFlag = False,
+) -> None:
     """Run the release pipeline for this service, step by step."""
     state = session(ctx)
     config = state.config()
-    result = run_demo(config, state.git(config), state.actions())
     out = Out(as_json)
-    for warning in (*result.tags.version.warnings, *result.tags.plan.warnings):
+    if sandbox:
+        sandbox_env = ensure_sandbox(out)
+        # boto3 reads endpoints and credentials from the process environment.
+        os.environ.update(sandbox_env)
+        state.env.update(sandbox_env)
+    preferred = None if config.build.builder == "auto" else config.build.builder
+    with PushProgress(out) as progress:
+        deps = DemoDeps(git=state.git(config), actions=state.actions(),
+                        aws=Aws(region_of(config, state.env)), env=state.env,
+                        builder=choose_builder(preferred), progress=progress)
+        result = run_demo(config, deps)
+    push = result.push
+    assert push is not None
+    for warning in push.warnings:
         out.warn(warning)
     if as_json:
         out.json(result.to_json())
-        return
-    version = result.tags.version
-    out.line(f"== step 1: version of {config.service.name}")
-    out.line(f"{version.decision.version}  ({explain(version)})")
-    out.line("== step 2: image tag plan")
-    print_tags(result.tags, out)
+    else:
+        version = result.tags.version
+        out.line(f"== 1. version of {config.service.name}: {version.decision.version} "
+                 f"({explain(version)})")
+        out.line("== 2. base image: " + (result.base_image or "(none configured)"))
+        out.line("== 3. build, push and scan (multi-arch, latest)")
+        print_push(push, out)
+        if sandbox:
+            out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look "
+                     "around, shipyard sandbox down to stop it")
+    if push.scan:
+        enforce_gate(push.scan)

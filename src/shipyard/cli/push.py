@@ -74,12 +74,12 @@ def push_command(
     if as_json:
         out.json(result.to_json())
     else:
-        _print(result, out)
+        print_push(result, out)
     if result.scan:
         enforce_gate(result.scan)
 
 
-def _print(result: PushResult, out: Out) -> None:
+def print_push(result: PushResult, out: Out) -> None:
     decision = result.tags.version.decision
     target = result.target
     repo = result.repository

@@ -82,3 +82,15 @@ def down(state_dir: StateDir = None) -> None:
     directory = state_dir or control.default_state_dir()
     stopped = control.down(directory)
     Out().info("stopped" if stopped else "no sandbox was running")
+
+
+def ensure_sandbox(out: Out) -> dict[str, str]:
+    """Start the sandbox unless it runs (default state folder); returns its environment."""
+    control = _control()
+    directory = control.default_state_dir()
+    try:
+        endpoints, started = control.up(directory, region="ap-northeast-2")
+    except control.SandboxError as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    out.info(("started" if started else "using") + f" the sandbox (state in {directory})")
+    return endpoints.environment()

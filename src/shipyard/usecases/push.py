@@ -112,7 +112,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
     target = resolve_target(config, deps.env, deps.aws)
     ecr = Ecr(deps.aws)
     existing = ecr.describe_repository(target.repository)
-    repository = existing or _new_repository(config, target.repository)
+    repository = existing or new_repository(config, target.repository)
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     login = ecr.login(target.account_id).for_host(target.registry)
     build = None if layout else plan_build(config, plan, platforms, deps.env, login)
@@ -146,7 +146,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
     return result
 
 
-def _new_repository(config: Config, name: str) -> RepositorySettings:
+def new_repository(config: Config, name: str) -> RepositorySettings:
     defaults = config.repository
     return RepositorySettings(name=name, scan_on_push=defaults.scan_on_push,
                               tag_mutability=defaults.tag_mutability,

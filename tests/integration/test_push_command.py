@@ -225,3 +225,20 @@ def test_second_scan_on_the_same_day_reuses_findings(repo, shipyard, sandbox_env
     assert first.json()["counts"] == {"HIGH": 1}
     second = shipyard(repo, "scan", digest, "--json")  # LimitExceeded: reuse, not fail
     assert second.code == 0 and second.json()["platforms"][0]["reused"] is True
+
+
+def test_enhanced_scanning_is_never_started_and_active_counts_as_done(
+        repo, shipyard, sandbox_env, ecr_client, tmp_path: Path) -> None:
+    layout = vulnerable_layout(tmp_path / "v")
+    ecr_client.put_registry_scanning_configuration(scanType="ENHANCED", rules=[
+        {"scanFrequency": "CONTINUOUS_SCAN",
+         "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}])
+    try:
+        result = shipyard(repo, "push", "--from-oci", str(layout), "--scan", "--json")
+    finally:  # the registry setting is shared by the whole sandbox
+        ecr_client.put_registry_scanning_configuration(scanType="BASIC", rules=[])
+    assert result.code == 11, result.err
+    scan = result.json()["scan"]
+    assert scan["platforms"][0]["status"] == "ACTIVE"
+    assert scan["platforms"][0]["scan_type"] == "ENHANCED"
+    assert scan["counts"] == {"CRITICAL": 1} and scan["blocking"] == ["SBX-2026-0001"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -142,6 +142,45 @@ class ScanSettings(_Model):
     reports_dir: Path = Path(".shipyard/scan")
 
 
+class NetworkSettings(_Model):
+    """awsvpc networking for a service's tasks (used by the AppSpec and by deploys)."""
+
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: Literal["ENABLED", "DISABLED"] = "DISABLED"
+
+
+class CapacityProvider(_Model):
+    """One entry of a capacity provider strategy."""
+
+    capacity_provider: str
+    base: int = Field(default=0, ge=0)
+    weight: int = Field(default=1, ge=0)
+
+
+class EnvironmentSettings(_Model):
+    """[environments.NAME]: where one environment runs and how it is deployed."""
+
+    cluster: str
+    service: str
+    task_definition: Path = Field(description="The task-definition template, relative to the "
+                                  "project folder.")
+    deployment: Literal["rolling", "blue_green"] = "rolling"
+    container_name: str = Field(default="", description="The container behind the load "
+                                "balancer.")
+    container_port: int | None = Field(default=None, ge=1, le=65535)
+    codedeploy_application: str = ""
+    codedeploy_group: str = ""
+    appspec: Path | None = None
+    hooks: dict[str, str] = Field(default_factory=dict, description="AppSpec lifecycle "
+                                  "event -> Lambda function name or ARN.")
+    platform_version: str = ""
+    capacity_provider_strategy: tuple[CapacityProvider, ...] = ()
+    network: NetworkSettings | None = None
+    values: dict[str, Any] = Field(default_factory=dict, description="Values for the "
+                                   "task-definition template.")
+
+
 class DemoSettings(_Model):
     """[demo]: what `shipyard demo` prepares before the pipeline (a base image, for GamePulse)."""
 
@@ -171,6 +210,7 @@ class Config(_Model):
     repository: RepositoryDefaults = RepositoryDefaults()
     scan: ScanSettings = ScanSettings()
     demo: DemoSettings = DemoSettings()
+    environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None
 
@@ -178,6 +218,15 @@ class Config(_Model):
     def version_file(self) -> Path:
         """The version file, resolved against the project folder."""
         return self.project_dir / self.version.file
+
+    def environment(self, name: str) -> EnvironmentSettings:
+        """The settings of one environment; a clear error names the ones that exist."""
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none"
+            where = self.source_file or self.project_dir / CONFIG_FILE_NAME
+            raise ConfigError(f"environment '{name}' is not in {where} (configured: {known}); "
+                              f"add [environments.{name}] or pick another")
+        return self.environments[name]
 
     def path(self, relative: Path) -> Path:
         """A configured path resolved against the project folder (absolute paths stay)."""

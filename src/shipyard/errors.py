@@ -13,7 +13,8 @@ The hierarchy::
     ├── AwsError             9  an AWS API call failed
     ├── BuildError          10  the image build failed, or a builder/emulator is missing
     ├── ScanGateError       11  scan findings reached the configured severity threshold
-    └── SandboxError        12  the local sandbox could not start, or is not running
+    ├── SandboxError        12  the local sandbox could not start, or is not running
+    └── VerificationError   13  `verify` found what a deploy would trip on
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -40,6 +41,7 @@ class ExitCode(IntEnum):
     BUILD = 10
     SCAN_GATE = 11
     SANDBOX = 12
+    VERIFICATION = 13
 
 
 class ShipyardError(Exception):
@@ -119,3 +121,9 @@ class SandboxError(ShipyardError):
     """The local sandbox could not be started, or is not running."""
 
     exit_code = ExitCode.SANDBOX
+
+
+class VerificationError(ShipyardError):
+    """A check before deploying failed: a resource the task needs is missing or mismatched."""
+
+    exit_code = ExitCode.VERIFICATION

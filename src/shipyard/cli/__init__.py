@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import typer
 
-from shipyard.cli import demo, login, push, tags, version  # noqa: F401  (registers commands)
+from shipyard.cli import (  # noqa: F401  (registers the commands)
+    demo,
+    environments,
+    login,
+    push,
+    tags,
+    version,
+)
 from shipyard.cli.app import app
 from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError

@@ -1,0 +1,38 @@
+"""ECS: clusters, services and task definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipyard.adapters.aws import Aws, translated
+
+
+class Ecs:
+    """The ECS calls Shipyard makes, with errors translated."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.client = aws.client("ecs")
+
+    def cluster(self, name: str) -> dict[str, Any] | None:
+        """The cluster, or None when it does not exist or is not ACTIVE."""
+        with translated("ecs:DescribeClusters"):
+            clusters = self.client.describe_clusters(clusters=[name])["clusters"]
+        found = next((c for c in clusters if c.get("status") == "ACTIVE"), None)
+        return found
+
+    def service(self, cluster: str, name: str) -> dict[str, Any] | None:
+        """The service, or None when it does not exist (or was deleted: INACTIVE)."""
+        with translated("ecs:DescribeServices"):
+            response = self.client.describe_services(cluster=cluster, services=[name])
+        services = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+        return services[0] if services else None
+
+    def task_definition(self, arn: str) -> dict[str, Any]:
+        """A registered task definition, with its tags."""
+        with translated("ecs:DescribeTaskDefinition"):
+            response = self.client.describe_task_definition(taskDefinition=arn,
+                                                            include=["TAGS"])
+        definition = dict(response["taskDefinition"])
+        if response.get("tags"):
+            definition["tags"] = response["tags"]
+        return definition

@@ -1,0 +1,14 @@
+"""CloudWatch Logs: the log groups containers write to."""
+
+from __future__ import annotations
+
+from shipyard.adapters.aws import Aws, translated
+
+
+def log_group_exists(aws: Aws, name: str) -> bool:
+    """Whether a log group of exactly this name exists."""
+    with translated("logs:DescribeLogGroups"):
+        pages = aws.client("logs").get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix=name)
+        return any(group["logGroupName"] == name for page in pages
+                   for group in page.get("logGroups", []))

@@ -1,0 +1,164 @@
+"""Task-definition templates: render, check against ECS's own model, normalize for diffs.
+
+A template is RegisterTaskDefinition's JSON with Jinja placeholders (StrictUndefined, so a
+typo is an error, not an empty string). In the spirit of ecspresso, templates call:
+
+- `env("NAME", "default")` and `must_env("NAME")` for the environment;
+- `secret_arn("name")` (Secrets Manager) and `ssm("/path")` (Parameter Store);
+- `image`, the image being deployed, pinned by digest;
+- `values.*` from `[environments.NAME.values]`, and `environment`, `service`, `cluster`,
+  `account_id`, `region`, `version`.
+
+Lookups are injected, so rendering here does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from shipyard.errors import ConfigError
+
+# Fields DescribeTaskDefinition returns that a registration does not take.
+DESCRIBE_ONLY = ("taskDefinitionArn", "revision", "status", "requiresAttributes",
+                 "compatibilities", "registeredAt", "registeredBy", "deregisteredAt")
+
+
+class LookupFailed(Exception):
+    """Raised inside a template by a lookup that found nothing; becomes a ConfigError."""
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """What a template can use."""
+
+    variables: Mapping[str, Any]
+    values: Mapping[str, Any]
+    environ: Mapping[str, str]
+    secret_arn: Callable[[str], str | None]
+    parameter: Callable[[str], str | None]
+    fix_hint: str = "define it in the environment's values"
+
+
+def render_template(path: Path, context: TemplateContext) -> dict[str, Any]:
+    """Render a task-definition template and parse it as JSON.
+
+    Every failure is a ConfigError naming the template, the line and what is wrong.
+    """
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.parent)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, autoescape=False)
+    environment.globals.update(_functions(context))
+    try:
+        text = environment.get_template(path.name).render(
+            **context.variables, values=dict(context.values))
+    except jinja2.TemplateSyntaxError as exc:
+        where = exc.filename or str(path)
+        raise ConfigError(f"{where} line {exc.lineno}: template syntax error: {exc.message}; "
+                          "fix the Jinja syntax") from exc
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"{path}: includes '{exc.name}', which does not exist next to it; "
+                          "fix the include") from exc
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"{_where(exc, path)}: {exc.message}; {context.fix_hint}") from exc
+    except LookupFailed as exc:
+        raise ConfigError(f"{_where(exc, path)}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = text.splitlines()[exc.lineno - 1].strip() if text else ""
+        raise ConfigError(f"{path}: the rendered template is not JSON (rendered line "
+                          f"{exc.lineno}: {exc.msg}: {line[:60]!r}); fix the template") from exc
+
+
+def _functions(context: TemplateContext) -> dict[str, Callable[..., Any]]:
+    def env(name: str, default: str = "") -> str:
+        return context.environ.get(name, default)
+
+    def must_env(name: str) -> str:
+        if name not in context.environ:
+            raise LookupFailed(f"must_env(\"{name}\"): {name} is not set; export it")
+        return context.environ[name]
+
+    def secret_arn(name: str) -> str:
+        arn = context.secret_arn(name)
+        if arn is None:
+            raise LookupFailed(f"secret_arn(\"{name}\"): no such secret in Secrets Manager; "
+                               "create it or fix the name")
+        return arn
+
+    def ssm(name: str) -> str:
+        value = context.parameter(name)
+        if value is None:
+            raise LookupFailed(f"ssm(\"{name}\"): no such SSM parameter; create it or fix "
+                               "the name")
+        return value
+
+    return {"env": env, "must_env": must_env, "secret_arn": secret_arn, "ssm": ssm}
+
+
+def _where(exc: BaseException, path: Path) -> str:
+    """`file line N` from the template frames Jinja puts into the traceback."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(str(path.parent))]
+    if not frames:
+        return str(path)
+    frame = frames[-1]
+    return f"{frame.filename} line {frame.lineno}"
+
+
+@cache
+def _register_shape() -> Any:
+    model = get_session().get_service_model("ecs")
+    return model.operation_model("RegisterTaskDefinition").input_shape
+
+
+def model_problems(definition: Mapping[str, Any]) -> list[str]:
+    """What botocore's own ECS model says is wrong with a RegisterTaskDefinition input."""
+    report = ParamValidator().validate(dict(definition), _register_shape())
+    if not report.has_errors():
+        return []
+    return [line.strip() for line in report.generate_report().splitlines() if line.strip()]
+
+
+def registrable(described: Mapping[str, Any]) -> dict[str, Any]:
+    """A described task definition as a registration input (describe-only fields dropped)."""
+    return {k: v for k, v in described.items() if k not in DESCRIBE_ONLY}
+
+
+def normalized(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A canonical form for diffs: empty values and ECS's defaults dropped, lists that ECS
+    keeps in any order sorted, so only real differences show."""
+    result = _drop_empty(registrable(definition))
+    for container in result.get("containerDefinitions", []):
+        if container.get("cpu") == 0:
+            del container["cpu"]  # ECS reports an unset container cpu as 0
+        container.setdefault("essential", True)  # and an unset essential as true
+        for key in ("environment", "secrets"):
+            if key in container:
+                container[key] = sorted(container[key], key=lambda item: item.get("name", ""))
+    for volume in result.get("volumes", []):
+        efs = volume.get("efsVolumeConfiguration", {})
+        if efs.get("rootDirectory") == "/":
+            del efs["rootDirectory"]  # the default ECS reports for an unset root directory
+    if "tags" in result:
+        result["tags"] = sorted(result["tags"], key=lambda tag: tag.get("key", ""))
+    return result
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [_drop_empty(item) for item in value]
+    return value

@@ -1,0 +1,56 @@
+"""`shipyard diff ENV`: what would change against the task definition the service runs now.
+
+Both sides are put in one canonical form first (fields only DescribeTaskDefinition returns
+dropped, empty values and ECS's defaults removed, lists ECS keeps in any order sorted), so the
+diff shows real changes only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+
+from shipyard.adapters.ecs import Ecs
+from shipyard.config import Config
+from shipyard.domain.taskdef import normalized
+from shipyard.errors import UsageError
+from shipyard.usecases.render import EnvironmentDeps, RenderResult, render_environment
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    render: RenderResult
+    running: str  # the task definition ARN the service runs
+    diff: str  # unified diff, "" when equal
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff)
+
+    def to_json(self) -> dict:
+        return {"environment": self.render.environment, "running": self.running,
+                "changed": self.changed, "diff": self.diff}
+
+
+def diff_environment(name: str, image: str | None, config: Config, deps: EnvironmentDeps
+                     ) -> DiffResult:
+    """Render ENV and diff it against the service's current task definition."""
+    rendered = render_environment(name, image, config, deps)
+    settings = config.environment(name)
+    ecs = Ecs(deps.aws)
+    service = ecs.service(settings.cluster, settings.service)
+    if service is None:
+        raise UsageError(f"service {settings.service} is not in cluster {settings.cluster}; "
+                         "there is nothing to diff against until it exists")
+    running = service["taskDefinition"]
+    current = ecs.task_definition(running)
+    before = _lines(normalized(current))
+    after = _lines(normalized(rendered.definition))
+    diff = "".join(difflib.unified_diff(before, after, fromfile=running,
+                                        tofile=str(rendered.template)))
+    return DiffResult(rendered, running, diff)
+
+
+def _lines(definition: dict) -> list[str]:
+    return [line + "\n" for line in json.dumps(definition, indent=2, sort_keys=True).split("\n")]

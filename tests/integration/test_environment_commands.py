@@ -1,0 +1,240 @@
+"""`shipyard render|verify|diff ENV` against the sandbox, with GamePulse's own templates."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DEPLOY = Path(__file__).resolve().parents[2] / "GamePulse" / "deploy"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+
+
+class Environment:
+    """A staging environment of its own in the shared sandbox: unique names throughout."""
+
+    def __init__(self, repo, sandbox_env: dict, architecture: str = "X86_64") -> None:
+        self.repo = repo
+        self.id = uuid.uuid4().hex[:8]
+        self.region = sandbox_env["AWS_REGION"]
+        self.cluster, self.service = f"c-{self.id}", f"s-{self.id}"
+        self.secret, self.log_group = f"app/{self.id}", f"/ecs/{self.id}"
+        self.fs_param, self.ap_param = f"/{self.id}/efs", f"/{self.id}/ap"
+        shutil.copytree(DEPLOY, repo.project / "deploy")
+        repo.write("shipyard.toml", f"""
+[environments.staging]
+cluster = "{self.cluster}"
+service = "{self.service}"
+task_definition = "deploy/ecs-task-definition-staging.json"
+container_name = "gamepulse"
+container_port = 8080
+
+[environments.staging.values]
+cpu = "512"
+memory = "1024"
+log_group = "{self.log_group}"
+secret_name = "{self.secret}"
+efs_parameter = "{self.fs_param}"
+efs_access_point_parameter = "{self.ap_param}"
+cpu_architecture = "{architecture}"
+otel_collector_image = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1"
+""")
+
+    def client(self, service: str):
+        return boto3.client(service, region_name=self.region)
+
+    def create(self, *, skip: tuple[str, ...] = ()) -> None:
+        """Create what the task definition refers to, except the kinds named in `skip`."""
+        if "secret" not in skip:
+            self.client("secretsmanager").create_secret(
+                Name=self.secret, SecretString=json.dumps({"API_KEY": "k"}))
+        efs = self.client("efs")
+        fs = efs.create_file_system(CreationToken=self.id)["FileSystemId"]
+        ap = efs.create_access_point(FileSystemId=fs, PosixUser={"Uid": 10001, "Gid": 10001})
+        ssm = self.client("ssm")
+        ssm.put_parameter(Name=self.fs_param, Value=fs, Type="String")
+        ssm.put_parameter(Name=self.ap_param, Value=ap["AccessPointId"], Type="String")
+        if "log_group" not in skip:
+            self.client("logs").create_log_group(logGroupName=self.log_group)
+        iam = self.client("iam")
+        for role in ("gamepulse-staging-task", "gamepulse-staging-execution"):
+            # shared by every test's environment: the first test creates them
+            with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+                iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
+        ecs = self.client("ecs")
+        ecs.create_cluster(clusterName=self.cluster)
+        if "service" not in skip:
+            arn = self.register({"family": f"f-{self.id}", "containerDefinitions": [
+                {"name": "gamepulse", "image": "old", "memory": 512,
+                 "portMappings": [{"containerPort": 8080}]}]})
+            ecs.create_service(cluster=self.cluster, serviceName=self.service, taskDefinition=arn,
+                               desiredCount=1, loadBalancers=[{
+                                   "targetGroupArn": "arn:aws:elasticloadbalancing:"
+                                   f"{self.region}:123456789012:targetgroup/t/{self.id}",
+                                   "containerName": "gamepulse", "containerPort": 8080}])
+
+    def register(self, definition: dict) -> str:
+        return self.client("ecs").register_task_definition(**definition)["taskDefinition"][
+            "taskDefinitionArn"]
+
+    def run_on(self, arn: str) -> None:
+        self.client("ecs").update_service(cluster=self.cluster, service=self.service,
+                                          taskDefinition=arn)
+
+
+@pytest.fixture
+def environment(repo, shipyard, sandbox_env, oci_layout_factory) -> Environment:
+    """An environment whose image (version 1.1.0, amd64 and arm64) is pushed."""
+    env = Environment(repo, sandbox_env)
+    repo.commit("environment")
+    layout = oci_layout_factory(("linux/amd64", "linux/arm64"))
+    pushed = shipyard(repo, "push", "--from-oci", str(layout), "--json")
+    assert pushed.code == 0, pushed.err
+    env.image = f"{pushed.json()['registry']}/{pushed.json()['repository']}@" \
+                f"{pushed.json()['digest']}"
+    return env
+
+
+def test_render_pins_the_image_and_resolves_lookups(environment, repo, shipyard) -> None:
+    environment.create()
+    result = shipyard(repo, "render", "staging")
+    assert result.code == 0, result.err
+    definition = json.loads(result.out)
+    app, sidecar = definition["containerDefinitions"]
+    assert app["image"] == environment.image  # this commit's version, pinned by digest
+    secret_arn = environment.client("secretsmanager").describe_secret(
+        SecretId=environment.secret)["ARN"]
+    assert app["secrets"] == [{"name": "GAMEPULSE_API_KEY",
+                               "valueFrom": f"{secret_arn}:API_KEY::"}]
+    file_system = environment.client("ssm").get_parameter(Name=environment.fs_param)
+    volume = definition["volumes"][0]["efsVolumeConfiguration"]
+    assert volume["fileSystemId"] == file_system["Parameter"]["Value"]
+    assert app["logConfiguration"]["options"]["awslogs-group"] == environment.log_group
+    assert (definition["cpu"], definition["memory"]) == ("512", "1024")
+    assert sidecar["name"] == "otel-collector" and app["dependsOn"][0]["containerName"] == \
+        "otel-collector"
+
+
+def test_render_pins_a_given_tag(environment, repo, shipyard, sandbox_env) -> None:
+    environment.create()
+    base = environment.image.split("@")[0]
+    result = shipyard(repo, "render", "staging", "--image", f"{base}:latest")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["containerDefinitions"][0]["image"] == environment.image
+    unpinned = shipyard(repo, "render", "staging", "--image", "docker.io/library/nginx:1")
+    assert unpinned.code == 2 and "is not pinned by digest" in unpinned.err
+    missing = shipyard(repo, "render", "staging", "--image", f"{base}:9.9.9")
+    assert missing.code == 2 and "is not in ECR" in missing.err
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # an undefined value: the template, the line and the name
+        (lambda t: t.replace("{{ values.cpu }}", "{{ values.cpuu }}"),
+         "ecs-task-definition-staging.json line 6: 'dict object' has no attribute 'cpuu'"),
+        # an undefined variable
+        (lambda t: t.replace("{{ account_id }}", "{{ acount_id }}", 1),
+         "line 11: 'acount_id' is undefined"),
+        # must_env of something unset
+        (lambda t: t.replace('"{{ values.memory }}"', '"{{ must_env(\'GP_MEMORY\') }}"'),
+         'line 7: must_env("GP_MEMORY"): GP_MEMORY is not set'),
+        # a field ECS does not know
+        (lambda t: t.replace('"networkMode"', '"netwrokMode"'),
+         'not a valid task definition for ECS: Unknown parameter in input: "netwrokMode"'),
+        # a wrong type: cpu is a string in RegisterTaskDefinition
+        (lambda t: t.replace('"{{ values.cpu }}"', "512"),
+         "Invalid type for parameter cpu, value: 512"),
+        # a Jinja syntax error, with its line
+        (lambda t: t.replace("{{ values.cpu }}", "{{ values.cpu }"),
+         "line 6: template syntax error"),
+        # not JSON once rendered
+        (lambda t: t.replace('"family": "gamepulse-staging",', '"family": "gamepulse-staging"'),
+         "the rendered template is not JSON"),
+    ],
+)
+def test_bad_templates(environment, repo, shipyard, edit, message) -> None:
+    environment.create()
+    template = repo.project / "deploy" / "ecs-task-definition-staging.json"
+    template.write_text(edit(template.read_text()))
+    result = shipyard(repo, "render", "staging")
+    assert result.code == 3, result.err
+    assert message in result.err
+    assert result.err.count("\n") == 1 and result.out == ""
+
+
+def test_missing_lookups_and_environments(environment, repo, shipyard) -> None:
+    environment.create(skip=("secret",))
+    result = shipyard(repo, "render", "staging")
+    assert result.code == 3
+    assert f'secret_arn("{environment.secret}"): no such secret in Secrets Manager' in result.err
+    unknown = shipyard(repo, "render", "qa")
+    assert unknown.code == 3 and "environment 'qa' is not in" in unknown.err
+
+
+def test_verify_passes_when_everything_exists(environment, repo, shipyard) -> None:
+    environment.create()
+    result = shipyard(repo, "verify", "staging", "--json")
+    assert result.code == 0, result.err
+    checks = {c["name"]: c for c in result.json()["checks"]}
+    assert all(c["ok"] for c in checks.values()), checks
+    assert "has linux/amd64" in checks["image of gamepulse"]["detail"]
+    assert checks["load balancer target"]["detail"] == "gamepulse:8080"
+    assert "not checked" in checks["image of otel-collector"]["detail"]
+
+
+def test_verify_lists_every_missing_resource(environment, repo, shipyard) -> None:
+    environment.create(skip=("log_group", "service"))
+    template = repo.project / "deploy" / "ecs-task-definition-staging.json"
+    template.write_text(template.read_text().replace("gamepulse-staging-task", "no-such-role"))
+    result = shipyard(repo, "verify", "staging")
+    assert result.code == 13
+    failed = [line for line in result.out.splitlines() if line.startswith("FAIL")]
+    assert failed == [
+        f"FAIL log group {environment.log_group}: missing; create it or set "
+        "awslogs-create-group",
+        "FAIL taskRoleArn no-such-role: arn:aws:iam::123456789012:role/no-such-role does not "
+        "exist",
+        f"FAIL service {environment.service}: not in cluster {environment.cluster}; "
+        "create it first",
+    ]
+    assert result.err.startswith(f"error: verify staging: log group {environment.log_group}")
+    assert "(and 2 more)" in result.err
+
+
+def test_verify_catches_an_image_without_the_task_platform(repo, shipyard, sandbox_env,
+                                                           oci_layout_factory) -> None:
+    environment = Environment(repo, sandbox_env, architecture="ARM64")
+    repo.commit("environment")
+    amd64_only = oci_layout_factory(("linux/amd64", "linux/386"))
+    assert shipyard(repo, "push", "--from-oci", str(amd64_only)).code == 0
+    environment.create()
+    result = shipyard(repo, "verify", "staging", "--json")
+    assert result.code == 13
+    check = next(c for c in result.json()["checks"] if c["name"] == "image of gamepulse")
+    assert "has no linux/arm64 image (it has 386, amd64)" in check["detail"]
+
+
+def test_diff_shows_changes_and_nothing_once_registered(environment, repo, shipyard) -> None:
+    environment.create()
+    changed = shipyard(repo, "diff", "staging", "--json")
+    assert changed.code == 0, changed.err
+    assert changed.json()["changed"] is True
+    assert '+      "image": "' + environment.image in changed.json()["diff"]
+    # register exactly what was rendered, run it, and the diff is empty: describe-only fields
+    # (revision, status, registeredAt, ...) and ECS's defaults do not count as changes
+    rendered = json.loads(shipyard(repo, "render", "staging").out)
+    environment.run_on(environment.register(rendered))
+    same = shipyard(repo, "diff", "staging", "--json")
+    assert same.json()["changed"] is False, same.json()["diff"]
+    plain = shipyard(repo, "diff", "staging")
+    assert plain.out == "" and "no changes: staging runs" in plain.err

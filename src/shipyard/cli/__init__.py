@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from shipyard.cli import (  # noqa: F401  (registers the commands)
+    appspec,
     demo,
     environments,
     login,

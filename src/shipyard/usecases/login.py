@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.adapters.aws import Aws
 from shipyard.adapters.ecr import Ecr
+from shipyard.adapters.files import write_atomically
 from shipyard.adapters.registry import BasicAuth, RegistryClient
 from shipyard.config import Config
 from shipyard.errors import UsageError
@@ -59,9 +58,4 @@ def write_docker_credential(path: Path, registry: str, username: str, password: 
                              ) from exc
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     data.setdefault("auths", {})[registry] = {"auth": token}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".config.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(data, indent=2), mode=0o600)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import semver
 
+from shipyard.adapters.files import stage_file
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
 from shipyard.config import Config
@@ -193,7 +193,7 @@ def _record(result: VersionResult, options: VersionOptions, config: Config, git:
     created = result.tag_name if options.git_tag else None
     if options.dry_run:
         return _replace(result, written, created)
-    staged = _stage_file(config.version_file, f"{version}\n") if written else None
+    staged = stage_file(config.version_file, f"{version}\n") if written else None
     try:
         if created:
             git.create_annotated_tag(created, f"Release {version}")
@@ -208,19 +208,3 @@ def _record(result: VersionResult, options: VersionOptions, config: Config, git:
 
 def _replace(result: VersionResult, written: Path | None, created: str | None) -> VersionResult:
     return replace(result, written_file=written, created_tag=created)
-
-
-def _stage_file(path: Path, content: str) -> Path:
-    """Write `content` to a temporary file beside `path`, ready for an atomic rename."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, mode)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)

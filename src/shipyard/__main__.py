@@ -1,5 +1,5 @@
 """`python -m shipyard` runs the CLI."""
 
-from shipyard.cli import main
+from shipyard.entry import run
 
-raise SystemExit(main())
+raise SystemExit(run())

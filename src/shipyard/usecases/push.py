@@ -163,7 +163,7 @@ def _platforms(options: PushOptions, config: Config) -> tuple[str, ...]:
 def _current_tags(registry: RegistryClient, target: Target, plan: TagsResult
                   ) -> dict[str, str | None]:
     """What each planned tag points at now (reads only)."""
-    return {tag: registry.manifest_digest(target.repository, tag) for tag in plan.plan.tags}
+    return registry.manifest_digests(target.repository, plan.plan.tags)
 
 
 def _decide_tags(result: PushResult, digest: str, current: Mapping[str, str | None]) -> None:

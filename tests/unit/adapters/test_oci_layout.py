@@ -22,49 +22,7 @@ LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 
 
-def _blob(root: Path, data: bytes) -> dict:
-    digest = sha256_digest(data)
-    path = root / "blobs" / "sha256" / digest[7:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": digest, "size": len(data)}
-
-
-def _platform(text: str) -> dict:
-    os_name, arch, *variant = text.split("/")
-    return {"os": os_name, "architecture": arch, **({"variant": variant[0]} if variant else {})}
-
-
-def _image(root: Path, platform: str, base: dict, layer_sizes: tuple[int, ...]) -> dict:
-    layers = [base] + [{"mediaType": LAYER, **_blob(root, os.urandom(size))}
-                       for size in layer_sizes]
-    config = {"mediaType": CONFIG,
-              **_blob(root, json.dumps({**_platform(platform), "rootfs": {}}).encode())}
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
-                "layers": layers}
-    return {"mediaType": OCI_MANIFEST, **_blob(root, json.dumps(manifest).encode())}
-
-
-def build_layout(root: Path, platforms: tuple[str, ...] = ("linux/amd64",), *,
-                 index: bool | None = None, layer_sizes: tuple[int, ...] = (300, 500),
-                 entries: list[dict] | None = None) -> Path:
-    """A layout of random layers; a base layer is shared by every platform's image."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    base = {"mediaType": LAYER, **_blob(root, os.urandom(200))}
-    children = [{**_image(root, p, base, layer_sizes), "platform": _platform(p)}
-                for p in platforms]
-    if entries is None:
-        if index if index is not None else len(platforms) > 1:
-            body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
-            entries = [{"mediaType": OCI_INDEX, **_blob(root, json.dumps(body).encode())}]
-        else:
-            entries = [{k: v for k, v in children[0].items() if k != "platform"}]
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
-    return root
-
-
-def test_single_image_layout(tmp_path: Path) -> None:
+def test_single_image_layout(tmp_path: Path, build_layout) -> None:
     layout = OciLayout.open(build_layout(tmp_path / "oci"))
     assert not layout.is_index
     assert layout.media_type == OCI_MANIFEST
@@ -78,7 +36,8 @@ def test_single_image_layout(tmp_path: Path) -> None:
     assert layout.descriptors()[-1] == layout.top
 
 
-def test_index_layout_lists_children_platforms_and_deduplicated_blobs(tmp_path: Path) -> None:
+def test_index_layout_lists_children_platforms_and_deduplicated_blobs(tmp_path: Path,
+                                                                      build_layout) -> None:
     layout = OciLayout.open(build_layout(tmp_path / "oci", ("linux/amd64", "linux/arm64/v8")))
     assert layout.is_index and layout.media_type == OCI_INDEX
     assert layout.platforms == ["linux/amd64", "linux/arm64/v8"]
@@ -92,18 +51,18 @@ def test_index_layout_lists_children_platforms_and_deduplicated_blobs(tmp_path: 
     assert descriptors[-1] == layout.top
 
 
-def test_child_platform_falls_back_to_config(tmp_path: Path) -> None:
+def test_child_platform_falls_back_to_config(tmp_path: Path, build_layout) -> None:
     root = build_layout(tmp_path / "oci", ("linux/arm64",))
     child = OciLayout.open(root).images[0].descriptor
     body = {"schemaVersion": 2, "mediaType": OCI_INDEX,
             "manifests": [{"mediaType": OCI_MANIFEST, "digest": child.digest,
                            "size": child.size}]}
-    entry = {"mediaType": OCI_INDEX, **_blob(root, json.dumps(body).encode())}
+    entry = {"mediaType": OCI_INDEX, **build_layout.blob(root, json.dumps(body).encode())}
     (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
     assert OciLayout.open(root).platforms == ["linux/arm64"]
 
 
-def test_attestation_manifests_are_children_but_not_platforms(tmp_path: Path) -> None:
+def test_attestation_manifests_are_children_but_not_platforms(tmp_path: Path, build_layout) -> None:
     root = build_layout(tmp_path / "oci", ("linux/amd64", "unknown/unknown"))
     layout = OciLayout.open(root)
     assert len(layout.children) == 2
@@ -148,7 +107,8 @@ def test_not_a_layout(tmp_path: Path, prepare) -> None:
         (lambda root: (root / "oci-layout").write_text("{}"), "imageLayoutVersion"),
     ],
 )
-def test_broken_layouts_are_usage_errors(tmp_path: Path, damage, message: str) -> None:
+def test_broken_layouts_are_usage_errors(tmp_path: Path, build_layout, damage,
+                                         message: str) -> None:
     root = build_layout(tmp_path / "oci")
     damage(root)
     with pytest.raises(UsageError, match=message):
@@ -159,7 +119,7 @@ def _largest_blob(root: Path) -> Path:
     return max((root / "blobs" / "sha256").iterdir(), key=lambda p: p.stat().st_size)
 
 
-def test_corrupt_manifest_is_detected(tmp_path: Path) -> None:
+def test_corrupt_manifest_is_detected(tmp_path: Path, build_layout) -> None:
     root = build_layout(tmp_path / "oci")
     digest = json.loads((root / "index.json").read_text())["manifests"][0]["digest"]
     path = root / "blobs" / "sha256" / digest[7:]
@@ -169,7 +129,7 @@ def test_corrupt_manifest_is_detected(tmp_path: Path) -> None:
         OciLayout.open(root)
 
 
-def test_iter_blob_streams_in_chunks_and_verifies(tmp_path: Path) -> None:
+def test_iter_blob_streams_in_chunks_and_verifies(tmp_path: Path, build_layout) -> None:
     root = build_layout(tmp_path / "oci", layer_sizes=(10_000,))
     layout = OciLayout.open(root)
     layer = max(layout.blobs(), key=lambda b: b.size)
@@ -184,7 +144,7 @@ def test_iter_blob_streams_in_chunks_and_verifies(tmp_path: Path) -> None:
         layout.verify_blob(layer)
 
 
-def test_iter_blob_stops_before_sending_more_than_declared(tmp_path: Path) -> None:
+def test_iter_blob_stops_before_sending_more_than_declared(tmp_path: Path, build_layout) -> None:
     layout = OciLayout.open(build_layout(tmp_path / "oci", layer_sizes=(4096,)))
     layer = max(layout.blobs(), key=lambda b: b.size)
     layout.blob_path(layer.digest).write_bytes(os.urandom(layer.size + 10))
@@ -195,7 +155,7 @@ def test_iter_blob_stops_before_sending_more_than_declared(tmp_path: Path) -> No
     assert received <= layer.size
 
 
-def test_iter_blob_missing_file(tmp_path: Path) -> None:
+def test_iter_blob_missing_file(tmp_path: Path, build_layout) -> None:
     layout = OciLayout.open(build_layout(tmp_path / "oci"))
     layer = layout.blobs()[-1]
     layout.blob_path(layer.digest).unlink()
@@ -203,7 +163,7 @@ def test_iter_blob_missing_file(tmp_path: Path) -> None:
         list(layout.iter_blob(layer))
 
 
-def test_several_entries_choose_by_ref_name(tmp_path: Path) -> None:
+def test_several_entries_choose_by_ref_name(tmp_path: Path, build_layout) -> None:
     first = build_layout(tmp_path / "a")
     second = build_layout(tmp_path / "b")
     # Merge b's blobs into a, and list both images under ref names.
@@ -221,7 +181,7 @@ def test_several_entries_choose_by_ref_name(tmp_path: Path) -> None:
         OciLayout.open(first, ref="3.0.0")
 
 
-def test_platform_entries_in_index_json_become_one_index(tmp_path: Path) -> None:
+def test_platform_entries_in_index_json_become_one_index(tmp_path: Path, build_layout) -> None:
     # Older buildx wrote the per-platform manifests straight into index.json.
     root = build_layout(tmp_path / "oci", ("linux/amd64", "linux/arm64"))
     top = OciLayout.open(root)
@@ -233,11 +193,11 @@ def test_platform_entries_in_index_json_become_one_index(tmp_path: Path) -> None
     assert [c.descriptor.digest for c in layout.children] == [c["digest"] for c in children]
 
 
-def test_nested_index_is_refused(tmp_path: Path) -> None:
+def test_nested_index_is_refused(tmp_path: Path, build_layout) -> None:
     root = build_layout(tmp_path / "oci", ("linux/amd64", "linux/arm64"))
     inner = json.loads((root / "index.json").read_text())["manifests"][0]
     outer = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [inner]}
-    entry = {"mediaType": OCI_INDEX, **_blob(root, json.dumps(outer).encode())}
+    entry = {"mediaType": OCI_INDEX, **build_layout.blob(root, json.dumps(outer).encode())}
     (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
     with pytest.raises(UsageError, match="nests another index"):
         OciLayout.open(root)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import json
 import os
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -40,54 +40,18 @@ from shipyard.errors import AuthError, ConflictError, RegistryError, UsageError
 
 HOST = "registry.example.com"
 REPO = "team/app"
-LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-CONFIG = "application/vnd.oci.image.config.v1+json"
 
 # --- layouts -------------------------------------------------------------------------------
 
 
-def _blob(root: Path, data: bytes) -> dict:
-    digest = sha256_digest(data)
-    path = root / "blobs" / "sha256" / digest[7:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": digest, "size": len(data)}
-
-
-def build_layout(root: Path, platforms: tuple[str, ...] = ("linux/amd64",),
-                 layer_sizes: tuple[int, ...] = (300, 500)) -> OciLayout:
-    """A layout of random layers, an index when several platforms share a base layer."""
-    root.mkdir(parents=True)
-    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    base = {"mediaType": LAYER, **_blob(root, os.urandom(200))}
-    children = []
-    for platform in platforms:
-        os_name, arch = platform.split("/")
-        layers = [base] + [{"mediaType": LAYER, **_blob(root, os.urandom(n))}
-                           for n in layer_sizes]
-        config = {"mediaType": CONFIG, **_blob(root, json.dumps(
-            {"os": os_name, "architecture": arch}).encode())}
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config,
-                    "layers": layers}
-        children.append({"mediaType": OCI_MANIFEST, **_blob(root, json.dumps(manifest).encode()),
-                         "platform": {"os": os_name, "architecture": arch}})
-    if len(platforms) > 1:
-        body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
-        top = {"mediaType": OCI_INDEX, **_blob(root, json.dumps(body).encode())}
-    else:
-        top = {k: v for k, v in children[0].items() if k != "platform"}
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
-    return OciLayout.open(root)
+@pytest.fixture
+def image(tmp_path: Path, build_layout) -> OciLayout:
+    return OciLayout.open(build_layout(tmp_path / "image"))
 
 
 @pytest.fixture
-def image(tmp_path: Path) -> OciLayout:
-    return build_layout(tmp_path / "image")
-
-
-@pytest.fixture
-def multiarch(tmp_path: Path) -> OciLayout:
-    return build_layout(tmp_path / "multi", ("linux/amd64", "linux/arm64"))
+def multiarch(tmp_path: Path, build_layout) -> OciLayout:
+    return OciLayout.open(build_layout(tmp_path / "multi", ("linux/amd64", "linux/arm64")))
 
 
 # --- the fake registry -----------------------------------------------------------------------
@@ -312,6 +276,25 @@ def test_credentials_in_host_are_refused_without_echoing_them(make_client) -> No
     assert "s3cret" not in str(caught.value)
 
 
+def test_only_https_loads_the_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations",
+                        lambda self, *a, **k: loaded.append(a or k) or real(self, *a, **k))
+    # Nothing listens on port 1: each request fails at once, after its transport exists.
+    with RegistryClient("127.0.0.1:1", max_retries=0) as plain, \
+            pytest.raises(RegistryError, match="still failed after 1 attempts"):
+        plain.check_auth()
+    assert loaded == []
+    with RegistryClient("https://127.0.0.1:1", insecure_loopback=False, max_retries=0) as tls:
+        assert loaded == []  # made on the first request, not with the client
+        with pytest.raises(RegistryError, match="still failed after 1 attempts"):
+            tls.check_auth()
+        with pytest.raises(RegistryError):
+            tls.check_auth()
+    assert len(loaded) == 1
+
+
 def test_is_loopback_host() -> None:
     assert is_loopback_host("127.0.0.1") and is_loopback_host("[::1]:443")
     assert not is_loopback_host("128.0.0.1:5000") and not is_loopback_host("example.com")
@@ -369,6 +352,10 @@ def test_repush_is_heads_only(registry: FakeRegistry, make_client,
     report = make_client(progress=events.append).push_layout(multiarch, REPO,
                                                              ["2.0.0", "latest"])
     assert {method for method, _ in registry.log} == {"HEAD"}
+    # The registry holds the index, so it holds every blob and child below it: one round of
+    # HEAD requests for the index and the tags, none for blobs or children.
+    assert sorted(registry.requests("HEAD")) == sorted(
+        f"/v2/{REPO}/manifests/{ref}" for ref in (multiarch.digest, "2.0.0", "latest"))
     assert report.pushed_blobs == 0 and report.skipped_blobs == 7
     assert report.tags_skipped == ["2.0.0", "latest"] and report.tags_set == []
     assert report.bytes_uploaded == 0 and report.pushed_manifests == 0
@@ -377,8 +364,8 @@ def test_repush_is_heads_only(registry: FakeRegistry, make_client,
 
 
 def test_only_moved_tags_are_written(registry: FakeRegistry, make_client, tmp_path: Path,
-                                     image: OciLayout) -> None:
-    other = build_layout(tmp_path / "other")
+                                     image: OciLayout, build_layout) -> None:
+    other = OciLayout.open(build_layout(tmp_path / "other"))
     make_client().push_layout(other, REPO, ["latest"])
     make_client().push_layout(image, REPO, ["1.0.0"])
     report = make_client().push_layout(image, REPO, ["1.0.0", "latest"])
@@ -398,8 +385,9 @@ def test_upload_locations(make_client, image: OciLayout, location: str) -> None:
 
 
 def test_blob_put_streams_from_disk(tmp_path: Path, registry: FakeRegistry,
-                                    make_client) -> None:
-    layout = build_layout(tmp_path / "big", layer_sizes=(2 * BLOB_CHUNK_BYTES + 123,))
+                                    make_client, build_layout) -> None:
+    layout = OciLayout.open(build_layout(tmp_path / "big",
+                                         layer_sizes=(2 * BLOB_CHUNK_BYTES + 123,)))
     big = max(layout.blobs(), key=lambda b: b.size)
     seen: dict[str, object] = {}
 
@@ -422,8 +410,9 @@ def test_blob_put_streams_from_disk(tmp_path: Path, registry: FakeRegistry,
     assert len(seen["chunks"]) == 3 and max(seen["chunks"]) <= BLOB_CHUNK_BYTES
 
 
-def test_uploads_run_in_parallel(tmp_path: Path, registry: FakeRegistry, make_client) -> None:
-    layout = build_layout(tmp_path / "many", layer_sizes=(10,) * 9)
+def test_uploads_run_in_parallel(tmp_path: Path, registry: FakeRegistry, make_client,
+                                 build_layout) -> None:
+    layout = OciLayout.open(build_layout(tmp_path / "many", layer_sizes=(10,) * 9))
     barrier = threading.Barrier(4, timeout=10)
     met = threading.Event()
     in_flight, peak = [0], [0]
@@ -451,8 +440,17 @@ def test_uploads_run_in_parallel(tmp_path: Path, registry: FakeRegistry, make_cl
     assert met.is_set() and 4 <= peak[0] <= 5
 
 
-def test_corrupt_layer_fails_the_push(tmp_path: Path, make_client) -> None:
-    layout = build_layout(tmp_path / "image")
+def test_largest_blobs_go_first(tmp_path: Path, registry: FakeRegistry, make_client,
+                                build_layout) -> None:
+    layout = OciLayout.open(build_layout(tmp_path / "sizes", layer_sizes=(100, 5000, 300)))
+    make_client(concurrency=1).push_layout(layout, REPO, ["1"])
+    sizes = {blob.digest: blob.size for blob in layout.blobs()}
+    puts = [p.rsplit("digest=", 1)[1] for p in registry.requests("PUT") if "/blobs/" in p]
+    assert [sizes[digest] for digest in puts] == sorted(sizes.values(), reverse=True)
+
+
+def test_corrupt_layer_fails_the_push(tmp_path: Path, make_client, build_layout) -> None:
+    layout = OciLayout.open(build_layout(tmp_path / "image"))
     layer = layout.blobs()[-1]
     layout.blob_path(layer.digest).write_bytes(os.urandom(layer.size))
     with pytest.raises(UsageError, match=f"blob {layer.digest} .* is corrupt"):
@@ -597,9 +595,9 @@ def test_manifest_digest_mismatch_is_an_error(registry: FakeRegistry, make_clien
 
 
 def test_immutable_tag_conflict(registry: FakeRegistry, make_client, tmp_path: Path,
-                                image: OciLayout) -> None:
+                                image: OciLayout, build_layout) -> None:
     registry.immutable = True
-    make_client().push_layout(build_layout(tmp_path / "other"), REPO, ["1.0.0"])
+    make_client().push_layout(OciLayout.open(build_layout(tmp_path / "other")), REPO, ["1.0.0"])
     with pytest.raises(ConflictError) as caught:
         make_client().push_layout(image, REPO, ["1.0.0", "latest"])
     assert str(caught.value) == ("image tag team/app:1.0.0 is immutable and already points at "
@@ -655,6 +653,25 @@ def test_basic_auth(registry: FakeRegistry, make_client, image: OciLayout) -> No
     assert client.push_layout(image, REPO, ["1"]).tags_set == ["1"]
     # Only the first request went without credentials: after the Basic challenge they are
     # sent up front, which also keeps streamed blob bodies from being sent twice.
+    assert refused == ["HEAD"]
+
+
+def test_parallel_first_requests_wait_for_one_challenge(registry: FakeRegistry, make_client,
+                                                       image: OciLayout) -> None:
+    refused: list[str] = []
+    challenge = _basic_auth_hook("AWS", "ecr-token-123", refused)
+
+    def slow_challenge(request: httpx.Request) -> httpx.Response | None:
+        answer = challenge(request)
+        if answer is not None:
+            time.sleep(0.05)  # time enough for the other threads to send theirs, were they free
+        return answer
+
+    registry.hooks.append(slow_challenge)
+    client = make_client(auth=("AWS", "ecr-token-123"), concurrency=5)
+    assert client.push_layout(image, REPO, ["1", "2", "3", "4"]).tags_set == ["1", "2", "3", "4"]
+    assert client.manifest_digests(REPO, ["1", "2", "3"]) == dict.fromkeys("123", image.digest)
+    # Five HEADs were queued at once, but only the first went out before the Basic challenge.
     assert refused == ["HEAD"]
 
 
@@ -718,7 +735,8 @@ def _required_scope(request: httpx.Request) -> str:
     return f"repository:{match.group(1)}:{action}"
 
 
-def test_bearer_token_flow(registry: FakeRegistry, make_client, image: OciLayout) -> None:
+def test_bearer_token_flow(registry: FakeRegistry, make_client, image: OciLayout,
+                           build_layout) -> None:
     service = TokenService("robot", "hunter2")
     registry.hooks.append(service)
     client = make_client(auth=BasicAuth("robot", "hunter2"))
@@ -729,7 +747,8 @@ def test_bearer_token_flow(registry: FakeRegistry, make_client, image: OciLayout
     assert scopes == [f"repository:{REPO}:pull", f"repository:{REPO}:pull,push"]
     assert all(params.get("service") == "registry.example.com" for params in service.requests)
     # later pushes reuse the cached tokens
-    make_client_again = client.push_layout(build_layout(image.path.parent / "again"), REPO, ["2"])
+    again = OciLayout.open(build_layout(image.path.parent / "again"))
+    make_client_again = client.push_layout(again, REPO, ["2"])
     assert make_client_again.tags_set == ["2"] and len(service.requests) == 2
     # tokens and passwords never show in the client's repr
     assert "hunter2" not in repr(client) and "tok-" not in repr(client)
@@ -777,6 +796,20 @@ def test_read_api(registry: FakeRegistry, make_client, multiarch: OciLayout) -> 
     with pytest.raises(UsageError, match="needs a sha256 digest"):
         client.delete_manifest(REPO, "latest")
     client.check_auth()
+
+
+def test_manifest_digests_asks_for_several_at_once(registry: FakeRegistry, make_client,
+                                                   image: OciLayout) -> None:
+    client = make_client()
+    client.push_layout(image, REPO, ["1", "latest"])
+    registry.log.clear()
+    found = client.manifest_digests(REPO, ["1", "latest", "2", "1", image.digest])
+    assert found == {"1": image.digest, "latest": image.digest, "2": None,
+                     image.digest: image.digest}
+    assert len(registry.requests("HEAD")) == 4
+    assert client.manifest_digests(REPO, []) == {}
+    with pytest.raises(UsageError, match="neither an image tag"):
+        client.manifest_digests(REPO, ["1", "bad+tag"])
 
 
 def test_list_tags_follows_link_pages(registry: FakeRegistry, make_client,

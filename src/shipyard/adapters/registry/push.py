@@ -1,0 +1,294 @@
+"""Pushing an OCI layout: blobs (skip, mount or upload), child manifests, then tags.
+
+The order is what the registry needs: a manifest is accepted only once its blobs (and an
+index only once its children) are in the repository. A registry that holds the top-level
+manifest therefore holds everything below it, so a push of what is already there is one
+parallel round of HEAD requests (the top manifest and the tags) and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+from urllib.parse import urljoin
+
+import httpx
+
+from shipyard.adapters.oci_layout import Descriptor, OciLayout
+from shipyard.adapters.registry.answers import is_immutable_rejection
+from shipyard.adapters.registry.events import (
+    BlobAdvanced,
+    BlobDone,
+    BlobSkipped,
+    BlobStarted,
+    ManifestPushed,
+    ProgressEvent,
+    PushReport,
+    TagSet,
+    TagSkipped,
+)
+from shipyard.adapters.registry.names import (
+    DIGEST,
+    path_of,
+    pull_scope,
+    push_scope,
+    with_digest,
+)
+from shipyard.adapters.registry.transport import Retry, Session
+from shipyard.errors import ConflictError, RegistryError, ShipyardError
+
+_log = logging.getLogger("shipyard.adapters.registry")
+_T = TypeVar("_T")
+DIGEST_HEADER = "Docker-Content-Digest"
+
+
+class Reader(Protocol):
+    """The read calls a push needs (RegistryClient's)."""
+
+    def blob_exists(self, repository: str, digest: str) -> bool: ...
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None: ...
+
+
+class _Aborted(Exception):
+    """Stops an upload stream because the push already failed elsewhere."""
+
+
+@dataclass
+class _PushState:
+    """Shared between the worker threads of one push."""
+
+    report: PushReport
+    abort: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, outcome: str, size: int = 0) -> None:
+        with self.lock:
+            if outcome == "present":
+                self.report.skipped_blobs += 1
+            else:
+                self.report.pushed_blobs += 1
+                self.report.mounted_blobs += outcome == "mounted"
+                self.report.bytes_uploaded += size
+
+    def manifest_pushed(self, size: int) -> None:
+        with self.lock:
+            self.report.pushed_manifests += 1
+            self.report.bytes_uploaded += size
+
+
+@dataclass
+class KnownBlobs:
+    """(repository, digest) pairs a client has seen in the registry, shared by its pushes."""
+
+    present: set[tuple[str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self.present
+
+    def add(self, key: tuple[str, str]) -> None:
+        with self.lock:
+            self.present.add(key)
+
+
+class Push:
+    """One `push_layout` call: its worker pool, its report, and the requests it makes."""
+
+    def __init__(self, session: Session, reader: Reader, known: KnownBlobs,
+                 emit: Callable[[ProgressEvent], None], base_url: str, concurrency: int,
+                 layout: OciLayout, repository: str, tags: list[str],
+                 mount_from: str | None) -> None:
+        self.session, self.reader, self.known, self.emit = session, reader, known, emit
+        self.base_url = base_url
+        self.layout, self.repository, self.tags = layout, repository, tags
+        self.mount_from = mount_from
+        self.concurrency = concurrency
+        self.state = _PushState(PushReport(repository=repository, digest=layout.digest,
+                                           media_type=layout.media_type,
+                                           platforms=layout.platforms))
+
+    def run(self) -> PushReport:
+        retries_before = self.session.retries
+        pool = ThreadPoolExecutor(max_workers=self.concurrency,
+                                  thread_name_prefix="shipyard-push")
+        try:
+            self._run(pool)
+        except BaseException:
+            self.state.abort.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.state.report.retries = self.session.retries - retries_before
+        return self.state.report
+
+    def _run(self, pool: ThreadPoolExecutor) -> None:
+        layout, repository, state = self.layout, self.repository, self.state
+        top = layout.top
+        # Where things stand, in one parallel round: the image by digest and every tag.
+        top_head = pool.submit(self.reader.manifest_digest, repository, top.digest)
+        tag_heads = {tag: pool.submit(self.reader.manifest_digest, repository, tag)
+                     for tag in self.tags}
+        if _results([top_head])[0] == top.digest:
+            # The registry refuses a manifest whose blobs or children are missing, so it
+            # holds all of them: nothing below the top needs asking about.
+            for blob in layout.blobs():
+                self.known.add((repository, blob.digest))
+                state.count("present")
+                self.emit(BlobSkipped(blob.digest, blob.size))
+        else:
+            self._push_below_top(pool)
+            if not self.tags:
+                self._put_manifest(repository, top.digest, layout.top_content, top)
+        for tag in self.tags:
+            if _results([tag_heads[tag]])[0] == top.digest:
+                state.report.tags_skipped.append(tag)
+                self.emit(TagSkipped(tag, top.digest))
+                continue
+            self._put_manifest(repository, tag, layout.top_content, top)
+            state.report.tags_set.append(tag)
+            self.emit(TagSet(tag, top.digest))
+
+    def _push_below_top(self, pool: ThreadPoolExecutor) -> None:
+        """Blobs, then the index's child manifests that the registry does not hold yet."""
+        layout, repository = self.layout, self.repository
+        child_heads = {child.descriptor.digest: pool.submit(
+            self.reader.manifest_digest, repository, child.descriptor.digest)
+            for child in layout.children}
+        # Largest first, so that the last upload to finish is not a big one started late.
+        blobs = sorted(layout.blobs(), key=lambda blob: -blob.size)
+        _results([pool.submit(self._ensure_blob, blob) for blob in blobs])
+        missing = [child for child in layout.children
+                   if _results([child_heads[child.descriptor.digest]])[0]
+                   != child.descriptor.digest]
+        _results([pool.submit(self._put_manifest, repository, child.descriptor.digest,
+                              child.content, child.descriptor)
+                  for child in missing])
+
+    def _ensure_blob(self, blob: Descriptor) -> None:
+        """Make one blob present in the repository: skip, mount or upload it."""
+        repository, source = self.repository, self.mount_from
+        key = (repository, blob.digest)
+        if key in self.known or self.reader.blob_exists(repository, blob.digest):
+            outcome = "present"
+            self.emit(BlobSkipped(blob.digest, blob.size))
+        elif source and source != repository and self._mount(blob, source):
+            outcome = "mounted"
+            self.emit(BlobDone(blob.digest, blob.size, mounted=True))
+        else:
+            self._upload(blob)
+            outcome = "uploaded"
+            self.emit(BlobDone(blob.digest, blob.size))
+        self.known.add(key)
+        self.state.count(outcome, blob.size if outcome == "uploaded" else 0)
+
+    def _mount(self, blob: Descriptor, source: str) -> bool:
+        """Try a cross-repository mount; False on anything but a verified 201 Created."""
+        repository = self.repository
+        what = f"POST /v2/{repository}/blobs/uploads/ (mount from {source})"
+        try:
+            response = self.session.attempt(
+                "POST", f"{self.base_url}/v2/{repository}/blobs/uploads/",
+                params={"mount": blob.digest, "from": source},
+                scope=f"{push_scope(repository)} {pull_scope(source)}", what=what)
+        except (Retry, ShipyardError) as exc:
+            # A mount is only an optimisation: any failure (no pull access to the source, a
+            # registry without mount support, an outage) falls back to a normal upload.
+            _log.debug("mount of %s failed (%s); uploading instead", blob.digest, exc)
+            return False
+        if response.status_code != 201:
+            # 202 means the registry did not mount and opened an upload session instead; we
+            # leave it to expire and start our own, so every upload takes the one path that
+            # is retried and verified.
+            return False
+        return response.headers.get(DIGEST_HEADER, blob.digest) == blob.digest
+
+    def _upload(self, blob: Descriptor) -> None:
+        """Monolithic upload: POST for a session, then one PUT streaming the whole blob."""
+        what = f"upload of blob {blob.digest} to {self.repository}"
+        attempts = 0
+
+        def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            location = self._start_upload()
+            self.emit(BlobStarted(blob.digest, blob.size, attempts))
+            put_what = f"PUT {path_of(location)}"
+            response = self.session.attempt(
+                "PUT", with_digest(location, blob.digest), scope=push_scope(self.repository),
+                what=put_what,
+                # Content-Length with an iterator body keeps httpx from chunked encoding;
+                # the body is a generator reading the file, never the whole blob at once.
+                headers={"Content-Type": "application/octet-stream",
+                         "Content-Length": str(blob.size)},
+                body=lambda: self._blob_body(blob))
+            if response.status_code != 201:
+                raise self.session.failure(response, put_what)
+            self._check_stored_digest(response, blob.digest, put_what)
+
+        self.session.retrying(what, once)
+
+    def _start_upload(self) -> str:
+        what = f"POST /v2/{self.repository}/blobs/uploads/"
+        response = self.session.attempt(
+            "POST", f"{self.base_url}/v2/{self.repository}/blobs/uploads/",
+            scope=push_scope(self.repository), what=what)
+        if response.status_code != 202:
+            raise self.session.failure(response, what)
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"registry {self.session.host}: {what} answered 202 without a "
+                                "Location header; the registry does not follow the "
+                                "distribution spec")
+        # Location may be absolute (distribution, ECR) or relative to the request (allowed).
+        return self.session.checked_url(urljoin(str(response.url), location), what)
+
+    def _blob_body(self, blob: Descriptor) -> Iterator[bytes]:
+        for chunk in self.layout.iter_blob(blob):
+            if self.state.abort.is_set():
+                raise _Aborted(blob.digest)
+            yield chunk
+            self.emit(BlobAdvanced(blob.digest, len(chunk)))
+
+    def _put_manifest(self, repository: str, reference: str, content: bytes,
+                      descriptor: Descriptor) -> None:
+        """PUT a manifest's exact bytes under a digest or tag, then verify its digest."""
+        what = f"PUT /v2/{repository}/manifests/{reference}"
+        response = self.session.call(
+            "PUT", f"{self.base_url}/v2/{repository}/manifests/{reference}",
+            scope=push_scope(repository), what=what, body=content,
+            headers={"Content-Type": descriptor.media_type})
+        if response.status_code not in (200, 201):
+            if not DIGEST.match(reference) and is_immutable_rejection(response):
+                raise ConflictError(f"image tag {repository}:{reference} is immutable and "
+                                    "already points at another image; choose another version")
+            raise self.session.failure(response, what)
+        self._check_stored_digest(response, descriptor.digest, what)
+        self.state.manifest_pushed(len(content))
+        self.emit(ManifestPushed(descriptor.digest, descriptor.media_type, reference))
+
+    def _check_stored_digest(self, response: httpx.Response, expected: str, what: str) -> None:
+        # The registry names what it stored; if that differs from what we computed, the
+        # bytes changed on the way and the tag would point at something we never built.
+        # A registry that omits the header is taken at its 201: for blobs it has checked the
+        # `?digest=` we sent, and for manifests it stores the exact bytes we sent.
+        stored = response.headers.get(DIGEST_HEADER)
+        if stored is not None and stored != expected:
+            raise RegistryError(f"registry {self.session.host}: {what} stored digest {stored} "
+                                f"but we sent {expected}; something altered the content, push "
+                                "again")
+
+
+def _results(futures: Sequence[Future[_T]]) -> list[_T]:
+    """Results of futures in order; the first failure is raised and the rest cancelled."""
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in futures:
+        if future in done and future.exception() is not None:
+            for other in pending:
+                other.cancel()
+            raise future.exception()  # type: ignore[misc]
+    return [future.result() for future in futures]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.domain.appspec import TASK_DEFINITION_PLACEHOLDER
-from shipyard.usecases.appspec import AppSpecOptions, AppSpecResult, run_appspec
+
+if TYPE_CHECKING:
+    from shipyard.usecases.appspec import AppSpecResult
+
+# Spelled here too so that --help does not import the AppSpec machinery (YAML and all).
+TASK_DEFINITION_PLACEHOLDER = "<TASK_DEFINITION>"
 
 
 class AppSpecFormat(StrEnum):
@@ -56,6 +60,8 @@ def appspec_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Generate the CodeDeploy AppSpec of a blue/green environment, or check one."""
+    from shipyard.usecases.appspec import AppSpecOptions, run_appspec
+
     state = session(ctx)
     options = AppSpecOptions(environment=environment, task_definition=task_definition,
                              output_format=output_format.value if output_format else None,

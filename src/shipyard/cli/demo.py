@@ -7,16 +7,10 @@ from typing import Annotated
 
 import typer
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.builders import choose_builder
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.progress import PushProgress
 from shipyard.cli.push import print_push
 from shipyard.cli.sandbox import ensure_sandbox
 from shipyard.cli.version import explain
-from shipyard.usecases.demo import DemoDeps, run_demo
-from shipyard.usecases.scan import enforce_gate
-from shipyard.usecases.target import region_of
 
 
 @app.command("demo")
@@ -29,6 +23,13 @@ def demo_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the release pipeline for this service, step by step."""
+    from shipyard.adapters.aws import Aws
+    from shipyard.adapters.builders import choose_builder
+    from shipyard.cli.progress import PushProgress
+    from shipyard.usecases.demo import DemoDeps, run_demo
+    from shipyard.usecases.scan import enforce_gate
+    from shipyard.usecases.target import region_of
+
     state = session(ctx)
     config = state.config()
     out = Out(as_json)

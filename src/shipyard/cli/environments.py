@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.adapters.aws import Aws
 from shipyard.cli.app import JsonFlag, Out, Session, app, session
-from shipyard.usecases.diff import diff_environment
-from shipyard.usecases.render import EnvironmentDeps, render_environment
-from shipyard.usecases.target import region_of
-from shipyard.usecases.verify import enforce, verify_environment
+
+if TYPE_CHECKING:
+    from shipyard.usecases.render import EnvironmentDeps
 
 Environment = Annotated[str, typer.Argument(help="The environment, e.g. staging.")]
 Image = Annotated[str | None, typer.Option(
@@ -20,6 +18,10 @@ Image = Annotated[str | None, typer.Option(
 
 
 def _deps(state: Session, config) -> EnvironmentDeps:
+    from shipyard.adapters.aws import Aws
+    from shipyard.usecases.render import EnvironmentDeps
+    from shipyard.usecases.target import region_of
+
     return EnvironmentDeps(git=state.git(config), actions=state.actions(),
                            aws=Aws(region_of(config, state.env)), env=state.env)
 
@@ -27,6 +29,8 @@ def _deps(state: Session, config) -> EnvironmentDeps:
 @app.command("render")
 def render_command(ctx: typer.Context, environment: Environment, image: Image = None) -> None:
     """Print ENV's task definition, rendered and checked against ECS's model, as JSON."""
+    from shipyard.usecases.render import render_environment
+
     state = session(ctx)
     config = state.config()
     result = render_environment(environment, image, config, _deps(state, config))
@@ -37,6 +41,8 @@ def render_command(ctx: typer.Context, environment: Environment, image: Image = 
 def verify_command(ctx: typer.Context, environment: Environment, image: Image = None,
                    as_json: JsonFlag = False) -> None:
     """Check everything a deploy of ENV needs: definition, image, secrets, roles, service."""
+    from shipyard.usecases.verify import enforce, verify_environment
+
     state = session(ctx)
     config = state.config()
     result = verify_environment(environment, image, config, _deps(state, config))
@@ -54,6 +60,8 @@ def verify_command(ctx: typer.Context, environment: Environment, image: Image = 
 def diff_command(ctx: typer.Context, environment: Environment, image: Image = None,
                  as_json: JsonFlag = False) -> None:
     """Show how ENV's rendered task definition differs from what its service runs now."""
+    from shipyard.usecases.diff import diff_environment
+
     state = session(ctx)
     config = state.config()
     result = diff_environment(environment, image, config, _deps(state, config))

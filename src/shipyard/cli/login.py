@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.adapters.aws import Aws
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.usecases.login import login
-from shipyard.usecases.target import region_of
 
 
 @app.command("login")
@@ -23,6 +20,10 @@ def login_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Log in to ECR and check the registry accepts the token (it is never printed)."""
+    from shipyard.adapters.aws import Aws
+    from shipyard.usecases.login import login
+    from shipyard.usecases.target import region_of
+
     state = session(ctx)
     config = state.config()
     result = login(config, state.env, Aws(region_of(config, state.env)), docker_config)

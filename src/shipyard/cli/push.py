@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.builders import choose_builder
-from shipyard.adapters.ecr import Ecr
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.progress import PushProgress
 from shipyard.cli.version import BumpPart, ManualVersion
-from shipyard.errors import BuildError
-from shipyard.usecases.push import PushDeps, PushOptions, PushResult, push
-from shipyard.usecases.scan import (
-    ScanResult,
-    enforce_gate,
-    scan_image,
-    scan_options_from_config,
-)
-from shipyard.usecases.target import region_of, resolve_target
+
+if TYPE_CHECKING:
+    from shipyard.usecases.push import PushResult
+    from shipyard.usecases.scan import ScanResult
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing.")]
 
@@ -48,6 +39,14 @@ def push_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
+    from shipyard.adapters.aws import Aws
+    from shipyard.adapters.builders import choose_builder
+    from shipyard.cli.progress import PushProgress
+    from shipyard.errors import BuildError
+    from shipyard.usecases.push import PushDeps, PushOptions, push
+    from shipyard.usecases.scan import enforce_gate
+    from shipyard.usecases.target import region_of
+
     state = session(ctx)
     config = state.config()
     out = Out(as_json)
@@ -136,6 +135,11 @@ def scan_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Scan an image in ECR (each platform of an index) and gate on its findings."""
+    from shipyard.adapters.aws import Aws
+    from shipyard.adapters.ecr import Ecr
+    from shipyard.usecases.scan import enforce_gate, scan_image, scan_options_from_config
+    from shipyard.usecases.target import region_of, resolve_target
+
     state = session(ctx)
     config = state.config()
     aws = Aws(region_of(config, state.env))

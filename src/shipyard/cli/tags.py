@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
 from shipyard.cli.version import BumpPart, ManualVersion
-from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
+
+if TYPE_CHECKING:
+    from shipyard.usecases.tags import TagsResult
 
 
 @app.command("tags")
@@ -24,6 +26,8 @@ def tags_command(
     """Print the image tags and OCI labels for this commit's version."""
     state = session(ctx)
     config = state.config()
+    from shipyard.usecases.tags import TagsOptions, plan_image_tags
+
     result = plan_image_tags(
         TagsOptions(manual=manual, bump=bump, latest=latest),
         config, state.git(config), state.actions(),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.usecases.version import VersionOptions, VersionResult, compute_version
+
+if TYPE_CHECKING:
+    from shipyard.usecases.version import VersionResult
 
 ManualVersion = Annotated[
     str | None,
@@ -38,6 +40,8 @@ def version_command(
     """Print the release version for this commit (manual > release tag > --bump > branch rule)."""
     state = session(ctx)
     config = state.config()
+    from shipyard.usecases.version import VersionOptions, compute_version
+
     options = VersionOptions(manual=manual, bump=bump, write=write, git_tag=git_tag,
                              dry_run=dry_run)
     result = compute_version(options, config, state.git(config), state.actions())

@@ -115,3 +115,20 @@ def _alive(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def provision(state_dir: Path, template: Path, parameters: dict[str, str], *,
+              stack_name: str | None = None):
+    """Create TEMPLATE's resources in the running sandbox (`shipyard sandbox provision`).
+
+    Returns `shipyard_sandbox.provision.ProvisionReport`; raises `SandboxError` (its subclass
+    `ProvisionError` included) with a message naming the cause.
+    """
+    state = read_state(state_dir)
+    if state is None:
+        raise SandboxError(f"no sandbox is running (state {state_dir}); "
+                           "start one with: shipyard sandbox up")
+    from shipyard_sandbox.provision import provision as provision_template
+
+    return provision_template(state["aws_endpoint"], state["region"], template, parameters,
+                              stack_name=stack_name)

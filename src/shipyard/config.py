@@ -189,6 +189,8 @@ class DemoSettings(_Model):
     base_image_repository: str = ""
     base_image_tag: str = "latest"
     base_image_env: str = "BASE_IMAGE"  # the variable build.args reads the reference from
+    infrastructure: Path | None = None  # a CloudFormation template the sandbox provisions
+    infrastructure_parameters: dict[str, str] = Field(default_factory=dict)
 
 
 class ServiceSettings(_Model):

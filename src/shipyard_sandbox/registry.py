@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -51,6 +52,9 @@ class RegistryProcess:
         return config
 
     def start(self, timeout: float = 20.0) -> None:
+        # moto's side lives in memory, so a registry kept from an earlier run would hold
+        # images ECR no longer knows: every sandbox starts empty.
+        shutil.rmtree(self.root / "storage", ignore_errors=True)
         config = self._write_config()
         log = (self.root / "registry.log").open("ab")
         self.process = subprocess.Popen(

@@ -42,6 +42,10 @@ def test_demo_runs_the_pipeline_on_a_fresh_copy_of_gamepulse(tmp_path: Path) -> 
         scanned = [p["platform"] for p in push["scan"]["platforms"]]
         assert scanned == ["linux/amd64", "linux/arm64/v8"]  # each platform image, not the index
         assert push["scan"]["counts"] == {"LOW": 2}  # the sample advisory, in both images
+        # the sandbox provisioned GamePulse's CloudFormation resources, and both environments
+        # verify with this image: staging runs on amd64, production on arm64
+        assert {v["environment"]: v["ok"] for v in data["verify"]} == {
+            "staging": True, "production": True}
         again = shipyard("-C", "GamePulse", "demo", cwd=tmp_path, env=env)
         assert again.returncode == 0, again.stderr
         assert "tag 1.1.0: already points at this image" in again.stdout  # reproducible

@@ -9,7 +9,7 @@ import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
 from shipyard.cli.push import print_push
-from shipyard.cli.sandbox import ensure_sandbox
+from shipyard.cli.sandbox import ensure_sandbox, provision_for_demo
 from shipyard.cli.version import explain
 
 
@@ -27,8 +27,8 @@ def demo_command(
     from shipyard.adapters.builders import choose_builder
     from shipyard.cli.progress import PushProgress
     from shipyard.usecases.demo import DemoDeps, run_demo
-    from shipyard.usecases.scan import enforce_gate
     from shipyard.usecases.target import region_of
+    from shipyard.usecases.verify import enforce
 
     state = session(ctx)
     config = state.config()
@@ -38,6 +38,9 @@ def demo_command(
         # boto3 reads endpoints and credentials from the process environment.
         os.environ.update(sandbox_env)
         state.env.update(sandbox_env)
+        if config.demo.infrastructure is not None:
+            provision_for_demo(config.path(config.demo.infrastructure),
+                               config.demo.infrastructure_parameters, out)
     preferred = None if config.build.builder == "auto" else config.build.builder
     with PushProgress(out) as progress:
         deps = DemoDeps(git=state.git(config), actions=state.actions(),
@@ -57,8 +60,14 @@ def demo_command(
         out.line("== 2. base image: " + (result.base_image or "(none configured)"))
         out.line("== 3. build, push and scan (multi-arch, latest)")
         print_push(push, out)
+        out.line("== 4. verify each environment with this image")
+        for verified in result.verified:
+            failed = [f"{c.name}: {c.detail}" for c in verified.failed]
+            out.line(f"verify {verified.render.environment}: "
+                     + (f"{len(verified.checks)} checks passed" if not failed
+                        else "FAILED: " + "; ".join(failed)))
         if sandbox:
             out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look "
                      "around, shipyard sandbox down to stop it")
-    if push.scan:
-        enforce_gate(push.scan)
+    for verified in result.verified:
+        enforce(verified)

@@ -7,7 +7,10 @@ the local sandbox first. The pipeline grows as capabilities land:
 2. the base image the Dockerfile builds FROM (built offline by the service's script when
    missing, then pushed to its own repository, as a team would mirror it into ECR);
 3. `push --multi-arch --latest --scan`: build for linux/amd64 and linux/arm64, push the index
-   with its tags, and gate on the scan of each platform image.
+   with its tags, and gate on the scan of each platform image;
+4. `verify` each environment with the pushed image: its task definition rendered and checked
+   against ECS's model and every resource it names (the sandbox provisions them first from
+   the service's CloudFormation template).
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from shipyard.adapters.registry import BasicAuth, ProgressCallback, RegistryClie
 from shipyard.config import Config
 from shipyard.errors import BuildError
 from shipyard.usecases.push import PushDeps, PushOptions, PushResult, new_repository, push
+from shipyard.usecases.render import EnvironmentDeps
+from shipyard.usecases.scan import enforce_gate
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
 from shipyard.usecases.target import resolve_target
+from shipyard.usecases.verify import VerifyResult, verify_environment
 
 
 @dataclass
@@ -50,12 +56,14 @@ class DemoResult:
     tags: TagsResult
     base_image: str | None = None
     push: PushResult | None = None
+    verified: list[VerifyResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"version": self.tags.version.to_json(), "tag_plan": self.tags.to_json(),
                 "base_image": self.base_image,
-                "push": self.push.to_json() if self.push else None}
+                "push": self.push.to_json() if self.push else None,
+                "verify": [v.to_json() for v in self.verified]}
 
 
 def run_demo(config: Config, deps: DemoDeps) -> DemoResult:
@@ -68,6 +76,12 @@ def run_demo(config: Config, deps: DemoDeps) -> DemoResult:
     push_deps = PushDeps(git=deps.git, actions=deps.actions, aws=deps.aws, env=env,
                          builder=deps.builder, progress=deps.progress)
     result.push = push(PushOptions(multi_arch=True, latest=True, scan=True), config, push_deps)
+    enforce_gate(result.push.scan)
+    environment_deps = EnvironmentDeps(git=deps.git, actions=deps.actions, aws=deps.aws,
+                                       env=env)
+    for name in config.environments:
+        result.verified.append(verify_environment(name, result.push.image, config,
+                                                  environment_deps))
     return result
 
 

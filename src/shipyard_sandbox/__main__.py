@@ -7,9 +7,14 @@ piece answers, and stops everything on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 from pathlib import Path
+
+# AWS's managed policies (AWSCodeDeployRoleForECSLimited, ...) exist in moto only with this set
+# before it loads; IAM loads them on its first request (about 0.6 s), not at start.
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 from shipyard_sandbox.control import write_state
 from shipyard_sandbox.service import DEFAULT_REGION, Sandbox

@@ -16,7 +16,7 @@ from shipyard_sandbox import control
 from shipyard_sandbox.provision import (
     ProvisionError,
     ProvisionReport,
-    _Resolver,
+    Resolver,
     load_template,
     provision,
     references,
@@ -124,12 +124,12 @@ KNOWN = {"Env": "staging", "Subnets": ["subnet-1", "subnet-2"], "Count": 2,
     ({"K": {"Fn::If": ["IsProduction", 1, {"Ref": "AWS::NoValue"}]}, "L": [1]}, {"L": [1]}),
 ])
 def test_resolver(node: Any, expected: Any) -> None:
-    resolver = _Resolver(RESOLVER_TEMPLATE, dict(KNOWN), lambda lid, attr: f"{lid}.{attr}")
+    resolver = Resolver(RESOLVER_TEMPLATE, dict(KNOWN), lambda lid, attr: f"{lid}.{attr}")
     assert resolver.value(node, frozenset({"Local"})) == expected
 
 
 def test_references_follow_the_taken_branch() -> None:
-    resolver = _Resolver(RESOLVER_TEMPLATE, dict(KNOWN), lambda lid, attr: "")
+    resolver = Resolver(RESOLVER_TEMPLATE, dict(KNOWN), lambda lid, attr: "")
     node = {"A": {"Fn::If": ["IsProduction", {"Ref": "Prod"}, {"Ref": "Stage"}]},
             "B": {"Fn::Sub": ["${X}-${Res.Arn}-${!Text}", {"X": {"Fn::GetAtt": "Other.Id"}}]}}
     assert references(node, resolver.condition) == {"Stage", "Res", "Other"}
@@ -307,6 +307,39 @@ def test_github_deploy_role(provisioned: ProvisionReport, aws: Aws) -> None:
         ":deploymentgroup:gamepulse/gamepulse-production")
     unscoped = sorted(s["Sid"] for s in statements.values() if s["Resource"] == "*")
     assert unscoped == ["DeploymentMetrics", "EcrLogin", "TaskDefinitions"]
+
+
+def test_codedeploy_role_has_its_aws_managed_policy(provisioned: ProvisionReport,
+                                                    aws: Aws) -> None:
+    attached = aws("iam").list_attached_role_policies(
+        RoleName="gamepulse-codedeploy")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [
+        "arn:aws:iam::aws:policy/AWSCodeDeployRoleForECSLimited"]
+    assert "AWS managed AWSCodeDeployRoleForECSLimited attached" in provisioned.outcome(
+        "CodeDeployServiceRole").detail
+    assert not [line for line in provisioned.lines() if "not attached" in line]
+
+
+def test_an_unknown_aws_managed_policy_is_reported(sandbox: dict[str, str], aws: Aws,
+                                                   tmp_path: Path) -> None:
+    template = tmp_path / "role.yaml"
+    template.write_text(
+        "Resources:\n"
+        "  Role:\n"
+        "    Type: AWS::IAM::Role\n"
+        "    Properties:\n"
+        "      RoleName: t-provision-managed\n"
+        "      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}\n"
+        "      ManagedPolicyArns:\n"
+        "        - arn:aws:iam::aws:policy/AWSCodeDeployRoleForECSLimited\n"
+        "        - arn:aws:iam::aws:policy/NotAnAwsPolicy\n")
+    report = provision(sandbox["AWS_ENDPOINT_URL"], sandbox["AWS_REGION"], template, {})
+    detail = report.outcome("Role").detail
+    assert "AWS managed AWSCodeDeployRoleForECSLimited attached" in detail
+    assert "NotAnAwsPolicy not attached: unknown to this sandbox's moto" in detail
+    attached = aws("iam").list_attached_role_policies(
+        RoleName="t-provision-managed")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSCodeDeployRoleForECSLimited"]
 
 
 def test_load_balancer(provisioned: ProvisionReport, aws: Aws) -> None:

@@ -242,3 +242,19 @@ def test_enhanced_scanning_is_never_started_and_active_counts_as_done(
     assert scan["platforms"][0]["status"] == "ACTIVE"
     assert scan["platforms"][0]["scan_type"] == "ENHANCED"
     assert scan["counts"] == {"CRITICAL": 1} and scan["blocking"] == ["SBX-2026-0001"]
+
+
+def test_a_bad_platform_is_refused_before_anything(repo, shipyard, sandbox_env,
+                                                   ecr_client) -> None:
+    result = shipyard(repo, "push", "--platform", "linux/arm64", "--platform", "amd64",
+                      "--dry-run")
+    assert result.code == 2 and "'amd64'" in result.err
+    assert sandbox_env["ECR_REPOSITORY"] not in repositories(ecr_client)
+
+
+def test_a_failed_build_creates_no_repository(repo, shipyard, sandbox_env, ecr_client) -> None:
+    repo.write("Dockerfile", "FROM scratch\nFRUM nothing\n")
+    result = shipyard(repo, "push", "--platform", "linux/amd64")
+    assert result.code == 10, result.err
+    assert "Dockerfile line 2" in result.err or "FRUM" in result.err
+    assert sandbox_env["ECR_REPOSITORY"] not in repositories(ecr_client)

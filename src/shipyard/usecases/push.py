@@ -15,6 +15,7 @@ from typing import Any
 
 from shipyard.adapters.aws import Aws
 from shipyard.adapters.builders import Builder
+from shipyard.adapters.builders.request import parse_platforms
 from shipyard.adapters.ecr import Ecr, RepositorySettings
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
@@ -114,6 +115,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
     existing = ecr.describe_repository(target.repository)
     repository = existing or new_repository(config, target.repository)
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
+    parse_platforms(platforms)  # a typo is a usage error before anything happens
     login = ecr.login(target.account_id).for_host(target.registry)
     build = None if layout else plan_build(config, plan, platforms, deps.env, login)
     if build is not None and deps.builder is None and not options.dry_run:
@@ -130,13 +132,14 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
             if layout is None:
                 result.tags_to_set = plan.plan.tags
             return result
-        if existing is None:
-            result.repository = ecr.create_repository(repository)
         if build is not None:
+            # Local work first: a failed build leaves ECR untouched.
             assert deps.builder is not None
             version = str(plan.version.decision.version)
             layout = OciLayout.open(run_build(build, deps.builder, version).layout)
             _decide_tags(result, layout.digest, current)
+        if existing is None:
+            result.repository = ecr.create_repository(repository)
         assert layout is not None
         result.report = registry.push_layout(layout, target.repository, result.tags_to_set)
         result.digest = layout.digest

@@ -63,6 +63,9 @@ def test_push_an_index_and_skopeo_agrees(repo, shipyard, sandbox_env, ecr_client
     assert registry_tags(sandbox_env, ecr_client) == sorted(data["tags"])
     assert f"image={sandbox_env['SHIPYARD_REGISTRY']}/{sandbox_env['ECR_REPOSITORY']}@" \
            f"{data['digest']}\n" in output.read_text()
+    # the ECR token is a secret: not in the output, the log, or the step outputs
+    password = creds(ecr_client).split(":", 1)[1]
+    assert password not in result.out + result.err + output.read_text()
     # the repository was created as the brief asks
     created = ecr_client.describe_repositories(repositoryNames=[sandbox_env["ECR_REPOSITORY"]])[
         "repositories"][0]

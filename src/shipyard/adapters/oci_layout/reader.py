@@ -1,203 +1,37 @@
-"""An OCI image layout folder, read for pushing: the manifests, the blobs, and their platforms.
-
-An OCI image layout (image-spec `image-layout.md`) is what `buildah push oci:DIR`,
-`docker buildx build --output type=oci,tar=false` and `skopeo copy ... oci:DIR` write::
-
-    DIR/oci-layout            {"imageLayoutVersion": "1.0.0"}
-    DIR/index.json            an image index: the entry points ("refs") into the layout
-    DIR/blobs/sha256/<hex>    every manifest, config and layer, named by its sha256
-
-The entry in `index.json` is the *top-level manifest*: either one image manifest, or an image
-index whose children are per-platform image manifests (`linux/amd64`, `linux/arm64/v8`, ...).
-Opening a layout reads and verifies the manifests and configs (small JSON documents) and checks
-that every layer file exists with its declared size. Layers are only ever streamed, in chunks,
-with their sha256 checked on the way (`OciLayout.iter_blob`), so a multi-gigabyte layer never
-sits in memory.
-
-Example::
-
-    layout = OciLayout.open("build/oci")
-    layout.digest, layout.platforms      # "sha256:…", ["linux/amd64", "linux/arm64"]
-    for blob in layout.blobs():          # configs and layers, each digest once
-        for chunk in layout.iter_blob(blob):
-            ...
-"""
+"""Read and check a layout folder: the oci-layout marker, index.json, every manifest and
+config (small JSON, read whole and verified) and that every layer file has its declared size."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from shipyard.adapters.oci_layout.descriptor import (
+    IMAGE_MANIFEST_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    MAX_CONFIG_BYTES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    REF_NAME_ANNOTATION,
+    Descriptor,
+    ImageManifest,
+    checked_digest,
+    missing_blob,
+    sha256_digest,
+)
 from shipyard.errors import UsageError
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_MEDIA_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
-IMAGE_MANIFEST_MEDIA_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-MANIFEST_MEDIA_TYPES = INDEX_MEDIA_TYPES | IMAGE_MANIFEST_MEDIA_TYPES
 
-REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
-# buildx stores provenance/SBOM as extra "unknown/unknown" manifests in the index; they are
-# pushed like any child but are not a platform the image runs on.
-_UNKNOWN_PLATFORM = "unknown/unknown"
-
-# Registries refuse manifests above 4 MiB (distribution's limit, also ECR's); a bigger JSON
-# file in a layout is a broken layout, not something to load.
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-MAX_CONFIG_BYTES = 16 * 1024 * 1024
-BLOB_CHUNK_BYTES = 1024 * 1024
-
-_SHA256_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-
-
-def sha256_digest(data: bytes) -> str:
-    """The `sha256:<hex>` digest of `data`, as registries and layouts name content."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """A pointer to content: its media type, sha256 digest and size; a platform for children."""
-
-    media_type: str
-    digest: str
-    size: int
-    platform: str | None = None
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_MEDIA_TYPES
-
-
-@dataclass(frozen=True)
-class ImageManifest:
-    """One image manifest of the layout: its bytes, its config and its layers."""
-
-    descriptor: Descriptor
-    content: bytes
-    config: Descriptor
-    layers: tuple[Descriptor, ...]
-
-    @property
-    def platform(self) -> str | None:
-        return self.descriptor.platform
-
-    @property
-    def blobs(self) -> tuple[Descriptor, ...]:
-        """The config, then the layers: what must be in the registry before this manifest."""
-        return (self.config, *self.layers)
-
-
-@dataclass(frozen=True)
-class OciLayout:
-    """A verified OCI image layout: the top-level manifest and the images below it."""
-
-    path: Path
-    top: Descriptor
-    top_content: bytes
-    images: tuple[ImageManifest, ...]
-
-    @classmethod
-    def open(cls, path: str | Path, ref: str | None = None) -> OciLayout:
-        """Read the layout at `path`; `ref` picks an entry by its `ref.name` annotation.
-
-        Raises UsageError when the folder is not an OCI layout, is incomplete, or holds
-        several images and no `ref` says which one.
-        """
-        return _LayoutReader(Path(path)).read(ref)
-
-    @property
-    def digest(self) -> str:
-        """The digest of the top-level manifest: what the image is called once pushed."""
-        return self.top.digest
-
-    @property
-    def media_type(self) -> str:
-        return self.top.media_type
-
-    @property
-    def is_index(self) -> bool:
-        """True when the top-level manifest is an image index of per-platform children."""
-        return self.top.is_index
-
-    @property
-    def children(self) -> tuple[ImageManifest, ...]:
-        """The child manifests of an index (pushed by digest before the index); else empty."""
-        return self.images if self.is_index else ()
-
-    @property
-    def platforms(self) -> list[str]:
-        """Platforms the image runs on, e.g. `["linux/amd64", "linux/arm64/v8"]`."""
-        found = [image.platform for image in self.images if image.platform]
-        return [platform for platform in found if platform != _UNKNOWN_PLATFORM]
-
-    def blobs(self) -> list[Descriptor]:
-        """Every config and layer of every image, each digest once, in push order."""
-        unique: dict[str, Descriptor] = {}
-        for image in self.images:
-            for blob in image.blobs:
-                unique.setdefault(blob.digest, blob)
-        return list(unique.values())
-
-    def descriptors(self) -> list[Descriptor]:
-        """Everything the registry must hold: blobs, then child manifests, then the top."""
-        return [*self.blobs(), *(child.descriptor for child in self.children), self.top]
-
-    def blob_path(self, digest: str) -> Path:
-        """The file of a blob inside the layout (`blobs/sha256/<hex>`)."""
-        algorithm, _, hex_digest = _checked_digest(digest, self.path).partition(":")
-        return self.path / "blobs" / algorithm / hex_digest
-
-    def iter_blob(self, blob: Descriptor, chunk_size: int = BLOB_CHUNK_BYTES) -> Iterator[bytes]:
-        """Stream a blob's bytes in chunks, checking its size and sha256 as they pass.
-
-        A mismatch raises UsageError before the last byte is handed over (a blob longer than
-        declared) or when the stream ends (a shorter blob, or different content), so a
-        consumer sending the chunks on never finishes a request with corrupt content.
-        """
-        path = self.blob_path(blob.digest)
-        hasher = hashlib.sha256()
-        seen = 0
-        try:
-            with path.open("rb") as file:
-                while chunk := file.read(chunk_size):
-                    seen += len(chunk)
-                    if seen > blob.size:
-                        raise self._corrupt(blob, f"larger than its declared {blob.size} bytes")
-                    hasher.update(chunk)
-                    yield chunk
-        except FileNotFoundError as exc:
-            raise _missing_blob(self.path, blob.digest) from exc
-        if seen != blob.size:
-            raise self._corrupt(blob, f"{seen} bytes instead of {blob.size}")
-        if "sha256:" + hasher.hexdigest() != blob.digest:
-            raise self._corrupt(blob, "content does not match its sha256 digest")
-
-    def verify_blob(self, blob: Descriptor) -> None:
-        """Read a blob once, in chunks, and raise UsageError unless size and digest match."""
-        for _chunk in self.iter_blob(blob):
-            pass
-
-    def _corrupt(self, blob: Descriptor, why: str) -> UsageError:
-        return UsageError(
-            f"blob {blob.digest} in OCI layout {self.path} is corrupt ({why}); "
-            "write the layout again")
-
-
-class _LayoutReader:
-    """Reads and checks a layout folder once; `read` builds the OciLayout."""
+class LayoutReader:
+    """Reads and checks a layout folder once; `read` gives what an OciLayout is built from:
+    the top-level descriptor, its bytes, and the images below it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def read(self, ref: str | None) -> OciLayout:
+    def read(self, ref: str | None) -> tuple[Descriptor, bytes, tuple[ImageManifest, ...]]:
         self._check_marker()
         index = self._json_file(self.path / "index.json", "index.json")
         top, top_content = self._top_level(index, ref)
@@ -205,7 +39,7 @@ class _LayoutReader:
             images = self._children(top, top_content)
         else:
             images = (self._image(top, top_content),)
-        return OciLayout(path=self.path, top=top, top_content=top_content, images=images)
+        return top, top_content, images
 
     def _check_marker(self) -> None:
         marker = self.path / "oci-layout"
@@ -293,7 +127,7 @@ class _LayoutReader:
         if not isinstance(digest, str) or not isinstance(size, int) or size < 0:
             raise UsageError(f"{where} in OCI layout {self.path} has a descriptor without a "
                              "valid digest and size; write the layout again")
-        _checked_digest(digest, self.path)
+        checked_digest(digest, self.path)
         media_type = data.get("mediaType")
         if not isinstance(media_type, str) or not media_type:
             raise UsageError(f"descriptor {digest} in {where} of OCI layout {self.path} has "
@@ -332,7 +166,7 @@ class _LayoutReader:
         try:
             size = path.stat().st_size
         except FileNotFoundError as exc:
-            raise _missing_blob(self.path, descriptor.digest) from exc
+            raise missing_blob(self.path, descriptor.digest) from exc
         if size != descriptor.size:
             raise UsageError(f"blob {descriptor.digest} in OCI layout {self.path} is corrupt "
                              f"({size} bytes instead of {descriptor.size}); write the layout "
@@ -366,20 +200,6 @@ def _parse_json(content: bytes, where: str, layout: Path) -> Mapping[str, Any]:
         raise UsageError(f"{where} in OCI layout {layout} is not a JSON object; write the "
                          "layout again")
     return data
-
-
-def _checked_digest(digest: str, layout: Path) -> str:
-    # Only sha256 is in use by registries (ECR included); the pattern also keeps a hostile
-    # digest such as "sha256:../../x" from naming a path outside the layout.
-    if not _SHA256_DIGEST.match(digest):
-        raise UsageError(f"OCI layout {layout} names a blob by {digest!r}, not a sha256 digest; "
-                         "write the layout again with sha256 digests")
-    return digest
-
-
-def _missing_blob(layout: Path, digest: str) -> UsageError:
-    return UsageError(f"OCI layout {layout} is incomplete: blob {digest} is missing from "
-                      "blobs/sha256; write the layout again")
 
 
 def _platform(data: Mapping[str, Any]) -> str | None:

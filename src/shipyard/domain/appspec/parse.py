@@ -1,0 +1,51 @@
+"""Read an AppSpec, JSON or YAML, noting repeated keys that both parsers would drop silently."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+
+def parse_appspec(text: str) -> tuple[Any, list[str]]:
+    """Read an AppSpec, JSON or YAML by its content: (document, problems reading it).
+
+    Repeated keys are reported: both parsers would otherwise keep the last one silently.
+    """
+    if not text.strip():
+        return None, ["the file is empty; an AppSpec needs version, Resources and Hooks"]
+    repeated: list[str] = []
+    if text.lstrip().startswith(("{", "[")):
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [key for key, _ in items]
+            repeated.extend(key for key in dict.fromkeys(keys) if keys.count(key) > 1)
+            return dict(items)
+        try:
+            document = json.loads(text, object_pairs_hook=pairs)
+        except json.JSONDecodeError as exc:
+            return None, [f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+    else:
+        loader = _StrictLoader(text)
+        try:
+            document = loader.get_single_data()
+        except yaml.YAMLError as exc:
+            return None, [f"not valid YAML ({' '.join(str(exc).split())})"]
+        finally:
+            loader.dispose()
+        repeated = loader.repeated
+    return document, [f"key '{key}' appears twice; keep one" for key in repeated]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that notes repeated mapping keys instead of dropping all but the last."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        keys = [self.construct_object(key, deep=True) for key, _ in node.value]
+        hashable = [key for key in keys if isinstance(key, str | int | float | bool)]
+        self.repeated.extend(str(k) for k in dict.fromkeys(hashable) if hashable.count(k) > 1)
+        return super().construct_mapping(node, deep=deep)

@@ -108,7 +108,8 @@ def running_registry(workdir: Path, *, username: str | None = None,
     With a username and password, the registry requires htpasswd basic auth (bcrypt).
     """
     if not os.access(REGISTRY_BINARY, os.X_OK):
-        pytest.skip(f"{REGISTRY_BINARY} is not installed (apt-get install docker-registry)")
+        pytest.fail(f"{REGISTRY_BINARY} is not installed; run dev/bootstrap "
+                    "(apt-get install docker-registry)")
     workdir.mkdir(parents=True, exist_ok=True)
     storage = workdir / "storage"
     storage.mkdir(exist_ok=True)
@@ -310,7 +311,7 @@ def skopeo_inspect(server: RegistryServer, reference: str, *extra: str, raw: boo
                    ) -> bytes:
     """`skopeo inspect [--raw] docker://HOST/<reference>` against `server`; stdout bytes."""
     if not shutil.which(SKOPEO):
-        pytest.skip("skopeo is not installed (apt-get install skopeo)")
+        pytest.fail("skopeo is not installed; run dev/bootstrap (apt-get install skopeo)")
     command = [SKOPEO, "inspect", *server.skopeo_creds(), *extra,
                *(["--raw"] if raw else []), f"docker://{server.host}/{reference}"]
     done = subprocess.run(command, capture_output=True, timeout=60, check=False,

@@ -83,6 +83,8 @@ def test_repush_skips_every_blob_and_tag(repo, shipyard, sandbox_env, ecr_client
     assert again.code == 0, again.err
     # a config and three layers, all present already
     assert (again.json()["pushed_blobs"], again.json()["skipped_blobs"]) == (0, 4)
+    assert again.json()["tags_set"] == []
+    assert sorted(again.json()["tags_unchanged"]) == sorted(again.json()["tags"])
     plain = shipyard(repo, "push", "--from-oci", str(layout))
     assert "tag 1.1.0: already points at this image" in plain.out
 
@@ -182,8 +184,10 @@ def vulnerable_layout(path: Path, package: str = "openssl", version: str = "1.1.
 
 def test_scan_gate_fails_on_a_critical_finding_and_writes_reports(
         repo, shipyard, sandbox_env, ecr_client, tmp_path: Path) -> None:
+    outputs, summary = tmp_path / "out", tmp_path / "summary.md"
     result = shipyard(repo, "push", "--from-oci", str(vulnerable_layout(tmp_path / "v")),
-                      "--scan", "--json")
+                      "--scan", "--json", env={"GITHUB_OUTPUT": str(outputs),
+                                               "GITHUB_STEP_SUMMARY": str(summary)})
     assert result.code == 11
     assert "SBX-2026-0001 (CRITICAL) in openssl 1.1.1n-0" in result.err
     data = result.json()
@@ -196,6 +200,10 @@ def test_scan_gate_fails_on_a_critical_finding_and_writes_reports(
     assert sarif["runs"][0]["results"][0]["ruleId"] == "SBX-2026-0001"
     assert sarif["runs"][0]["results"][0]["level"] == "error"
     assert json.loads((reports / "scan.json").read_text())["blocking"] == 1
+    # CI sees the image (it was pushed) and the failed gate
+    assert "image=" in outputs.read_text() and "scan-passed=false\n" in outputs.read_text()
+    assert "### Scan FAILED (threshold CRITICAL)" in summary.read_text()
+    assert "| CRITICAL | 1 |" in summary.read_text()
 
 
 def test_scan_passes_below_threshold_and_with_an_allowlist(

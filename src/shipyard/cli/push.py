@@ -123,6 +123,20 @@ def _publish(result: PushResult, outputs) -> None:
                     tags=",".join(result.tags.plan.tags))
         rows = "".join(f"| `{t}` |\n" for t in result.tags.plan.tags)
         outputs.summary(f"### Pushed {result.image}\n\n| tag |\n|---|\n{rows}")
+    if result.scan:
+        publish_scan(result.scan, outputs)
+
+
+def publish_scan(scan: ScanResult, outputs) -> None:
+    """The gate's outcome and severity counts in the job summary; `scan-passed` as output."""
+    decision = scan.decision
+    outputs.set(**{"scan-passed": str(decision.passed).lower()})
+    rows = "".join(f"| {severity} | {count} |\n" for severity, count in decision.counts.items())
+    rows = rows or "| none | 0 |\n"
+    verdict = "passed" if decision.passed else "FAILED"
+    outputs.summary(f"### Scan {verdict} (threshold {decision.threshold})\n\n"
+                    f"`{scan.image}`\n\n| severity | findings |\n|---|---|\n"
+                    f"{rows}")
 
 
 @app.command("scan")
@@ -149,6 +163,7 @@ def scan_command(
         options = replace(options, threshold=threshold.upper())
     out = Out(as_json)
     result = scan_image(options, Ecr(aws))
+    publish_scan(result, state.outputs())
     if as_json:
         out.json(result.summary())
     else:

@@ -75,6 +75,9 @@ class PushResult:
             "pushed_blobs": self.report.pushed_blobs if self.report else 0,
             "skipped_blobs": self.report.skipped_blobs if self.report else 0,
             "dry_run": self.dry_run,
+            # what this run did to each tag: written, or already on this image
+            "tags_set": list(self.tags_to_set),
+            "tags_unchanged": list(self.tags_unchanged),
         }
         if self.dry_run:
             data["repository_exists"] = not self.repository_created

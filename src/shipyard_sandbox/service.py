@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -88,7 +89,19 @@ class Sandbox:
         threading.Thread(target=self.front.serve_forever, daemon=True).start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self.moto.start()
+        self._warm_up()
         return self.endpoints
+
+    def _warm_up(self) -> None:
+        """moto spends about half a second on its first error response (it builds its error
+        rendering then); pay that here, at start, rather than in the first command."""
+        import boto3
+
+        ecr = boto3.client("ecr", region_name=self.region,
+                           endpoint_url=self.endpoints.aws_endpoint,
+                           aws_access_key_id=SANDBOX_KEY, aws_secret_access_key=SANDBOX_KEY)
+        with contextlib.suppress(ecr.exceptions.RepositoryNotFoundException):
+            ecr.describe_repositories(repositoryNames=["shipyard-sandbox-warm-up"])
 
     def stop(self) -> None:
         if self.moto:

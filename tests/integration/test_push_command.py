@@ -214,6 +214,8 @@ def test_scan_passes_below_threshold_and_with_an_allowlist(
     digest = result.json()["digest"]
     strict = shipyard(repo, "scan", digest, "--threshold", "medium")
     assert strict.code == 11 and "SBX-2026-0004" in strict.err
+    bogus = shipyard(repo, "scan", digest, "--threshold", "severe")
+    assert bogus.code == 2 and "--threshold 'severe' is not a severity" in bogus.err
     repo.write("allow.toml", '[[ignore]]\nid = "SBX-2026-0004"\nreason = "parser unused"\n'
                "expires = 2999-01-01\n")
     repo.write("shipyard.toml", '[scan]\nallowlist = "allow.toml"\nthreshold = "MEDIUM"\n')

@@ -151,9 +151,14 @@ def scan_command(
     """Scan an image in ECR (each platform of an index) and gate on its findings."""
     from shipyard.adapters.aws import Aws
     from shipyard.adapters.ecr import Ecr
+    from shipyard.domain.scan_policy import GATE_SEVERITIES
+    from shipyard.errors import UsageError
     from shipyard.usecases.scan import enforce_gate, scan_image, scan_options_from_config
     from shipyard.usecases.target import region_of, resolve_target
 
+    if threshold and threshold.upper() not in GATE_SEVERITIES:
+        raise UsageError(f"--threshold '{threshold}' is not a severity; use one of "
+                         f"{', '.join(GATE_SEVERITIES)}")
     state = session(ctx)
     config = state.config()
     aws = Aws(region_of(config, state.env))

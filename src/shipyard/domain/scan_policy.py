@@ -20,6 +20,7 @@ from shipyard.errors import ConfigError
 # Highest first. UNTRIAGED (enhanced scanning) and UNDEFINED rank below INFORMATIONAL: they
 # cannot trip a gate on their own, but they are counted and reported.
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "UNTRIAGED")
+GATE_SEVERITIES = SEVERITIES[:5]  # what a gate's threshold can be set to
 
 
 def severity_rank(severity: str) -> int:
@@ -121,9 +122,9 @@ class GateDecision:
 def evaluate(findings: Iterable[Finding], threshold: str, allowlist: Iterable[AllowlistEntry],
              today: date) -> GateDecision:
     """Block on findings at or above `threshold` that no unexpired allowlist entry covers."""
-    if threshold not in SEVERITIES[:5]:
+    if threshold not in GATE_SEVERITIES:
         raise ConfigError(f"scan threshold '{threshold}' is not a severity; use one of "
-                          f"{', '.join(SEVERITIES[:5])}")
+                          f"{', '.join(GATE_SEVERITIES)}")
     entries = list(allowlist)
     active = {e.id for e in entries if e.expires >= today}
     expired = tuple(e for e in entries if e.expires < today)

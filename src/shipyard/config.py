@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import semver
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shipyard.errors import ConfigError
@@ -56,6 +57,12 @@ class VersionRule(_Model):
             raise ValueError(
                 "a prerelease may hold only letters, digits, '-' and '.'-separated parts"
             )
+        # What a real commit would get must be valid semver: numeric parts without leading
+        # zeros ("rc.01" is not), whatever the pull-request number.
+        sample = template.format(slug="feature-x", pr="7")
+        if template and not semver.Version.is_valid(f"0.0.0-{sample}.0"):
+            raise ValueError(f"'{template}' does not make a valid semver prerelease (a numeric "
+                             "part may not start with 0)")
         return template
 
 

@@ -41,6 +41,15 @@ def test_docker_config_only_when_asked_and_usable_by_skopeo(
     assert "unauthorized" not in listed.stderr.lower(), listed.stderr
 
 
+def test_a_docker_config_that_is_not_one_is_refused_and_kept(repo, shipyard, sandbox_env,
+                                                             tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text("[]")
+    result = shipyard(repo, "login", "--docker-config", str(config))
+    assert result.code == 2 and "is not a docker config" in result.err
+    assert config.read_text() == "[]"
+
+
 def test_login_without_a_sandbox_names_the_endpoint(repo, shipyard, monkeypatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")

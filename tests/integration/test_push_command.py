@@ -28,10 +28,14 @@ def skopeo(env: dict, ecr_client, *args: str) -> dict:
 
 
 def registry_tags(env: dict, ecr_client) -> list[str]:
+    """The repository's tags in the registry; [] only when the registry says it has none."""
     repo = f"docker://{env['SHIPYARD_REGISTRY']}/{env['ECR_REPOSITORY']}"
     done = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", "--creds",
                            creds(ecr_client), repo], capture_output=True, text=True, check=False)
-    return sorted(json.loads(done.stdout)["Tags"]) if done.returncode == 0 else []
+    if done.returncode != 0:
+        assert "404 (not found)" in done.stderr.lower(), done.stderr  # other failures are real
+        return []
+    return sorted(json.loads(done.stdout)["Tags"])
 
 
 def repositories(ecr_client) -> list[str]:
@@ -255,6 +259,16 @@ def test_enhanced_scanning_is_never_started_and_active_counts_as_done(
     assert scan["platforms"][0]["status"] == "ACTIVE"
     assert scan["platforms"][0]["scan_type"] == "ENHANCED"
     assert scan["counts"] == {"CRITICAL": 1} and scan["blocking"] == ["SBX-2026-0001"]
+
+
+def test_a_dry_run_that_would_build_says_which_tags_are_taken(
+        repo, shipyard, sandbox_env, ecr_client, oci_layout_factory) -> None:
+    assert shipyard(repo, "push", "--from-oci", str(oci_layout_factory())).code == 0
+    repo.write("Dockerfile", "FROM scratch\nCOPY version.txt /\n")
+    result = shipyard(repo, "push", "--dry-run")
+    assert result.code == 0, result.err
+    assert "tag 1.1.0 already points at" in result.err
+    assert "the push fails (exit 6) unless this build reproduces that image" in result.err
 
 
 def test_a_bad_platform_is_refused_before_anything(repo, shipyard, sandbox_env,

@@ -377,3 +377,21 @@ def fault_proxy(upstream: str, faults: list[Fault]) -> Iterator[_Proxy]:
         server.server_close()
         thread.join(timeout=5)
 
+
+
+def test_a_unique_tag_on_another_image_is_never_overwritten(registry_server,
+                                                             oci_layout_factory) -> None:
+    """A plain registry lets every tag move, as a MUTABLE ECR repository does: the client
+    itself refuses to move a version tag another pipeline has set, before any upload."""
+    from shipyard.adapters.oci_layout import OciLayout
+    from shipyard.adapters.registry import RegistryClient
+    from shipyard.errors import ConflictError
+
+    first, second = OciLayout.open(oci_layout_factory()), OciLayout.open(oci_layout_factory())
+    with RegistryClient(registry_server.host) as client:
+        client.push_layout(first, "race", ["2.0.0"], unique_tags=["2.0.0"])
+        with pytest.raises(ConflictError, match=r"race:2\.0\.0 already points at"):
+            client.push_layout(second, "race", ["2.0.0", "latest"], unique_tags=["2.0.0"])
+        assert client.manifest_digest("race", "2.0.0") == first.digest
+        assert client.manifest_digest("race", "latest") is None  # nothing moved
+        assert not client.blob_exists("race", second.images[0].layers[-1].digest)

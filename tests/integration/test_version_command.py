@@ -226,8 +226,21 @@ def test_write_refuses_a_prerelease(repo, shipyard) -> None:
     before = repo.state()
     result = shipyard(repo, "version", "--write")
     assert result.code == 2
-    assert "--write needs a stable version but 1.0.1-develop.0 is a prerelease" in result.err
+    assert "--write needs a stable version X.Y.Z but 1.0.1-develop.0 has a prerelease" in result.err
     assert repo.state() == before
+
+
+def test_write_refuses_build_metadata(repo, shipyard) -> None:
+    before = repo.state()
+    result = shipyard(repo, "version", "--version", "1.2.3+b7", "--write")
+    assert result.code == 2 and "1.2.3+b7 has build metadata" in result.err
+    assert repo.state() == before
+
+
+def test_a_manual_version_on_a_non_release_tag_ref(repo, shipyard) -> None:
+    env = actions("push", "refs/tags/nightly")
+    data = shipyard(repo, "version", "--version", "2.0.0", "--json", env=env).json()
+    assert (data["version"], data["source"]) == ("2.0.0", "manual")
 
 
 def test_write_keeps_file_mode(repo, shipyard) -> None:

@@ -54,6 +54,8 @@ def test_relative_version_file_resolves_against_project(tmp_path: Path) -> None:
         ("[version.pull_request]\nprerelease = 'pr-{number}'", "unknown placeholder {number}"),
         # characters a prerelease cannot hold
         ("[version.other_branches]\nprerelease = 'feat/{slug}'", "may hold only letters"),
+        # a numeric prerelease part with a leading zero is not semver
+        ("[version.pull_request]\nprerelease = 'rc.01'", "does not make a valid semver"),
         # wrong type
         ("[tags]\nlatest = 'sometimes'", "tags.latest"),
         # reserved internal names are not settings

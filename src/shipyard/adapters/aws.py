@@ -45,13 +45,18 @@ class Aws:
 
     def __init__(self, region: str, client_factory: Callable[..., Any] | None = None) -> None:
         self.region = region
-        self._factory = client_factory or boto3.session.Session().client
+        self._factory = client_factory
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
+        """A client for `service`; a bad profile, region or endpoint is one clear error."""
         if service not in self._clients:
-            self._clients[service] = self._factory(service, region_name=self.region,
-                                                   config=_CLIENT_CONFIG)
+            try:
+                factory = self._factory or boto3.session.Session().client
+                self._clients[service] = factory(service, region_name=self.region,
+                                                 config=_CLIENT_CONFIG)
+            except (botocore.exceptions.BotoCoreError, ValueError) as exc:
+                raise translate(f"{service} client", exc) from exc
         return self._clients[service]
 
 
@@ -65,7 +70,7 @@ def translate(operation: str, exc: Exception) -> ShipyardError:
     """The Shipyard error for an AWS failure: one line naming the call, the cause and the fix."""
     if isinstance(exc, botocore.exceptions.ClientError):
         code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", "") or code
+        message = _one_line(exc.response.get("Error", {}).get("Message", "") or code)
         cls, fix = _ERROR_TABLE.get(code, (AwsError, "see the AWS message"))
         return cls(f"{operation} failed: {code}: {message}; {fix}")
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
@@ -74,7 +79,17 @@ def translate(operation: str, exc: Exception) -> ShipyardError:
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return AwsError(f"{operation}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}; "
                         "check AWS_ENDPOINT_URL and the network (is the sandbox up?)")
-    return AwsError(f"{operation} failed: {exc}")
+    if isinstance(exc, botocore.exceptions.ProfileNotFound | botocore.exceptions.NoRegionError):
+        return AuthError(f"{operation}: {exc}; check AWS_PROFILE and AWS_REGION")
+    return AwsError(f"{operation} failed: {_one_line(str(exc))}; check AWS_ENDPOINT_URL, "
+                    "AWS_REGION and the credentials")
+
+
+def _one_line(message: str) -> str:
+    """AWS messages on one line, without the canonical request some signature errors append
+    (it can hold a session token)."""
+    message = message.split("The Canonical String", 1)[0]
+    return " ".join(message.split())
 
 
 @contextmanager

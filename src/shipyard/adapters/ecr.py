@@ -82,6 +82,7 @@ class Ecr:
         )
 
     def create_repository(self, settings: RepositorySettings) -> RepositorySettings:
+        """Create the repository; if another pipeline just did, describe and use theirs."""
         encryption: dict[str, str] = {"encryptionType": settings.encryption}
         if settings.kms_key:
             encryption["kmsKey"] = settings.kms_key
@@ -95,9 +96,14 @@ class Ecr:
             kwargs["imageTagMutabilityExclusionFilters"] = [
                 {"filter": pattern, "filterType": "WILDCARD"}
                 for pattern in settings.mutability_exclusions]
-        with translated("ecr:CreateRepository"):
-            uri = self.client.create_repository(**kwargs)["repository"]["repositoryUri"]
-        return RepositorySettings(**{**settings.__dict__, "uri": uri})
+        created = call("ecr:CreateRepository", lambda: self.client.create_repository(**kwargs),
+                       absent={"RepositoryAlreadyExistsException"})
+        if created is not None:
+            uri = created["repository"]["repositoryUri"]
+            return RepositorySettings(**{**settings.__dict__, "uri": uri})
+        existing = self.describe_repository(settings.name)
+        assert existing is not None, "ECR said the repository exists"
+        return existing
 
     def scan_type(self) -> str:
         """BASIC or ENHANCED, from the registry's scanning configuration."""

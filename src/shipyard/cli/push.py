@@ -118,10 +118,13 @@ def _print_scan(scan: ScanResult, out: Out) -> None:
 
 def _publish(result: PushResult, outputs) -> None:
     if result.image:
+        # The tags that now point at this image: skipped moving tags are left out.
+        on_image = [t for t in result.tags.plan.tags
+                    if t in result.tags_to_set or t in result.tags_unchanged]
         outputs.set(image=result.image, digest=result.digest or "",
                     version=str(result.tags.version.decision.version),
-                    tags=",".join(result.tags.plan.tags))
-        rows = "".join(f"| `{t}` |\n" for t in result.tags.plan.tags)
+                    tags=",".join(on_image))
+        rows = "".join(f"| `{t}` |\n" for t in on_image)
         outputs.summary(f"### Pushed {result.image}\n\n| tag |\n|---|\n{rows}")
     if result.scan:
         publish_scan(result.scan, outputs)

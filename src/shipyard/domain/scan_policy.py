@@ -11,7 +11,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def load_allowlist(path: Path) -> list[AllowlistEntry]:
         if missing:
             raise ConfigError(f"allowlist {path}: entry {number} lacks {', '.join(missing)}; "
                               "every entry needs id, reason and expires (a date)")
-        if not isinstance(item["expires"], date):
+        if not isinstance(item["expires"], date) or isinstance(item["expires"], datetime):
             raise ConfigError(f"allowlist {path}: entry {number} expires is not a date; "
                               "write it as 2026-12-31 (no quotes)")
         entries.append(AllowlistEntry(str(item["id"]), str(item["reason"]), item["expires"]))

@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 from botocore.session import get_session
 from botocore.validate import ParamValidator
+from markupsafe import Markup
 
 from shipyard.errors import ConfigError
 
@@ -56,7 +57,7 @@ def render_template(path: Path, context: TemplateContext) -> dict[str, Any]:
     """
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(path.parent)), undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True, autoescape=False)
+        keep_trailing_newline=True, autoescape=False, finalize=_json_string_escape)
     environment.globals.update(_functions(context))
     try:
         text = environment.get_template(path.name).render(
@@ -75,9 +76,18 @@ def render_template(path: Path, context: TemplateContext) -> dict[str, Any]:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        line = text.splitlines()[exc.lineno - 1].strip() if text else ""
-        raise ConfigError(f"{path}: the rendered template is not JSON (rendered line "
-                          f"{exc.lineno}: {exc.msg}: {line[:60]!r}); fix the template") from exc
+        # Only the position: the rendered text may hold secrets (ssm, env).
+        raise ConfigError(f"{path}: the rendered template is not JSON ({exc.msg} at rendered "
+                          f"line {exc.lineno} column {exc.colno}); fix the template") from exc
+
+
+def _json_string_escape(value: Any) -> Any:
+    """Escape what a placeholder prints for a JSON string: a value holding `"` or a newline
+    (a password from SSM, say) can then neither break the JSON nor add keys to it. Output
+    of `tojson` (Markup) is already JSON and numbers print as they are."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return json.dumps(value)[1:-1]
+    return value
 
 
 def _functions(context: TemplateContext) -> dict[str, Callable[..., Any]]:

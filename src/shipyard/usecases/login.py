@@ -53,9 +53,12 @@ def write_docker_credential(path: Path, registry: str, username: str, password: 
     if path.exists():
         try:
             data = json.loads(path.read_text() or "{}")
-        except ValueError as exc:
-            raise UsageError(f"{path} is not valid JSON; fix or remove it before logging in"
-                             ) from exc
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"{path} cannot be read as JSON ({exc.__class__.__name__}); fix "
+                             "or remove it before logging in") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("auths", {}), dict):
+            raise UsageError(f"{path} is not a docker config (an object with an 'auths' "
+                             "object); fix or remove it before logging in")
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     data.setdefault("auths", {})[registry] = {"auth": token}
     write_atomically(path, json.dumps(data, indent=2), mode=0o600)

@@ -133,7 +133,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
             _decide_tags(result, layout.digest, current)
         if options.dry_run:
             if layout is None:
-                result.tags_to_set = plan.plan.tags
+                _preview_tags(result, current)
             return result
         if build is not None:
             # Local work first: a failed build leaves ECR untouched.
@@ -144,7 +144,9 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
         if existing is None:
             result.repository = ecr.create_repository(repository)
         assert layout is not None
-        result.report = registry.push_layout(layout, target.repository, result.tags_to_set)
+        unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
+        result.report = registry.push_layout(layout, target.repository, result.tags_to_set,
+                                             unique_tags=unique)
         result.digest = layout.digest
     if scan_options is not None:
         result.scan = scan_image(replace(scan_options, repository=target.repository,
@@ -170,6 +172,24 @@ def _current_tags(registry: RegistryClient, target: Target, plan: TagsResult
                   ) -> dict[str, str | None]:
     """What each planned tag points at now (reads only)."""
     return registry.manifest_digests(target.repository, plan.plan.tags)
+
+
+def _preview_tags(result: PushResult, current: Mapping[str, str | None]) -> None:
+    """A dry run that would build cannot know the digest yet: say which tags are taken."""
+    plan = result.tags.plan
+    to_set = []
+    for tag in plan.tags:
+        now = current.get(tag)
+        if now is not None and plan.is_moving(tag) and result.repository.tag_is_immutable(tag):
+            result.warnings.append(f"moving tag {tag} is immutable in "
+                                   f"{result.target.repository} and would stay on {now[:19]}…")
+            continue
+        if now is not None and not plan.is_moving(tag):
+            result.warnings.append(
+                f"tag {tag} already points at {now[:19]}…: the push fails (exit 6) unless "
+                "this build reproduces that image exactly")
+        to_set.append(tag)
+    result.tags_to_set = tuple(to_set)
 
 
 def _decide_tags(result: PushResult, digest: str, current: Mapping[str, str | None]) -> None:

@@ -12,7 +12,7 @@ from shipyard.domain.versioning import RefFacts, highest_release_tag, version_fr
 from shipyard.errors import UsageError
 
 _SCP_REMOTE = re.compile(r"^[\w.-]+@([\w.-]+):(.+)$")
-_USERINFO = re.compile(r"^(\w+://)[^@/]+@")
+_USERINFO = re.compile(r"^(\w+://)[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,20 @@ class SourceContext:
         return RefFacts(branch=self.branch, pull_request=self.pull_request, release_tags=tags)
 
 
-def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: str) -> SourceContext:
-    """Gather the context; the caller has checked that `git` is in a repository with commits."""
+def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: str,
+                        *, manual_version: bool = False) -> SourceContext:
+    """Gather the context; the caller has checked that `git` is in a repository with commits.
+
+    With a manual version, a tag ref that is not a release tag (a `nightly` tag) is not an
+    error: the version does not come from it.
+    """
     release_tags = [t for t in git.tags_at_head() if version_from_tag(t, tag_prefix)]
     branch = git.current_branch()
     sha = git.head_sha()
     pull_request = None
     source_url = public_url(git.remote_url() or "")
     if actions is not None:
-        if actions.tag is not None:
+        if actions.tag is not None and not manual_version:
             if version_from_tag(actions.tag, tag_prefix) is None:
                 raise UsageError(
                     f"GITHUB_REF {actions.ref} is not a release tag '{tag_prefix}<semver>'; "
@@ -88,4 +93,5 @@ def public_url(remote: str) -> str:
         url = "https://" + url[len("ssh://"):]
     if not url.startswith(("https://", "http://")):
         return ""
+    url = re.split(r"[?#]", url, maxsplit=1)[0]  # a query can carry a token too
     return url.removesuffix(".git")

@@ -138,9 +138,7 @@ def _secrets(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check]:
                 secret_id = ":".join(source.split(":")[:7])
                 ok = manager.secret_arn(secret_id) is not None
             else:
-                parameter = source.split(":parameter", 1)[-1] if source.startswith("arn:") \
-                    else source
-                ok = store.value(parameter) is not None
+                ok = store.exists(source)  # GetParameter takes a name or an ARN as given
             checks.append(Check(f"secret {secret.get('name')}", ok,
                                 source if ok else f"{source} does not exist"))
     return checks

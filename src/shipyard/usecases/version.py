@@ -81,7 +81,8 @@ def compute_version(
     source = None
     if in_repository:
         git.require_repository()
-        source = read_source_context(git, actions, config.version.tag_prefix)
+        source = read_source_context(git, actions, config.version.tag_prefix,
+                                     manual_version=manual is not None)
         if source.shallow:
             warnings.append(
                 "this is a shallow clone: tags and commit counts may be missing; "
@@ -179,9 +180,10 @@ def _record(result: VersionResult, options: VersionOptions, config: Config, git:
     if not (options.write or options.git_tag):
         return result
     version = result.decision.version
-    if options.write and not is_stable(version):
+    if options.write and (not is_stable(version) or version.build):
+        what = "a prerelease" if not is_stable(version) else "build metadata"
         raise UsageError(
-            f"--write needs a stable version but {version} is a prerelease; "
+            f"--write needs a stable version X.Y.Z but {version} has {what}; "
             "pass --version or --bump, or drop --write"
         )
     if options.git_tag and git.tag_exists(result.tag_name):

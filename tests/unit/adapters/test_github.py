@@ -54,9 +54,11 @@ def test_outputs_append_and_do_nothing_when_unset(tmp_path: Path) -> None:
     outputs = GitHubOutputs({"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
     outputs.set(version="1.2.3", notes="two\nlines")
     outputs.summary("### hi")
-    text = out.read_text()
-    assert text.startswith("earlier=1\nversion=1.2.3\nnotes<<ghadelimiter_")
-    assert text.endswith("two\nlines\n" + text.splitlines()[-1] + "\n")
+    lines = out.read_text().splitlines()
+    assert lines[:2] == ["earlier=1", "version=1.2.3"]
+    opening, delimiter = lines[2].split("<<")
+    assert opening == "notes" and delimiter.startswith("ghadelimiter_")
+    assert lines[3:] == ["two", "lines", delimiter]  # closed by the same delimiter
     assert summary.read_text() == "### hi\n\n"
     GitHubOutputs({}).set(version="1")  # no files named: nothing happens, nothing raised
     GitHubOutputs({}).summary("x")

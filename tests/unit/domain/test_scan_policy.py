@@ -82,6 +82,9 @@ def test_basic_and_enhanced_findings_normalize_alike() -> None:
         ('[[ignore]]\nid = "CVE-1"\nexpires = 2027-01-01\n', "entry 1 lacks reason"),
         ('[[ignore]]\nid = "CVE-1"\nreason = "x"\nexpires = "soon"\n', "expires is not a date"),
         ("[[ignore]\n", "not valid TOML"),
+        # a date and time is not a date: comparing them would crash
+        ('[[ignore]]\nid = "CVE-1"\nreason = "x"\nexpires = 2026-12-31T00:00:00\n',
+         "expires is not a date"),
     ],
 )
 def test_bad_allowlists(tmp_path: Path, text: str, message: str) -> None:

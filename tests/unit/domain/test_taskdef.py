@@ -94,3 +94,23 @@ def test_normalized_ignores_what_describe_adds() -> None:
     assert normalized(described) == normalized(rendered)
     changed = {**rendered, "family": "g"}
     assert normalized(described) != normalized(changed)
+
+
+def test_values_are_escaped_so_they_cannot_break_or_extend_the_json(tmp_path: Path) -> None:
+    path = tmp_path / "td.json"
+    path.write_text('{"password": "{{ ssm(\'/pw\') }}", "n": {{ values.count }}}')
+    tricky = 'a", "privileged": true, "x": "\n'
+    ctx = TemplateContext(variables={}, values={"count": 3}, environ={},
+                          secret_arn=lambda name: None, parameter=lambda name: tricky)
+    assert render_template(path, ctx) == {"password": tricky, "n": 3}
+
+
+def test_a_json_error_does_not_show_the_rendered_text(tmp_path: Path) -> None:
+    path = tmp_path / "td.json"
+    path.write_text('{"password": "{{ ssm(\'/pw\') }}" "oops": 1}')
+    ctx = TemplateContext(variables={}, values={}, environ={}, secret_arn=lambda name: None,
+                          parameter=lambda name: "hunter2")
+    with pytest.raises(ConfigError) as caught:
+        render_template(path, ctx)
+    assert "rendered line 1 column" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

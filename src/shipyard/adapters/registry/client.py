@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -221,7 +221,8 @@ class RegistryClient:
     # --- push ----------------------------------------------------------------------------
 
     def push_layout(self, layout: OciLayout, repository: str, tags: Sequence[str], *,
-                    mount_from: str | None = None) -> PushReport:
+                    mount_from: str | None = None,
+                    unique_tags: Collection[str] = ()) -> PushReport:
         """Push every blob and manifest of `layout`, then point each of `tags` at it.
 
         Blobs already present are skipped; with `mount_from` missing blobs are first mounted
@@ -230,7 +231,12 @@ class RegistryClient:
         tag stops before a moving tag such as `latest` changes). Without tags the top-level
         manifest is pushed by digest.
 
-        Raises ConflictError when an immutable tag already points at another image,
+        `unique_tags` (version tags) must be absent or already on this image when the push
+        starts, checked with the same HEADs, before any upload: in a mutable repository that
+        is what stops a racing pipeline's version from being overwritten (an immutable one
+        refuses the PUT itself).
+
+        Raises ConflictError when an immutable or unique tag already points at another image,
         AuthError when credentials are refused, RegistryError for anything else the
         registry refuses or keeps failing at.
         """
@@ -241,7 +247,8 @@ class RegistryClient:
         for tag in tags:
             check_tag(tag)
         return Push(self._session, self, self._known_blobs, self._emit, self.base_url,
-                    self._concurrency, layout, repository, tags, mount_from).run()
+                    self._concurrency, layout, repository, tags, mount_from,
+                    frozenset(unique_tags)).run()
 
     # --- small helpers -------------------------------------------------------------------
 

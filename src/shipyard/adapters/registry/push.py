@@ -102,11 +102,12 @@ class Push:
     def __init__(self, session: Session, reader: Reader, known: KnownBlobs,
                  emit: Callable[[ProgressEvent], None], base_url: str, concurrency: int,
                  layout: OciLayout, repository: str, tags: list[str],
-                 mount_from: str | None) -> None:
+                 mount_from: str | None, unique_tags: frozenset[str] = frozenset()) -> None:
         self.session, self.reader, self.known, self.emit = session, reader, known, emit
         self.base_url = base_url
         self.layout, self.repository, self.tags = layout, repository, tags
         self.mount_from = mount_from
+        self.unique_tags = unique_tags
         self.concurrency = concurrency
         self.state = _PushState(PushReport(repository=repository, digest=layout.digest,
                                            media_type=layout.media_type,
@@ -133,6 +134,13 @@ class Push:
         top_head = pool.submit(self.reader.manifest_digest, repository, top.digest)
         tag_heads = {tag: pool.submit(self.reader.manifest_digest, repository, tag)
                      for tag in self.tags}
+        for tag in self.tags:
+            if tag in self.unique_tags:
+                now = _results([tag_heads[tag]])[0]
+                if now is not None and now != top.digest:
+                    raise ConflictError(
+                        f"image tag {repository}:{tag} already points at {now[:19]}…, another "
+                        "image; versions are never overwritten: choose another version")
         if _results([top_head])[0] == top.digest:
             # The registry refuses a manifest whose blobs or children are missing, so it
             # holds all of them: nothing below the top needs asking about.

@@ -16,8 +16,11 @@ every API resource whose references exist, then one stack of every such stack re
 again; GamePulse's template takes two stacks (`gamepulse`, `gamepulse-2`). Running it again
 finds everything and reports "exists"; a resource that exists already (the `gamepulse` ECR
 repository, pushed to by other tests; the roles the task definitions name) is kept and brought
-to the template's settings. Stacks are never updated: after changing the template, restart the
-sandbox (or delete the stacks) and provision again.
+to the template's settings. Existence is always asked of the resource's own service, never of
+a stack: moto's stack keeps listing a resource deleted through its API, so each stack resource
+is checked (`probes`) and what was deleted is made again, in a restore stack
+(`gamepulse-restored-1`; see `stacks`), and reported "created". Stacks are never updated: after
+changing the template, restart the sandbox (or delete the stacks) and provision again.
 
 What moto cannot represent at all, whichever way a resource is made (`MOTO_GAPS`):
 - ECS services keep no DeploymentConfiguration (circuit breaker and rollback, minimum/maximum
@@ -36,8 +39,9 @@ What moto cannot represent at all, whichever way a resource is made (`MOTO_GAPS`
 
 Modules: `template` (reading it), `intrinsics` (Ref, Fn::Sub, conditions...), `parameters`,
 `network` (the VPC made when none is given), `rounds` (planning, the API and stack rounds),
-`creators` (one module per service), `attributes` (Fn::GetAtt read from the APIs), `aws`
-(clients on the sandbox), `report`.
+`stacks` (moto's CloudFormation stacks, restore stacks included), `probes` (whether a stack's
+resource still exists), `creators` (one module per service), `attributes` (Fn::GetAtt read
+from the APIs), `aws` (clients on the sandbox), `report`.
 """
 
 from __future__ import annotations

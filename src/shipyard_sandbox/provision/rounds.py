@@ -3,7 +3,6 @@ resource, and again until the template is done."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,7 +13,9 @@ from shipyard_sandbox.provision.creators import API_CREATORS, API_REASONS, MOTO_
 from shipyard_sandbox.provision.intrinsics import Resolver, references
 from shipyard_sandbox.provision.network import sandbox_network
 from shipyard_sandbox.provision.parameters import parameter_values
+from shipyard_sandbox.provision.probes import PROBES
 from shipyard_sandbox.provision.report import ProvisionError, ProvisionReport
+from shipyard_sandbox.provision.stacks import Stacks, restore_name
 from shipyard_sandbox.provision.template import as_list
 
 
@@ -32,6 +33,7 @@ class Provisioner:
         self.resolver = Resolver(template, self.refs, self._attribute)
         self.method: dict[str, str] = {}  # logical id -> "stack" or "api"
         self.depends: dict[str, set[str]] = {}  # logical id -> the resources it refers to
+        self._batches = 0  # stacks of the template's resources so far
 
     def run(self, given: dict[str, str]) -> ProvisionReport:
         self.refs.update(parameter_values(
@@ -132,37 +134,67 @@ class Provisioner:
         return [lid for lid in pending if lid in batch]  # template order
 
     def _stack(self, batch: list[str]) -> None:
-        name = self.stack_name if not self.report.stacks else (
-            f"{self.stack_name}-{len(self.report.stacks) + 1}")
-        local = frozenset(batch)
-        body = {"AWSTemplateFormatVersion": "2010-09-09",
-                "Description": f"Sandbox stack {len(self.report.stacks) + 1} of "
-                f"{self.stack_name}: the resources moto's CloudFormation makes faithfully",
-                "Resources": {lid: self._derived(lid, local) for lid in batch}}
-        cloudformation = self.aws("cloudformation")
-        status = self._stack_status(name)
-        state = "exists"
-        if status is None:
-            try:
-                cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(body))
-            except ClientError as exc:
-                raise ProvisionError(f"moto's CloudFormation refused stack {name}: {exc}"
-                                     ) from exc
-            status, state = self._stack_status(name), "created"
-        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
-            raise ProvisionError(f"stack {name} is {status}; delete it (aws cloudformation "
-                                 f"delete-stack --stack-name {name}) or restart the sandbox")
-        physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in
-                    cloudformation.describe_stack_resources(StackName=name)["StackResources"]}
-        self.report.stacks.append(name)
+        self._batches += 1
+        name = self.stack_name if self._batches == 1 else f"{self.stack_name}-{self._batches}"
+        stacks = Stacks(self.aws("cloudformation"))
+        physical = stacks.resources(name)
+        if physical is None:
+            physical = stacks.create(name, self._body(name, batch, "the resources moto's "
+                                                      "CloudFormation makes faithfully"))
+            self._record_stack(batch, physical, dict.fromkeys(batch, name), set(batch))
+            self.report.stacks.append(name)
+            return
+        absent = [lid for lid in batch if lid not in physical]
+        if absent:
+            raise ProvisionError(f"stack {name} has no {absent[0]}: the template changed since "
+                                 "it was provisioned; restart the sandbox")
+        holder = dict.fromkeys(batch, name)
+        restores = stacks.restores(name)
+        for restore, resources in restores:  # the newest copy of each resource counts
+            for lid in set(batch) & set(resources):
+                physical[lid], holder[lid] = resources[lid], restore
+        gone = self._deleted_since(batch, physical)
+        if gone:
+            restore = restore_name(name, len(restores) + 1)
+            physical.update(stacks.create(restore, self._body(
+                restore, gone, f"what was deleted from {name} outside CloudFormation")))
+            holder.update(dict.fromkeys(gone, restore))
+        self._record_stack(batch, physical, holder, set(gone))
+        self.report.stacks += [name, *(s for s in dict.fromkeys(holder.values()) if s != name)]
+
+    def _deleted_since(self, batch: list[str], physical: dict[str, str]) -> list[str]:
+        """The batch's resources that their stacks list but their services no longer have."""
+        self.refs.update({lid: physical[lid] for lid in batch})
+        gone = []
         for lid in batch:
-            if lid not in physical:
-                raise ProvisionError(f"stack {name} has no {lid}: the template changed since it "
-                                     "was provisioned; restart the sandbox")
+            probe = PROBES.get(self.resources[lid]["Type"])
+            properties = self.resources[lid].get("Properties", {})
+            if probe and not probe(self.aws, physical[lid],
+                                   lambda p=properties: self.resolver.value(p)):
+                gone.append(lid)
+        for lid in gone:  # to be made again: references to them stay inside the new stack
+            del self.refs[lid]
+            for key in [key for key in self._attributes if key[0] == lid]:
+                del self._attributes[key]
+        return gone
+
+    def _body(self, name: str, lids: list[str], what: str) -> dict[str, Any]:
+        local = frozenset(lids)
+        return {"AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"Sandbox stack {name} of {self.stack_name}: {what}",
+                "Resources": {lid: self._derived(lid, local) for lid in lids}}
+
+    def _record_stack(self, batch: list[str], physical: dict[str, str], holder: dict[str, str],
+                      created: set[str]) -> None:
+        for lid in batch:
             self.refs[lid] = physical[lid]
             kind = self.resources[lid]["Type"]
-            detail = "; ".join(filter(None, (f"stack {name}", MOTO_GAPS.get(kind))))
-            self.report.record(lid, kind, "stack", state, physical[lid], detail)
+            unchecked = "" if lid in created or kind in PROBES else (
+                "its existence is the stack's word: the sandbox has no check for this type")
+            detail = "; ".join(filter(None, (f"stack {holder[lid]}", unchecked,
+                                             MOTO_GAPS.get(kind))))
+            self.report.record(lid, kind, "stack", "created" if lid in created else "exists",
+                               physical[lid], detail)
 
     def _derived(self, lid: str, local: frozenset[str]) -> dict[str, Any]:
         resource = self.resources[lid]
@@ -172,16 +204,6 @@ class Provisioner:
         if depends:
             derived["DependsOn"] = depends
         return derived
-
-    def _stack_status(self, name: str) -> str | None:
-        try:
-            stacks = self.aws("cloudformation").describe_stacks(StackName=name)["Stacks"]
-        except ClientError as exc:
-            if "does not exist" in str(exc):
-                return None
-            raise
-        status = stacks[0]["StackStatus"] if stacks else None
-        return None if status == "DELETE_COMPLETE" else status
 
     # --- attributes and outputs ---
 

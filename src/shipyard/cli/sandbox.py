@@ -76,12 +76,16 @@ def env(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
 
 
 @sandbox_app.command("down")
-def down(state_dir: StateDir = None) -> None:
+def down(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
     """Stop the sandbox; its registry storage stays until the state folder is removed."""
     control = _control()
     directory = state_dir or control.default_state_dir()
     stopped = control.down(directory)
-    Out().info("stopped" if stopped else "no sandbox was running")
+    out = Out(as_json)
+    if as_json:
+        out.json({"stopped": stopped, "state_dir": str(directory)})
+        return
+    out.info(("stopped" if stopped else "no sandbox was running") + f" (state in {directory})")
 
 
 def ensure_sandbox(out: Out) -> dict[str, str]:

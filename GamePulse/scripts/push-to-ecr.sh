@@ -9,7 +9,8 @@
 #
 # Environment: AWS_REGION (default ap-northeast-2), AWS_ACCOUNT_ID (detected with STS when
 # unset), ECR_REPOSITORY (default gamepulse), AWS_ENDPOINT_URL and SHIPYARD_REGISTRY (the
-# sandbox). Every flag of `shipyard push` works; see `shipyard push --help`.
+# sandbox), GAMEPULSE_BASE_IMAGE (default: gamepulse-base:bookworm in the registry pushed to).
+# Every flag of `shipyard push` works; see `shipyard push --help`.
 set -euo pipefail
 
 service_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

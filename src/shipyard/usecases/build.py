@@ -16,11 +16,14 @@ from shipyard.adapters.builders import BuildRequest, BuildResult, RegistryLogin
 from shipyard.adapters.builders.request import Builder
 from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
+from shipyard.domain.build_args import expand
 from shipyard.errors import UsageError
 from shipyard.usecases.tags import TagsResult
+from shipyard.usecases.target import region_of
 
-# ${VAR} or ${VAR:-default}, as in the shell.
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ECR's registry host names its account and region.
+_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\."
+                       r"amazonaws\.com(?:\.cn)?$")
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,14 @@ class BuildPlan:
 
 
 def plan_build(config: Config, plan: TagsResult, platforms: tuple[str, ...],
-               env: Mapping[str, str], login: RegistryLogin | None = None) -> BuildPlan:
-    """Check the Dockerfile, context and build args; pick the output folder (not created yet)."""
+               env: Mapping[str, str], login: RegistryLogin | None = None, *,
+               account_id: str = "", region: str = "") -> BuildPlan:
+    """Check the Dockerfile, context and build args; pick the output folder (not created yet).
+
+    `login` is for the push target's registry: its host is `${registry}` in build args, and
+    `account_id`/`region` are `${account_id}`/`${region}` (read from an ECR host, or
+    AWS_ACCOUNT_ID and the region Shipyard uses, when not given).
+    """
     context = config.path(config.build.context)
     dockerfile = config.path(config.build.dockerfile)
     if not context.is_dir():
@@ -48,7 +57,9 @@ def plan_build(config: Config, plan: TagsResult, platforms: tuple[str, ...],
     insecure = (login.host,) if login and is_loopback_host(login.host) else ()
     request = BuildRequest(
         context=context, dockerfile=dockerfile, platforms=platforms,
-        output=config.path(config.build.output), build_args=build_args(config, plan, env),
+        output=config.path(config.build.output),
+        build_args=build_args(config, plan, env, push_target(config, env, login, account_id,
+                                                             region)),
         labels=dict(plan.plan.labels), source_date_epoch=epoch, registry_auth=login,
         insecure_registries=insecure)
     return BuildPlan(request)
@@ -63,24 +74,28 @@ def run_build(build: BuildPlan, builder: Builder, version: str) -> BuildResult:
     return builder.build(request)
 
 
-def build_args(config: Config, plan: TagsResult, env: Mapping[str, str]) -> dict[str, str]:
-    """Configured build args with ${VAR} / ${VAR:-default} filled from the environment, plus
-    VERSION and REVISION.
+def push_target(config: Config, env: Mapping[str, str], login: RegistryLogin | None,
+                account_id: str = "", region: str = "") -> dict[str, str]:
+    """`${registry}`, `${account_id}` and `${region}` for build args ("" when unknown)."""
+    host = login.host if login else ""
+    ecr = _ECR_HOST.match(host)
+    return {"registry": host,
+            "account_id": account_id or (ecr["account"] if ecr else "")
+            or env.get("AWS_ACCOUNT_ID", ""),
+            "region": region or (ecr["region"] if ecr else "") or region_of(config, env)}
 
-    >>> # build.args = {BASE_IMAGE = "${BASE:-debian:12}"} with BASE unset -> "debian:12"
+
+def build_args(config: Config, plan: TagsResult, env: Mapping[str, str],
+               target: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Configured build args filled from the environment and the push target (`target`, as
+    `push_target` gives it; see `shipyard.domain.build_args` for the forms), plus VERSION and
+    REVISION.
+
+    >>> # build.args = {BASE_IMAGE = "${BASE:-${registry}/base:12}"}, BASE unset, pushing to
+    >>> # 127.0.0.1:5000 -> "127.0.0.1:5000/base:12"
     """
-    args = {}
-    for name, value in config.build.args.items():
-        def fill(match: re.Match[str], arg: str = name) -> str:
-            variable, default = match.group(1), match.group(2)
-            if env.get(variable):
-                return env[variable]
-            if default is not None:
-                return default
-            raise UsageError(f"build arg {arg} uses ${{{variable}}}, which is not set; "
-                             f"export {variable} or change build.args.{arg}")
-
-        args[name] = _ENV_REFERENCE.sub(fill, value)
+    args = {name: expand(name, value, env, target or {})
+            for name, value in config.build.args.items()}
     args.setdefault("VERSION", str(plan.version.decision.version))
     if plan.version.source is not None:
         args.setdefault("REVISION", plan.version.source.sha)

@@ -14,7 +14,8 @@ The hierarchy::
     ├── BuildError          10  the image build failed, or a builder/emulator is missing
     ├── ScanGateError       11  scan findings reached the configured severity threshold
     ├── SandboxError        12  the local sandbox could not start, or is not running
-    └── VerificationError   13  `verify` found what a deploy would trip on
+    ├── VerificationError   13  `verify` found what a deploy would trip on
+    └── NotFoundError       14  what the command names does not exist (an image, a repository)
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -42,6 +43,7 @@ class ExitCode(IntEnum):
     SCAN_GATE = 11
     SANDBOX = 12
     VERIFICATION = 13
+    NOT_FOUND = 14
 
 
 class ShipyardError(Exception):
@@ -127,3 +129,9 @@ class VerificationError(ShipyardError):
     """A check before deploying failed: a resource the task needs is missing or mismatched."""
 
     exit_code = ExitCode.VERIFICATION
+
+
+class NotFoundError(ShipyardError):
+    """What the command names (an image, a repository, a service) does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND

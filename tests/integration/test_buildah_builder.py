@@ -178,13 +178,13 @@ def test_base_image_from_a_loopback_registry_with_login(
                    check=True)
     (context / "Containerfile").write_text(f"FROM {registry}/base:1\nCOPY hello.txt /two.txt\n")
 
-    wrong = RegistryLogin(registry, USER, "not-the-password")
+    wrong = RegistryLogin(USER, "not-the-password", host=registry)
     with pytest.raises(AuthError) as caught:
         builder.build(request_for(context, tmp_path / "image", "linux/amd64",
                                   registry_auth=wrong, insecure_registries=(registry,)))
     assert "unauthorized" in str(caught.value) and "not-the-password" not in str(caught.value)
 
-    right = RegistryLogin(registry, USER, PASSWORD)
+    right = RegistryLogin(USER, PASSWORD, host=registry)
     builder.build(request_for(context, tmp_path / "image", "linux/amd64",
                               registry_auth=right, insecure_registries=(registry,)))
     assert len(skopeo(f"oci:{tmp_path / 'image'}")["Layers"]) == 2  # base layer + our COPY

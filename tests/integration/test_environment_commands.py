@@ -133,7 +133,42 @@ def test_render_pins_a_given_tag(environment, repo, shipyard, sandbox_env) -> No
     unpinned = shipyard(repo, "render", "staging", "--image", "docker.io/library/nginx:1")
     assert unpinned.code == 2 and "is not pinned by digest" in unpinned.err
     missing = shipyard(repo, "render", "staging", "--image", f"{base}:9.9.9")
-    assert missing.code == 2 and "is not in ECR" in missing.err
+    assert missing.code == 14 and "is not in ECR" in missing.err
+
+
+@pytest.mark.parametrize("short", [
+    "{repository}:latest",     # a tag of a repository in the service's registry
+    ":latest",                 # a tag of the service's repository
+    "@{digest}",               # a digest in the service's repository
+    "{repository}@{digest}",   # a digest of a repository in the service's registry
+])
+def test_render_takes_short_image_references(environment, repo, shipyard, sandbox_env,
+                                             short) -> None:
+    environment.create()
+    repository, digest = environment.image.split("/", 1)[1].split("@")
+    image = short.format(repository=repository, digest=digest)
+    result = shipyard(repo, "render", "staging", "--image", image, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["image"] == environment.image
+    assert result.json()["definition"]["containerDefinitions"][0]["image"] == environment.image
+
+
+def test_render_classifies_failures_by_cause(environment, repo, shipyard, sandbox_env,
+                                             monkeypatch) -> None:
+    environment.create()
+    # An unreachable AWS endpoint is the network's fault (9), not a missing image (14).
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    unreachable = shipyard(repo, "render", "staging", "--image", ":latest")
+    assert unreachable.code == 9 and "cannot reach" in unreachable.err, unreachable.err
+    # No credentials at all: exit 8, pointing at the sandbox's environment.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox_env["AWS_ENDPOINT_URL"])
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    anonymous = shipyard(repo, "render", "staging", "--image", ":latest")
+    assert anonymous.code == 8 and "shipyard sandbox env" in anonymous.err, anonymous.err
 
 
 @pytest.mark.parametrize(
@@ -177,6 +212,12 @@ def test_missing_lookups_and_environments(environment, repo, shipyard) -> None:
     result = shipyard(repo, "render", "staging")
     assert result.code == 3
     assert f'secret_arn("{environment.secret}"): no such secret in Secrets Manager' in result.err
+    # verify lists the missing secret in its checklist (exit 13), with every other check
+    verified = shipyard(repo, "verify", "staging", "--json")
+    assert verified.code == 13, verified.err
+    checks = {c["name"]: c for c in verified.json()["checks"]}
+    assert checks[f"template lookup secret {environment.secret}"]["status"] == "fail"
+    assert checks["definition"]["status"] == "ok" and len(checks) > 5
     unknown = shipyard(repo, "render", "qa")
     assert unknown.code == 3 and "environment 'qa' is not in" in unknown.err
 
@@ -186,10 +227,13 @@ def test_verify_passes_when_everything_exists(environment, repo, shipyard) -> No
     result = shipyard(repo, "verify", "staging", "--json")
     assert result.code == 0, result.err
     checks = {c["name"]: c for c in result.json()["checks"]}
-    assert all(c["ok"] for c in checks.values()), checks
+    # a check that could not run is "skipped" with its reason, never "ok"
+    sidecar = checks.pop("image of otel-collector")
+    assert sidecar["status"] == "skipped" and "cannot inspect" in sidecar["detail"]
+    assert all(c["status"] == "ok" for c in checks.values()), checks
     assert "has linux/amd64" in checks["image of gamepulse"]["detail"]
     assert checks["load balancer target"]["detail"] == "gamepulse:8080"
-    assert "not checked" in checks["image of otel-collector"]["detail"]
+    assert result.json()["skipped"] == 1 and result.json()["failed"] == 0
 
 
 def test_verify_lists_every_missing_resource(environment, repo, shipyard) -> None:
@@ -224,6 +268,20 @@ def test_verify_catches_an_image_without_the_task_platform(repo, shipyard, sandb
     assert "has no linux/arm64 image (it has 386, amd64)" in check["detail"]
 
 
+def test_verify_reads_a_single_platform_image_config(repo, shipyard, sandbox_env,
+                                                     oci_layout_factory) -> None:
+    """A single-platform image's manifest does not name its architecture: its config does."""
+    environment = Environment(repo, sandbox_env, architecture="ARM64")
+    repo.commit("environment")
+    amd64 = oci_layout_factory(("linux/amd64",))
+    assert shipyard(repo, "push", "--from-oci", str(amd64)).code == 0
+    environment.create()
+    result = shipyard(repo, "verify", "staging", "--json")
+    assert result.code == 13, result.err
+    check = next(c for c in result.json()["checks"] if c["name"] == "image of gamepulse")
+    assert check["status"] == "fail" and "(it has amd64)" in check["detail"]
+
+
 def test_diff_shows_changes_and_nothing_once_registered(environment, repo, shipyard) -> None:
     environment.create()
     changed = shipyard(repo, "diff", "staging", "--json")
@@ -238,3 +296,11 @@ def test_diff_shows_changes_and_nothing_once_registered(environment, repo, shipy
     assert same.json()["changed"] is False, same.json()["diff"]
     plain = shipyard(repo, "diff", "staging")
     assert plain.out == "" and "no changes: staging runs" in plain.err
+    assert shipyard(repo, "diff", "staging", "--exit-code").code == 0
+
+
+def test_diff_exit_code_says_whether_they_differ(environment, repo, shipyard) -> None:
+    environment.create()
+    assert shipyard(repo, "diff", "staging").code == 0  # without --exit-code: 0 either way
+    differs = shipyard(repo, "diff", "staging", "--exit-code")
+    assert differs.code == 1 and differs.out.startswith("--- ")

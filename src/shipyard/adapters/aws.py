@@ -14,7 +14,14 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from shipyard.errors import AuthError, AwsError, ConflictError, ShipyardError, UsageError
+from shipyard.errors import (
+    AuthError,
+    AwsError,
+    ConflictError,
+    NotFoundError,
+    ShipyardError,
+    UsageError,
+)
 
 T = TypeVar("T")
 
@@ -32,12 +39,21 @@ _ERROR_TABLE: Mapping[str, tuple[type[ShipyardError], str]] = {
     "ExpiredTokenException": (AuthError, "refresh the session credentials"),
     "AccessDenied": (AuthError, "grant the deploy role this permission"),
     "AccessDeniedException": (AuthError, "grant the deploy role this permission"),
-    "RepositoryNotFoundException": (UsageError, "create it, or check ECR_REPOSITORY"),
-    "ImageNotFoundException": (UsageError, "check the image tag or digest"),
+    "RepositoryNotFoundException": (NotFoundError, "create it, or check ECR_REPOSITORY"),
+    "ImageNotFoundException": (NotFoundError, "check the image tag or digest"),
+    "ClusterNotFoundException": (NotFoundError, "create the cluster, or check its name"),
+    "ServiceNotFoundException": (NotFoundError, "create the service, or check its name"),
+    "ResourceNotFoundException": (NotFoundError, "create it, or check its name"),
+    "RepositoryAlreadyExistsException": (ConflictError, "it exists already; use it"),
     "ImageTagAlreadyExistsException": (ConflictError, "the tag is immutable; use another version"),
     "InvalidParameterException": (UsageError, "check the value named in the message"),
     "ValidationException": (UsageError, "check the value named in the message"),
 }
+
+
+# Failures to reach the endpoint at all: the network or AWS_ENDPOINT_URL, never the input.
+_UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
 
 
 class Aws:
@@ -75,10 +91,12 @@ def translate(operation: str, exc: Exception) -> ShipyardError:
         return cls(f"{operation} failed: {code}: {message}; {fix}")
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return AuthError(f"{operation}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
-                         "AWS_SECRET_ACCESS_KEY, a profile, or a role")
-    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+                         "AWS_SECRET_ACCESS_KEY, a profile, or a role (for the local sandbox: "
+                         'eval "$(shipyard sandbox env)")')
+    if isinstance(exc, _UNREACHABLE):
         return AwsError(f"{operation}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}; "
-                        "check AWS_ENDPOINT_URL and the network (is the sandbox up?)")
+                        "check AWS_ENDPOINT_URL and the network (is the sandbox up? "
+                        "shipyard sandbox up)")
     if isinstance(exc, botocore.exceptions.ProfileNotFound | botocore.exceptions.NoRegionError):
         return AuthError(f"{operation}: {exc}; check AWS_PROFILE and AWS_REGION")
     return AwsError(f"{operation} failed: {_one_line(str(exc))}; check AWS_ENDPOINT_URL, "

@@ -6,15 +6,14 @@ registry client, and never printed or written (`shipyard login` writes it only w
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
 from shipyard.adapters.aws import Aws, call, translated
-from shipyard.adapters.credentials import RegistryLogin
-from shipyard.errors import AuthError, UsageError
+from shipyard.adapters.credentials import BasicAuth, RegistryLogin
+from shipyard.errors import ConflictError, NotFoundError
 
 MOVING_TAG_EXCLUSIONS = ("latest",)
 BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
@@ -53,14 +52,10 @@ class Ecr:
         with translated("ecr:GetAuthorizationToken"):
             kwargs = {"registryIds": [registry_id]} if registry_id else {}
             data = self.client.get_authorization_token(**kwargs)["authorizationData"][0]
-        try:
-            username, password = base64.b64decode(data["authorizationToken"]).decode().split(
-                ":", 1)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise AuthError("ecr:GetAuthorizationToken returned a token that is not "
-                            "base64 'user:password'; check the ECR endpoint") from exc
+        auth = BasicAuth.from_token(data["authorizationToken"],
+                                    source="ecr:GetAuthorizationToken")
         host = data.get("proxyEndpoint", "").split("://", 1)[-1].rstrip("/")
-        return RegistryLogin(host, username, password)
+        return RegistryLogin(auth.username, auth.password, host=host)
 
     def describe_repository(self, name: str) -> RepositorySettings | None:
         found = call("ecr:DescribeRepositories",
@@ -102,7 +97,9 @@ class Ecr:
             uri = created["repository"]["repositoryUri"]
             return RepositorySettings(**{**settings.__dict__, "uri": uri})
         existing = self.describe_repository(settings.name)
-        assert existing is not None, "ECR said the repository exists"
+        if existing is None:  # created by another pipeline, then deleted, between two calls
+            raise ConflictError(f"repository {settings.name} was created and deleted by "
+                                "someone else while this command ran; run it again")
         return existing
 
     def scan_type(self) -> str:
@@ -132,7 +129,8 @@ class Ecr:
         images = response.get("images", [])
         if not images:
             reason = (response.get("failures") or [{}])[0].get("failureReason", "not found")
-            raise UsageError(f"image {repository}@{digest} is not in ECR ({reason}); push it first")
+            raise NotFoundError(f"image {repository}@{digest} is not in ECR ({reason}); "
+                                "push it first")
         image = images[0]
         return image["imageManifest"], image.get("imageManifestMediaType", "")
 

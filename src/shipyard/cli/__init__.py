@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -11,10 +12,13 @@ import typer
 from shipyard.cli import (  # noqa: F401  (registers the commands)
     appspec,
     demo,
-    environments,
+    diff,
     login,
     push,
+    render,
+    scan,
     tags,
+    verify,
     version,
 )
 from shipyard.cli.app import app
@@ -25,34 +29,47 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return the process exit code; the one place errors become exit codes."""
+    """Run the CLI and return the process exit code; the one place errors become exit codes.
+
+    Under `--json` an error is JSON too, on stdout where the result would have been:
+    `{"error": {"code": "conflict", "exit": 6, "message": "..."}}`.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
+    report = _json_error if as_json else _error
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="shipyard", standalone_mode=False)
+        result = command.main(args=args, prog_name="shipyard", standalone_mode=False)
     except ShipyardError as error:
-        _error(error.message)
+        report(error.message, error.exit_code)
         return int(error.exit_code)
     except typer.TyperException as error:  # click's usage errors: bad flags, missing arguments
         message = error.format_message()
         if message:  # empty when click already printed the help for a bare `shipyard`
             context = getattr(error, "ctx", None)
             where = context.command_path if context is not None else "shipyard"
-            _error(f"{message} (see '{where} --help')")
+            report(f"{message} (see '{where} --help')", ExitCode.USAGE)
         return int(getattr(error, "exit_code", ExitCode.USAGE))
     except typer.Abort:
-        _error("aborted")
+        report("aborted", ExitCode.FAILURE)
         return int(ExitCode.FAILURE)
     except KeyboardInterrupt:
-        _error("interrupted")
+        _error("interrupted", ExitCode.FAILURE)  # 130 is the shell's code, not one of ours
         return 130
     except Exception as error:  # a bug: one line by default, the traceback when asked
         if os.environ.get("SHIPYARD_DEBUG"):
             raise
-        _error(f"unexpected {type(error).__name__}: {error} "
-               "(rerun with SHIPYARD_DEBUG=1 for the traceback, and please report it)")
+        report(f"unexpected {type(error).__name__}: {error} "
+               "(rerun with SHIPYARD_DEBUG=1 for the traceback, and please report it)",
+               ExitCode.FAILURE)
         return int(ExitCode.FAILURE)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 
-def _error(message: str) -> None:
+def _error(message: str, exit_code: ExitCode) -> None:
     sys.stderr.write(f"error: {message}\n")
+
+
+def _json_error(message: str, exit_code: ExitCode) -> None:
+    error = {"code": exit_code.name.lower(), "exit": int(exit_code), "message": message}
+    sys.stdout.write(json.dumps({"error": error}) + "\n")

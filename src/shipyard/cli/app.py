@@ -11,13 +11,18 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
 from shipyard.config import Config, load_config
+
+if TYPE_CHECKING:
+    from shipyard.adapters.builders import Builder
+    from shipyard.adapters.registry import ProgressCallback
+    from shipyard.usecases.context import Context
 
 app = typer.Typer(
     name="shipyard",
@@ -48,6 +53,16 @@ class Session:
 
     def outputs(self) -> GitHubOutputs:
         return GitHubOutputs(self.env)
+
+    def context(self, config: Config, *, builder: Builder | None = None,
+                progress: ProgressCallback | None = None) -> Context:
+        """The one context a use case gets: built here, at the edge, once per command."""
+        from shipyard.usecases.context import Context
+        from shipyard.usecases.target import region_of
+
+        return Context(env=self.env, region=region_of(config, self.env),
+                       git=self.git(config), actions=self.actions(), builder=builder,
+                       progress=progress)
 
 
 @app.callback()

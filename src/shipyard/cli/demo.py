@@ -23,11 +23,9 @@ def demo_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the release pipeline for this service, step by step."""
-    from shipyard.adapters.aws import Aws
     from shipyard.adapters.builders import choose_builder
     from shipyard.cli.progress import PushProgress
-    from shipyard.usecases.demo import DemoDeps, run_demo
-    from shipyard.usecases.target import region_of
+    from shipyard.usecases.demo import run_demo
     from shipyard.usecases.verify import enforce
 
     state = session(ctx)
@@ -43,10 +41,8 @@ def demo_command(
                                config.demo.infrastructure_parameters, out)
     preferred = None if config.build.builder == "auto" else config.build.builder
     with PushProgress(out) as progress:
-        deps = DemoDeps(git=state.git(config), actions=state.actions(),
-                        aws=Aws(region_of(config, state.env)), env=state.env,
-                        builder=choose_builder(preferred), progress=progress)
-        result = run_demo(config, deps)
+        context = state.context(config, builder=choose_builder(preferred), progress=progress)
+        result = run_demo(config, context)
     push = result.push
     assert push is not None
     for warning in push.warnings:

@@ -20,13 +20,11 @@ def login_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Log in to ECR and check the registry accepts the token (it is never printed)."""
-    from shipyard.adapters.aws import Aws
     from shipyard.usecases.login import login
-    from shipyard.usecases.target import region_of
 
     state = session(ctx)
     config = state.config()
-    result = login(config, state.env, Aws(region_of(config, state.env)), docker_config)
+    result = login(config, state.context(config), docker_config)
     out = Out(as_json)
     if as_json:
         out.json(result.to_json())

@@ -1,21 +1,18 @@
-"""`shipyard push` and `shipyard scan`: publish the image to ECR and gate it on findings."""
+"""`shipyard push`: build the image and publish it to ECR with its tags (push-to-ecr)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.version import BumpPart, ManualVersion
+from shipyard.cli.options import BumpPart, DryRun, ManualVersion
+from shipyard.cli.scan import print_scan, publish_scan
 
 if TYPE_CHECKING:
     from shipyard.usecases.push import PushResult
-    from shipyard.usecases.scan import ScanResult
-
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing.")]
 
 
 @app.command("push")
@@ -39,13 +36,11 @@ def push_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
-    from shipyard.adapters.aws import Aws
     from shipyard.adapters.builders import choose_builder
     from shipyard.cli.progress import PushProgress
     from shipyard.errors import BuildError
-    from shipyard.usecases.push import PushDeps, PushOptions, push
+    from shipyard.usecases.push import PushOptions, push
     from shipyard.usecases.scan import enforce_gate
-    from shipyard.usecases.target import region_of
 
     state = session(ctx)
     config = state.config()
@@ -63,10 +58,8 @@ def push_command(
                           platforms=tuple(platform or ()), latest=latest, scan=scan,
                           dry_run=dry_run, from_oci=from_oci)
     with PushProgress(out) as progress:
-        deps = PushDeps(git=state.git(config), actions=state.actions(),
-                        aws=Aws(region_of(config, state.env)), env=state.env, builder=builder,
-                        progress=progress)
-        result = push(options, config, deps)
+        result = push(options, config, state.context(config, builder=builder,
+                                                     progress=progress))
     for warning in result.warnings:
         out.warn(warning)
     _publish(result, state.outputs())
@@ -102,18 +95,9 @@ def print_push(result: PushResult, out: Out) -> None:
     if result.image:
         out.line(f"image {result.image}")
     if result.scan:
-        _print_scan(result.scan, out)
+        print_scan(result.scan, out)
     if result.dry_run:
         out.line("DRY RUN OK: nothing was created, pushed or tagged")
-
-
-def _print_scan(scan: ScanResult, out: Out) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in scan.decision.counts.items()) or "no findings"
-    reused = " (reused existing findings)" if any(s.reused for s in scan.scans) else ""
-    out.line(f"scan {'passed' if scan.decision.passed else 'FAILED'} at threshold "
-             f"{scan.decision.threshold}: {counts}{reused}")
-    for path in scan.reports:
-        out.line(f"report {path}")
 
 
 def _publish(result: PushResult, outputs) -> None:
@@ -128,52 +112,3 @@ def _publish(result: PushResult, outputs) -> None:
         outputs.summary(f"### Pushed {result.image}\n\n| tag |\n|---|\n{rows}")
     if result.scan:
         publish_scan(result.scan, outputs)
-
-
-def publish_scan(scan: ScanResult, outputs) -> None:
-    """The gate's outcome and severity counts in the job summary; `scan-passed` as output."""
-    decision = scan.decision
-    outputs.set(**{"scan-passed": str(decision.passed).lower()})
-    rows = "".join(f"| {severity} | {count} |\n" for severity, count in decision.counts.items())
-    rows = rows or "| none | 0 |\n"
-    verdict = "passed" if decision.passed else "FAILED"
-    outputs.summary(f"### Scan {verdict} (threshold {decision.threshold})\n\n"
-                    f"`{scan.image}`\n\n| severity | findings |\n|---|---|\n"
-                    f"{rows}")
-
-
-@app.command("scan")
-def scan_command(
-    ctx: typer.Context,
-    image: Annotated[str, typer.Argument(help="A tag or sha256 digest in the repository.")],
-    threshold: Annotated[str | None, typer.Option(
-        help="Fail at this severity or above (default: scan.threshold).",
-        show_default=False)] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Scan an image in ECR (each platform of an index) and gate on its findings."""
-    from shipyard.adapters.aws import Aws
-    from shipyard.adapters.ecr import Ecr
-    from shipyard.domain.scan_policy import GATE_SEVERITIES
-    from shipyard.errors import UsageError
-    from shipyard.usecases.scan import enforce_gate, scan_image, scan_options_from_config
-    from shipyard.usecases.target import region_of, resolve_target
-
-    if threshold and threshold.upper() not in GATE_SEVERITIES:
-        raise UsageError(f"--threshold '{threshold}' is not a severity; use one of "
-                         f"{', '.join(GATE_SEVERITIES)}")
-    state = session(ctx)
-    config = state.config()
-    aws = Aws(region_of(config, state.env))
-    target = resolve_target(config, state.env, aws)
-    options = scan_options_from_config(config, target.repository, image)
-    if threshold:
-        options = replace(options, threshold=threshold.upper())
-    out = Out(as_json)
-    result = scan_image(options, Ecr(aws))
-    publish_scan(result, state.outputs())
-    if as_json:
-        out.json(result.summary())
-    else:
-        _print_scan(result, out)
-    enforce_gate(result)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.version import BumpPart, ManualVersion
+from shipyard.cli.options import BumpPart, ManualVersion
 
 if TYPE_CHECKING:
     from shipyard.usecases.tags import TagsResult

@@ -7,21 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
+from shipyard.cli.options import BumpPart, DryRun, ManualVersion
 
 if TYPE_CHECKING:
     from shipyard.usecases.version import VersionResult
-
-ManualVersion = Annotated[
-    str | None,
-    typer.Option("--version", help="Use this version (X.Y.Z, a leading 'v' accepted).",
-                 show_default=False),
-]
-BumpPart = Annotated[
-    str | None,
-    typer.Option("--bump", help="Bump this part of the base version: major, minor or patch.",
-                 show_default=False),
-]
-
 
 @app.command("version")
 def version_command(
@@ -32,9 +21,7 @@ def version_command(
     git_tag: Annotated[
         bool, typer.Option("--git-tag", help="Create the annotated tag v<version> at HEAD.")
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check everything, write nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Print the release version for this commit (manual > release tag > --bump > branch rule)."""

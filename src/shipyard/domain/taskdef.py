@@ -9,7 +9,8 @@ typo is an error, not an empty string). In the spirit of ecspresso, templates ca
 - `values.*` from `[environments.NAME.values]`, and `environment`, `service`, `cluster`,
   `account_id`, `region`, `version`.
 
-Lookups are injected, so rendering here does no I/O of its own.
+Lookups and the template files themselves are injected (`TemplateSource`: a name to its text
+and a display name), so rendering here does no I/O of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -50,17 +50,32 @@ class TemplateContext:
     fix_hint: str = "define it in the environment's values"
 
 
-def render_template(path: Path, context: TemplateContext) -> dict[str, Any]:
+# A template's name -> (its text, the name to show in messages), or None when it is missing.
+TemplateSource = Callable[[str], "tuple[str, str] | None"]
+
+
+def render_template(name: str, source: TemplateSource, context: TemplateContext
+                    ) -> dict[str, Any]:
     """Render a task-definition template and parse it as JSON.
 
     Every failure is a ConfigError naming the template, the line and what is wrong.
     """
+    shown: set[str] = set()
+
+    def load(template: str) -> tuple[str, str, Callable[[], bool]] | None:
+        found = source(template)
+        if found is None:
+            return None
+        shown.add(found[1])
+        return found[0], found[1], lambda: True
+
+    path = (source(name) or ("", name))[1]
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(path.parent)), undefined=jinja2.StrictUndefined,
+        loader=jinja2.FunctionLoader(load), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, autoescape=False, finalize=_json_string_escape)
     environment.globals.update(_functions(context))
     try:
-        text = environment.get_template(path.name).render(
+        text = environment.get_template(name).render(
             **context.variables, values=dict(context.values))
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or str(path)
@@ -70,9 +85,10 @@ def render_template(path: Path, context: TemplateContext) -> dict[str, Any]:
         raise ConfigError(f"{path}: includes '{exc.name}', which does not exist next to it; "
                           "fix the include") from exc
     except jinja2.UndefinedError as exc:
-        raise ConfigError(f"{_where(exc, path)}: {exc.message}; {context.fix_hint}") from exc
+        raise ConfigError(f"{_where(exc, path, shown)}: {exc.message}; {context.fix_hint}"
+                          ) from exc
     except LookupFailed as exc:
-        raise ConfigError(f"{_where(exc, path)}: {exc}") from exc
+        raise ConfigError(f"{_where(exc, path, shown)}: {exc}") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -116,10 +132,9 @@ def _functions(context: TemplateContext) -> dict[str, Callable[..., Any]]:
     return {"env": env, "must_env": must_env, "secret_arn": secret_arn, "ssm": ssm}
 
 
-def _where(exc: BaseException, path: Path) -> str:
+def _where(exc: BaseException, path: str, templates: set[str]) -> str:
     """`file line N` from the template frames Jinja puts into the traceback."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename.startswith(str(path.parent))]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in templates]
     if not frames:
         return str(path)
     frame = frames[-1]

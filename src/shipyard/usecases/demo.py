@@ -16,37 +16,18 @@ the local sandbox first. The pipeline grows as capabilities land:
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.builders import Builder
-from shipyard.adapters.ecr import Ecr
-from shipyard.adapters.git import Git
-from shipyard.adapters.github import ActionsContext
 from shipyard.adapters.oci_layout import OciLayout
-from shipyard.adapters.registry import BasicAuth, ProgressCallback, RegistryClient
 from shipyard.config import Config
 from shipyard.errors import BuildError
-from shipyard.usecases.push import PushDeps, PushOptions, PushResult, new_repository, push
-from shipyard.usecases.render import EnvironmentDeps
+from shipyard.usecases.context import Context
+from shipyard.usecases.push import PushOptions, PushResult, new_repository, push
 from shipyard.usecases.scan import enforce_gate
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
 from shipyard.usecases.target import resolve_target
 from shipyard.usecases.verify import VerifyResult, verify_environment
-
-
-@dataclass
-class DemoDeps:
-    """The outside world the demo needs."""
-
-    git: Git
-    actions: ActionsContext | None
-    aws: Aws
-    env: Mapping[str, str]
-    builder: Builder | None
-    progress: ProgressCallback | None = None
 
 
 @dataclass
@@ -66,26 +47,21 @@ class DemoResult:
                 "verify": [v.to_json() for v in self.verified]}
 
 
-def run_demo(config: Config, deps: DemoDeps) -> DemoResult:
+def run_demo(config: Config, ctx: Context) -> DemoResult:
     """Run the pipeline's steps in order; the first failure stops it with its own error."""
-    result = DemoResult(tags=plan_image_tags(TagsOptions(), config, deps.git, deps.actions))
-    env = dict(deps.env)
+    result = DemoResult(tags=plan_image_tags(TagsOptions(), config, ctx.git, ctx.actions))
     if config.demo.base_image_layout is not None:
-        result.base_image = publish_base_image(config, deps)
-        env[config.demo.base_image_env] = result.base_image
-    push_deps = PushDeps(git=deps.git, actions=deps.actions, aws=deps.aws, env=env,
-                         builder=deps.builder, progress=deps.progress)
-    result.push = push(PushOptions(multi_arch=True, latest=True, scan=True), config, push_deps)
+        result.base_image = publish_base_image(config, ctx)
+        ctx = ctx.with_env({**ctx.env, config.demo.base_image_env: result.base_image})
+    result.push = push(PushOptions(multi_arch=True, latest=True, scan=True), config, ctx)
+    assert result.push.scan is not None  # scan=True above
     enforce_gate(result.push.scan)
-    environment_deps = EnvironmentDeps(git=deps.git, actions=deps.actions, aws=deps.aws,
-                                       env=env)
     for name in config.environments:
-        result.verified.append(verify_environment(name, result.push.image, config,
-                                                  environment_deps))
+        result.verified.append(verify_environment(name, result.push.image, config, ctx))
     return result
 
 
-def publish_base_image(config: Config, deps: DemoDeps) -> str:
+def publish_base_image(config: Config, ctx: Context) -> str:
     """Make sure the base image exists in the registry; returns its reference."""
     demo = config.demo
     assert demo.base_image_layout is not None
@@ -93,16 +69,14 @@ def publish_base_image(config: Config, deps: DemoDeps) -> str:
     if not (layout_dir / "index.json").exists():
         _build_base_layout(config, layout_dir)
     layout = OciLayout.open(layout_dir)
-    target = resolve_target(config, {**deps.env, "ECR_REPOSITORY": demo.base_image_repository},
-                            deps.aws)
-    ecr = Ecr(deps.aws)
+    target = resolve_target(config, ctx, repository=demo.base_image_repository)
+    ecr = ctx.ecr
     if ecr.describe_repository(target.repository) is None:
         # Base images are mirrored, and the same tag is refreshed: a mutable repository.
         ecr.create_repository(replace(new_repository(config, target.repository),
                                       tag_mutability="MUTABLE"))
-    login = ecr.login(target.account_id)
-    with RegistryClient(target.registry, auth=BasicAuth(login.username, login.password),
-                        progress=deps.progress) as registry:
+    login = ecr.login(target.account_id).for_host(target.registry)
+    with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
         registry.push_layout(layout, target.repository, [demo.base_image_tag])
     return f"{target.image_base}:{demo.base_image_tag}"
 

@@ -11,11 +11,11 @@ import difflib
 import json
 from dataclasses import dataclass
 
-from shipyard.adapters.ecs import Ecs
 from shipyard.config import Config
 from shipyard.domain.taskdef import normalized
-from shipyard.errors import UsageError
-from shipyard.usecases.render import EnvironmentDeps, RenderResult, render_environment
+from shipyard.errors import NotFoundError
+from shipyard.usecases.context import Context
+from shipyard.usecases.render import RenderResult, render_environment
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,19 @@ class DiffResult:
 
     def to_json(self) -> dict:
         return {"environment": self.render.environment, "running": self.running,
+                "rendered": str(self.render.template), "image": self.render.image,
                 "changed": self.changed, "diff": self.diff}
 
 
-def diff_environment(name: str, image: str | None, config: Config, deps: EnvironmentDeps
+def diff_environment(name: str, image: str | None, config: Config, ctx: Context
                      ) -> DiffResult:
     """Render ENV and diff it against the service's current task definition."""
-    rendered = render_environment(name, image, config, deps)
+    rendered = render_environment(name, image, config, ctx)
     settings = config.environment(name)
-    ecs = Ecs(deps.aws)
+    ecs = ctx.ecs
     service = ecs.service(settings.cluster, settings.service)
     if service is None:
-        raise UsageError(f"service {settings.service} is not in cluster {settings.cluster}; "
+        raise NotFoundError(f"service {settings.service} is not in cluster {settings.cluster}; "
                          "there is nothing to diff against until it exists")
     running = service["taskDefinition"]
     current = ecs.task_definition(running)

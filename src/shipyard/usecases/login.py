@@ -7,18 +7,15 @@ need it, such as `docker buildx` pulling private base images.
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.ecr import Ecr
+from shipyard.adapters.credentials import RegistryLogin
 from shipyard.adapters.files import write_atomically
-from shipyard.adapters.registry import BasicAuth, RegistryClient
 from shipyard.config import Config
 from shipyard.errors import UsageError
+from shipyard.usecases.context import Context
 from shipyard.usecases.target import Target, resolve_target
 
 
@@ -33,21 +30,18 @@ class LoginResult:
                 "docker_config": str(self.docker_config) if self.docker_config else None}
 
 
-def login(config: Config, env: Mapping[str, str], aws: Aws,
-          docker_config: Path | None = None) -> LoginResult:
+def login(config: Config, ctx: Context, docker_config: Path | None = None) -> LoginResult:
     """Get an ECR token, prove the registry accepts it, and optionally store it for docker."""
-    target = resolve_target(config, env, aws)
-    credentials = Ecr(aws).login(target.account_id)
-    with RegistryClient(target.registry,
-                        auth=BasicAuth(credentials.username, credentials.password)) as client:
+    target = resolve_target(config, ctx)
+    credentials = ctx.ecr.login(target.account_id).for_host(target.registry)
+    with ctx.registry(target.registry, auth=credentials) as client:
         client.check_auth()
     if docker_config is not None:
-        write_docker_credential(docker_config, target.registry, credentials.username,
-                                credentials.password)
+        write_docker_credential(docker_config, credentials)
     return LoginResult(target, docker_config)
 
 
-def write_docker_credential(path: Path, registry: str, username: str, password: str) -> None:
+def write_docker_credential(path: Path, login: RegistryLogin) -> None:
     """Merge one `auths` entry into a docker config file, atomically and readable only by us."""
     data: dict = {}
     if path.exists():
@@ -59,6 +53,5 @@ def write_docker_credential(path: Path, registry: str, username: str, password: 
         if not isinstance(data, dict) or not isinstance(data.get("auths", {}), dict):
             raise UsageError(f"{path} is not a docker config (an object with an 'auths' "
                              "object); fix or remove it before logging in")
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    data.setdefault("auths", {})[registry] = {"auth": token}
+    data.setdefault("auths", {})[login.host] = {"auth": login.token()}
     write_atomically(path, json.dumps(data, indent=2), mode=0o600)

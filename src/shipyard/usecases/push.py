@@ -13,17 +13,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.builders import Builder
 from shipyard.adapters.builders.request import parse_platforms
-from shipyard.adapters.ecr import Ecr, RepositorySettings
-from shipyard.adapters.git import Git
-from shipyard.adapters.github import ActionsContext
+from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.oci_layout import OciLayout
-from shipyard.adapters.registry import BasicAuth, ProgressCallback, PushReport, RegistryClient
+from shipyard.adapters.registry import PushReport, RegistryClient
 from shipyard.config import Config
 from shipyard.errors import ConflictError, UsageError
 from shipyard.usecases.build import plan_build, run_build
+from shipyard.usecases.context import Context
 from shipyard.usecases.scan import ScanResult, scan_image, scan_options_from_config
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
 from shipyard.usecases.target import Target, resolve_target
@@ -92,42 +89,29 @@ class PushResult:
         return data
 
 
-@dataclass
-class PushDeps:
-    """The outside world a push needs; tests hand in their own."""
-
-    git: Git
-    actions: ActionsContext | None
-    aws: Aws
-    env: Mapping[str, str]
-    builder: Builder | None = None
-    progress: ProgressCallback | None = None
-
-
-def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
+def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
     """Plan, check, then (unless dry-run) build, push, tag and scan."""
     if options.from_oci and (options.multi_arch or options.platforms):
         raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
                          "and --platform")
     layout = OciLayout.open(options.from_oci) if options.from_oci else None
     plan = plan_image_tags(TagsOptions(options.manual, options.bump, options.latest),
-                           config, deps.git, deps.actions)
+                           config, ctx.git, ctx.actions)
     scan_options = scan_options_from_config(config) if options.scan else None
-    target = resolve_target(config, deps.env, deps.aws)
-    ecr = Ecr(deps.aws)
+    target = resolve_target(config, ctx)
+    ecr = ctx.ecr
     existing = ecr.describe_repository(target.repository)
     repository = existing or new_repository(config, target.repository)
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
     login = ecr.login(target.account_id).for_host(target.registry)
-    build = None if layout else plan_build(config, plan, platforms, deps.env, login)
-    if build is not None and deps.builder is None and not options.dry_run:
+    build = None if layout else plan_build(config, plan, platforms, ctx.env, login)
+    if build is not None and ctx.builder is None and not options.dry_run:
         raise UsageError("no image builder is available (buildah or docker buildx); install "
                          "buildah, or pass --from-oci DIR with a built OCI image layout")
     result = PushResult(plan, target, repository, existing is None, platforms, options.dry_run)
     result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
-    with RegistryClient(target.registry, auth=BasicAuth(login.username, login.password),
-                        progress=deps.progress) as registry:
+    with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
         current = {} if existing is None else _current_tags(registry, target, plan)
         if layout is not None:
             _decide_tags(result, layout.digest, current)
@@ -137,9 +121,9 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
             return result
         if build is not None:
             # Local work first: a failed build leaves ECR untouched.
-            assert deps.builder is not None
+            assert ctx.builder is not None
             version = str(plan.version.decision.version)
-            layout = OciLayout.open(run_build(build, deps.builder, version).layout)
+            layout = OciLayout.open(run_build(build, ctx.builder, version).layout)
             _decide_tags(result, layout.digest, current)
         if existing is None:
             result.repository = ecr.create_repository(repository)
@@ -150,7 +134,7 @@ def push(options: PushOptions, config: Config, deps: PushDeps) -> PushResult:
         result.digest = layout.digest
     if scan_options is not None:
         result.scan = scan_image(replace(scan_options, repository=target.repository,
-                                         image=layout.digest), ecr)
+                                         image=layout.digest), ctx)
     return result
 
 

@@ -6,33 +6,21 @@ definition must name exactly one image, and a tag can move.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.ecr import Ecr
-from shipyard.adapters.git import Git
-from shipyard.adapters.github import ActionsContext
-from shipyard.adapters.secretsmanager import SecretsManager
-from shipyard.adapters.ssm import ParameterStore
 from shipyard.config import Config
+from shipyard.domain.names import ImageReference, parse_image_reference
 from shipyard.domain.tagplan import version_tag
 from shipyard.domain.taskdef import TemplateContext, model_problems, render_template
-from shipyard.errors import ConfigError, ShipyardError, UsageError
+from shipyard.errors import ConfigError, NotFoundError, UsageError
+from shipyard.usecases.context import Context
 from shipyard.usecases.target import Target, resolve_target
 from shipyard.usecases.version import VersionOptions, compute_version
 
-
-@dataclass
-class EnvironmentDeps:
-    """The outside world the environment commands (render, verify, diff) need."""
-
-    git: Git
-    actions: ActionsContext | None
-    aws: Aws
-    env: Mapping[str, str]
+MISSING_PREFIX = "<missing "
 
 
 @dataclass(frozen=True)
@@ -45,26 +33,35 @@ class RenderResult:
     definition: dict[str, Any]
     target: Target
 
+    def to_json(self) -> dict[str, Any]:
+        return {"environment": self.environment, "template": str(self.template),
+                "image": self.image, "definition": self.definition}
 
-def render_environment(name: str, image: str | None, config: Config, deps: EnvironmentDeps,
-                       *, check_model: bool = True) -> RenderResult:
-    """Render ENV's task definition; with `check_model`, refuse what ECS's model refuses."""
+
+def render_environment(name: str, image: str | None, config: Config, ctx: Context,
+                       *, check_model: bool = True, missing: list[str] | None = None
+                       ) -> RenderResult:
+    """Render ENV's task definition; with `check_model`, refuse what ECS's model refuses.
+
+    With a `missing` list, a secret or SSM parameter the template looks up and does not find
+    is added to it and rendered as `<missing ...>` instead of failing (verify lists them).
+    """
     settings = config.environment(name)
     template = config.path(settings.task_definition)
     if not template.is_file():
         raise ConfigError(f"task-definition template {template} does not exist; fix "
                           f"environments.{name}.task_definition")
-    target = resolve_target(config, deps.env, deps.aws)
-    pinned, version = resolve_image(image, target, config, deps)
+    target = resolve_target(config, ctx)
+    pinned, version = resolve_image(image, target, config, ctx)
     context = TemplateContext(
         variables={"image": pinned, "environment": name, "service": settings.service,
                    "cluster": settings.cluster, "account_id": target.account_id,
                    "region": target.region, "version": version},
-        values=settings.values, environ=deps.env,
-        secret_arn=SecretsManager(deps.aws).secret_arn,
-        parameter=ParameterStore(deps.aws).value,
+        values=settings.values, environ=ctx.env,
+        secret_arn=_recorded(ctx.secrets.secret_arn, "secret", missing),
+        parameter=_recorded(ctx.parameters.value, "SSM parameter", missing),
         fix_hint=f"define it in [environments.{name}.values] or fix the name")
-    definition = render_template(template, context)
+    definition = render_template(template.name, template_files(template.parent), context)
     if check_model:
         problems = model_problems(definition)
         if problems:
@@ -75,28 +72,60 @@ def render_environment(name: str, image: str | None, config: Config, deps: Envir
     return RenderResult(name, template, pinned, definition, target)
 
 
+def _recorded(lookup: Callable[[str], str | None], kind: str, missing: list[str] | None
+              ) -> Callable[[str], str | None]:
+    if missing is None:
+        return lookup
+
+    def recorded(name: str) -> str | None:
+        found = lookup(name)
+        if found is None:
+            missing.append(f"{kind} {name}")
+            return f"{MISSING_PREFIX}{kind} {name}>"
+        return found
+
+    return recorded
+
+
+def template_files(folder: Path) -> Callable[[str], tuple[str, str] | None]:
+    """The template loader: a template and its includes are files in one folder."""
+    def load(name: str) -> tuple[str, str] | None:
+        path = folder / name
+        if not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8"), str(path)
+
+    return load
+
+
 def resolve_image(image: str | None, target: Target, config: Config,
-                  deps: EnvironmentDeps) -> tuple[str, str]:
-    """The image as `registry/repo@sha256:...` (given pinned, a tag resolved, or this
-    commit's version), and its version when known ("" otherwise)."""
-    if image and "@sha256:" in image:
-        return image, ""
-    ecr = Ecr(deps.aws)
-    version = ""
+                  ctx: Context) -> tuple[str, str]:
+    """The image as `registry/repo@sha256:...`, and its version when known ("" otherwise).
+
+    `image` may be a full reference (`REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:...`) or a
+    short one in the service's registry (`REPO:TAG`, `:TAG`, `@sha256:...`, `REPO@sha256:...`);
+    None means this commit's version. Tags are resolved to digests in ECR: a task definition
+    must name exactly one image, and a tag can move.
+    """
     if image is None:
-        decided = compute_version(VersionOptions(), config, deps.git, deps.actions)
-        repository, tag = target.repository, version_tag(decided.decision.version)
-        version = str(decided.decision.version)
+        decided = compute_version(VersionOptions(), config, ctx.git, ctx.actions)
+        reference = ImageReference(target.registry, target.repository,
+                                   tag=version_tag(decided.decision.version))
         fix = "push it first (shipyard push) or pass --image REF"
-    elif image.startswith(f"{target.registry}/") and ":" in image[len(target.registry) + 1:]:
-        repository, _, tag = image[len(target.registry) + 1:].rpartition(":")
-        fix = "push it first or fix --image"
+        version = str(decided.decision.version)
     else:
-        raise UsageError(f"--image {image} is not pinned by digest; pass REPO@sha256:... or a "
-                         f"tag in {target.registry} (REGISTRY/REPO:TAG), which is pinned for you")
+        reference = parse_image_reference(image, registry=target.registry,
+                                          repository=target.repository)
+        fix = "push it first or fix --image"
+        version = ""
+    if reference.digest:
+        return reference.pinned, version
+    if reference.registry != target.registry:
+        raise UsageError(f"--image {image} is not pinned by digest, and Shipyard resolves tags "
+                         f"only in {target.registry}; pin it (REPO@sha256:...) or use a tag "
+                         "there")
     try:
-        digest = ecr.resolve(repository, tag)
-    except ShipyardError as exc:
-        raise UsageError(f"image {target.registry}/{repository}:{tag} is not in ECR; {fix}"
-                         ) from exc
-    return f"{target.registry}/{repository}@{digest}", version
+        digest = ctx.ecr.resolve(reference.repository, reference.tag)
+    except NotFoundError as exc:
+        raise NotFoundError(f"image {reference} is not in ECR; {fix}") from exc
+    return f"{reference.registry}/{reference.repository}@{digest}", version

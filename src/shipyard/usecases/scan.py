@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from shipyard.domain.scan_policy import (
 )
 from shipyard.domain.scan_report import json_report, sarif_report
 from shipyard.errors import AwsError, ScanGateError
+from shipyard.usecases.context import Context
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -88,14 +87,13 @@ class ScanResult:
         }
 
 
-def scan_image(options: ScanOptions, ecr: Ecr, *, sleep: Callable[[float], None] = time.sleep,
-               clock: Callable[[], float] = time.monotonic,
-               today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> ScanResult:
+def scan_image(options: ScanOptions, ctx: Context) -> ScanResult:
     """Scan every platform image of `options.image` and decide the gate; write the reports.
 
     The gate is enforced by `enforce_gate`, after the caller has shown the result, so CI gets
     the reports and the counts whichever way it goes.
     """
+    ecr, clock = ctx.ecr, ctx.clock
     digest = options.image if options.image.startswith("sha256:") else ecr.resolve(
         options.repository, options.image)
     scan_type = ecr.scan_type()
@@ -103,10 +101,10 @@ def scan_image(options: ScanOptions, ecr: Ecr, *, sleep: Callable[[float], None]
     scans, findings = [], []
     for child, platform in _platform_images(ecr, options.repository, digest):
         response, scan = _await_findings(ecr, options, child, platform, scan_type, deadline,
-                                         sleep, clock)
+                                         ctx.sleep, clock)
         scans.append(scan)
         findings.extend(findings_from_ecr(response, child, platform))
-    decision = evaluate(findings, options.threshold, options.allowlist, today())
+    decision = evaluate(findings, options.threshold, options.allowlist, ctx.today())
     image = f"{options.repository}@{digest}"
     reports = _write_reports(options, image, findings, decision)
     return ScanResult(image, tuple(scans), tuple(findings), decision, reports)

@@ -11,14 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shipyard.adapters import sts
-from shipyard.adapters.aws import Aws
-from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
+from shipyard.domain.names import ECR_REPOSITORY, is_loopback_host
 from shipyard.errors import UsageError
+from shipyard.usecases.context import Context
 
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
 @dataclass(frozen=True)
@@ -43,16 +41,17 @@ def region_of(config: Config, env: Mapping[str, str]) -> str:
     return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or config.service.region
 
 
-def resolve_target(config: Config, env: Mapping[str, str], aws: Aws) -> Target:
+def resolve_target(config: Config, ctx: Context, repository: str | None = None) -> Target:
     """Resolve the target; the account comes from STS only when `AWS_ACCOUNT_ID` is unset."""
-    repository = env.get("ECR_REPOSITORY") or config.service.repository
-    if not _REPOSITORY.match(repository):
+    env = ctx.env
+    repository = repository or env.get("ECR_REPOSITORY") or config.service.repository
+    if not ECR_REPOSITORY.match(repository):
         raise UsageError(f"repository name '{repository}' is not valid for ECR (lowercase "
                          "letters, digits, '.', '_', '-', '/'); fix ECR_REPOSITORY or "
                          "service.repository")
-    account = env.get("AWS_ACCOUNT_ID") or sts.account_id(aws)
+    account = env.get("AWS_ACCOUNT_ID") or ctx.sts.account_id()
     if not _ACCOUNT.match(account):
         raise UsageError(f"AWS_ACCOUNT_ID '{account}' is not a 12-digit account id; fix it or "
                          "unset it to detect the account with STS")
-    registry = env.get("SHIPYARD_REGISTRY") or f"{account}.dkr.ecr.{aws.region}.amazonaws.com"
-    return Target(aws.region, account, registry, repository)
+    registry = env.get("SHIPYARD_REGISTRY") or f"{account}.dkr.ecr.{ctx.region}.amazonaws.com"
+    return Target(ctx.region, account, registry, repository)

@@ -1,9 +1,12 @@
 """`shipyard verify ENV`: everything a deploy of ENV would trip on, checked before it runs.
 
-Each check reads only; all run, so one report shows every problem:
+Each check reads only; all run, so one report shows every problem. A check ends `ok`, `fail`,
+or `skipped` with the reason it could not be made: a check that did not run never says ok.
 - the rendered definition against botocore's own ECS model (not a hand-written schema);
-- every image in our registry exists for the platform the task runs on;
-- secrets, log groups, roles, the cluster and the EFS file systems exist;
+- every image in our registry exists for the platform the task runs on (an index's platform
+  list, or a single image's config);
+- secrets, SSM parameters, log groups, roles, the cluster and the EFS file systems exist (a
+  lookup a template makes that finds nothing is a failed check, not an abort);
 - the service's load balancer names a container and port that the definition has.
 """
 
@@ -13,26 +16,32 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.adapters import efs, iam, logs
-from shipyard.adapters.ecr import Ecr
-from shipyard.adapters.ecs import Ecs
-from shipyard.adapters.secretsmanager import SecretsManager
-from shipyard.adapters.ssm import ParameterStore
+from shipyard.adapters.credentials import RegistryLogin
 from shipyard.config import Config
 from shipyard.domain.taskdef import model_problems
-from shipyard.errors import ShipyardError, VerificationError
-from shipyard.usecases.render import EnvironmentDeps, RenderResult, render_environment
+from shipyard.errors import NotFoundError, VerificationError
+from shipyard.usecases.context import Context
+from shipyard.usecases.render import MISSING_PREFIX, RenderResult, render_environment
 
 ARCHITECTURES = {"X86_64": "amd64", "ARM64": "arm64"}  # runtimePlatform -> OCI architecture
+OK, FAIL, SKIPPED = "ok", "fail", "skipped"
 
 
 @dataclass(frozen=True)
 class Check:
-    """One verified fact: what was checked, whether it holds, and the detail."""
+    """One verified fact: what was checked, how it ended (ok, fail, skipped), and why."""
 
     name: str
-    ok: bool
+    status: str
     detail: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+
+def check(name: str, ok: bool, detail: str) -> Check:
+    return Check(name, OK if ok else FAIL, detail)
 
 
 @dataclass(frozen=True)
@@ -42,32 +51,43 @@ class VerifyResult:
 
     @property
     def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok)
+        return tuple(c for c in self.checks if c.failed)
+
+    @property
+    def skipped(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == SKIPPED)
 
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.render.environment, "image": self.render.image,
-                "ok": not self.failed,
-                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail}
+                "ok": not self.failed, "failed": len(self.failed),
+                "skipped": len(self.skipped),
+                "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
                            for c in self.checks]}
 
 
-def verify_environment(name: str, image: str | None, config: Config, deps: EnvironmentDeps
+def verify_environment(name: str, image: str | None, config: Config, ctx: Context
                        ) -> VerifyResult:
-    """Render ENV without failing on the model, then run every check."""
-    rendered = render_environment(name, image, config, deps, check_model=False)
+    """Render ENV without failing on the model or on missing lookups, then run every check."""
+    missing: list[str] = []
+    rendered = render_environment(name, image, config, ctx, check_model=False, missing=missing)
     definition = rendered.definition
     settings = config.environment(name)
     checks = [_model(definition)]
-    checks += _images(rendered, deps)
-    checks += _secrets(definition, deps)
-    checks += _log_groups(definition, deps)
-    checks += _roles(definition, deps)
-    checks += _file_systems(definition, deps)
-    cluster = Ecs(deps.aws).cluster(settings.cluster)
-    checks.append(Check(f"cluster {settings.cluster}", cluster is not None,
+    checks += [Check(f"template lookup {what}", FAIL, "does not exist; create it or fix the "
+                     "name") for what in missing]
+    checks += _images(rendered, ctx)
+    checks += _secrets(definition, ctx)
+    checks += _log_groups(definition, ctx)
+    checks += _roles(definition, ctx)
+    checks += _file_systems(definition, ctx)
+    cluster = ctx.ecs.cluster(settings.cluster)
+    checks.append(check(f"cluster {settings.cluster}", cluster is not None,
                         "active" if cluster else "missing or not ACTIVE"))
     if cluster is not None:
-        checks += _service(definition, settings, deps)
+        checks += _service(definition, settings, ctx)
+    else:
+        checks.append(Check(f"service {settings.service}", SKIPPED,
+                            f"not looked up: cluster {settings.cluster} is missing"))
     return VerifyResult(rendered, tuple(checks))
 
 
@@ -83,7 +103,7 @@ def enforce(result: VerifyResult) -> None:
 def _model(definition: dict[str, Any]) -> Check:
     problems = model_problems(definition)
     detail = "valid for ecs:RegisterTaskDefinition" if not problems else "; ".join(problems)
-    return Check("definition", not problems, detail)
+    return check("definition", not problems, detail)
 
 
 def _containers(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,60 +111,84 @@ def _containers(definition: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in containers if isinstance(c, dict)]
 
 
-def _images(rendered: RenderResult, deps: EnvironmentDeps) -> list[Check]:
+def _images(rendered: RenderResult, ctx: Context) -> list[Check]:
     architecture = (rendered.definition.get("runtimePlatform") or {}).get(
         "cpuArchitecture", "X86_64")
     wanted = ARCHITECTURES.get(architecture, architecture.lower())
-    prefix = f"{rendered.target.registry}/"
+    registry = rendered.target.registry
+    images = _ImageInspector(ctx, rendered)
     checks = []
     for container in _containers(rendered.definition):
         image = str(container.get("image", ""))
         name = f"image of {container.get('name')}"
-        if not image.startswith(prefix) or "@" not in image:
-            checks.append(Check(name, True, f"{image}: outside {rendered.target.registry} or "
-                                            "not pinned, not checked"))
-            continue
-        repository, _, digest = image[len(prefix):].partition("@")
-        checks.append(_image_check(name, Ecr(deps.aws), repository, digest, wanted))
+        if not image.startswith(f"{registry}/"):
+            checks.append(Check(name, SKIPPED, f"{image}: outside {registry}, which Shipyard "
+                                "cannot inspect; check it exists for linux/" + wanted))
+        elif "@" not in image:
+            checks.append(Check(name, FAIL, f"{image} is not pinned by digest; a tag can move "
+                                "between verify and deploy: use {{ image }} or REPO@sha256:..."))
+        else:
+            repository, _, digest = image[len(registry) + 1:].partition("@")
+            checks.append(images.check(name, repository, digest, wanted))
     return checks
 
 
-def _image_check(name: str, ecr: Ecr, repository: str, digest: str, wanted: str) -> Check:
-    try:
-        manifest, _media_type = ecr.image_manifest(repository, digest)
-    except ShipyardError as exc:
-        return Check(name, False, f"{repository}@{digest[:19]}… is not in ECR ({exc})")
-    parsed = json.loads(manifest)
-    if "manifests" not in parsed:
-        # A single-platform image: ECR's manifest alone does not say its architecture, and
-        # the build that made it did; accept it, saying so.
-        return Check(name, True, f"{repository}@{digest[:19]}… exists (single platform)")
-    platforms = {m.get("platform", {}).get("architecture") for m in parsed["manifests"]}
-    ok = wanted in platforms
-    have = ", ".join(sorted(p for p in platforms if p)) or "none"
-    return Check(name, ok, f"{repository}@{digest[:19]}… has linux/{wanted}" if ok else
-                 f"{repository}@{digest[:19]}… has no linux/{wanted} image (it has {have}); "
-                 "build with --multi-arch or change runtimePlatform")
+class _ImageInspector:
+    """Reads manifests through ECR and, for a single-platform image, its config through the
+    registry (the manifest alone does not say the architecture)."""
+
+    def __init__(self, ctx: Context, rendered: RenderResult) -> None:
+        self.ctx, self.target = ctx, rendered.target
+        self._login: RegistryLogin | None = None
+
+    def check(self, name: str, repository: str, digest: str, wanted: str) -> Check:
+        short = f"{repository}@{digest[:19]}…"
+        try:
+            manifest, _media_type = self.ctx.ecr.image_manifest(repository, digest)
+        except NotFoundError:
+            return Check(name, FAIL, f"{short} is not in ECR; push it first")
+        parsed = json.loads(manifest)
+        if "manifests" in parsed:
+            platforms = {m.get("platform", {}).get("architecture")
+                         for m in parsed["manifests"]}
+        else:
+            platforms = {self._config_architecture(repository, parsed)}
+        have = ", ".join(sorted(p for p in platforms if p)) or "none"
+        if wanted in platforms:
+            return Check(name, OK, f"{short} has linux/{wanted}")
+        return Check(name, FAIL, f"{short} has no linux/{wanted} image (it has {have}); "
+                     "build with --multi-arch or change runtimePlatform")
+
+    def _config_architecture(self, repository: str, manifest: dict[str, Any]) -> str | None:
+        config_digest = (manifest.get("config") or {}).get("digest", "")
+        if self._login is None:
+            self._login = self.ctx.ecr.login(self.target.account_id).for_host(
+                self.target.registry)
+        with self.ctx.registry(self.target.registry, auth=self._login) as registry:
+            config = json.loads(registry.get_small_blob(repository, config_digest))
+        return config.get("architecture")
 
 
-def _secrets(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check]:
-    manager, store = SecretsManager(deps.aws), ParameterStore(deps.aws)
+def _secrets(definition: dict[str, Any], ctx: Context) -> list[Check]:
+    manager, store = ctx.secrets, ctx.parameters
     checks = []
     for container in _containers(definition):
         for secret in container.get("secrets", []):
             source = str(secret.get("valueFrom", ""))
+            if source.startswith(MISSING_PREFIX):
+                continue  # a template lookup that found nothing: already a failed check
             if ":secretsmanager:" in source:
                 # ARN[:json-key:version-stage:version-id]: the secret is the first 7 fields.
                 secret_id = ":".join(source.split(":")[:7])
                 ok = manager.secret_arn(secret_id) is not None
             else:
                 ok = store.exists(source)  # GetParameter takes a name or an ARN as given
-            checks.append(Check(f"secret {secret.get('name')}", ok,
+            checks.append(check(f"secret {secret.get('name')}", ok,
                                 source if ok else f"{source} does not exist"))
     return checks
 
 
-def _log_groups(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check]:
+def _log_groups(definition: dict[str, Any], ctx: Context) -> list[Check]:
     groups = {}
     for container in _containers(definition):
         options = (container.get("logConfiguration") or {}).get("options") or {}
@@ -153,51 +197,51 @@ def _log_groups(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check
             groups[options["awslogs-group"]] = groups.get(options["awslogs-group"]) or created
     checks = []
     for group, created_on_start in groups.items():
-        ok = created_on_start or logs.log_group_exists(deps.aws, group)
-        checks.append(Check(f"log group {group}", ok, "exists" if ok else "missing; create it "
+        ok = created_on_start or ctx.logs.log_group_exists(group)
+        checks.append(check(f"log group {group}", ok, "exists" if ok else "missing; create it "
                             "or set awslogs-create-group"))
     return checks
 
 
-def _roles(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check]:
+def _roles(definition: dict[str, Any], ctx: Context) -> list[Check]:
     checks = []
     for key in ("executionRoleArn", "taskRoleArn"):
         arn = definition.get(key)
         if arn:
             role = str(arn).rsplit("/", 1)[-1]
-            ok = iam.role_exists(deps.aws, role)
-            checks.append(Check(f"{key} {role}", ok, "exists" if ok else f"{arn} does not exist"))
+            ok = ctx.iam.role_exists(role)
+            checks.append(check(f"{key} {role}", ok, "exists" if ok else f"{arn} does not exist"))
     return checks
 
 
-def _file_systems(definition: dict[str, Any], deps: EnvironmentDeps) -> list[Check]:
+def _file_systems(definition: dict[str, Any], ctx: Context) -> list[Check]:
     checks = []
     for volume in definition.get("volumes", []):
         config = volume.get("efsVolumeConfiguration") or {}
         if "fileSystemId" in config:
-            ok = efs.file_system_exists(deps.aws, config["fileSystemId"])
-            checks.append(Check(f"EFS {config['fileSystemId']}", ok,
+            ok = ctx.efs.file_system_exists(config["fileSystemId"])
+            checks.append(check(f"EFS {config['fileSystemId']}", ok,
                                 "exists" if ok else "missing"))
     return checks
 
 
-def _service(definition: dict[str, Any], settings: Any, deps: EnvironmentDeps) -> list[Check]:
-    service = Ecs(deps.aws).service(settings.cluster, settings.service)
+def _service(definition: dict[str, Any], settings: Any, ctx: Context) -> list[Check]:
+    service = ctx.ecs.service(settings.cluster, settings.service)
     if service is None:
-        return [Check(f"service {settings.service}", False,
+        return [check(f"service {settings.service}", False,
                       f"not in cluster {settings.cluster}; create it first")]
-    checks = [Check(f"service {settings.service}", True, "exists")]
+    checks = [check(f"service {settings.service}", True, "exists")]
     ports = {(c.get("name"), m.get("containerPort")) for c in _containers(definition)
              for m in c.get("portMappings", [])}
     for target in service.get("loadBalancers", []):
         wanted = (target.get("containerName"), target.get("containerPort"))
         ok = wanted in ports
-        checks.append(Check("load balancer target", ok,
+        checks.append(check("load balancer target", ok,
                             f"{wanted[0]}:{wanted[1]}" + ("" if ok else " is not a container "
                                                           "port of this definition")))
     if settings.container_name and settings.container_port:
         ok = (settings.container_name, settings.container_port) in ports
-        checks.append(Check("configured container", ok,
+        checks.append(check("configured container", ok,
                             f"{settings.container_name}:{settings.container_port}"
                             + ("" if ok else " is not a container port of this definition")))
     return checks

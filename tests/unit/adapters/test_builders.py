@@ -29,10 +29,11 @@ from shipyard.adapters.builders import (
     request,
     run_command,
 )
-from shipyard.adapters.builders.buildah_config import is_loopback, registries_conf_text
+from shipyard.adapters.builders.buildah_config import registries_conf_text
 from shipyard.adapters.builders.buildah_errors import parse_failure, step_line
 from shipyard.adapters.builders.layout import unpack_oci_tar, verify_layout
 from shipyard.adapters.builders.request import Platform, parse_platforms
+from shipyard.domain.names import is_loopback_host
 from shipyard.errors import AuthError, BuildError, UsageError
 
 EPOCH = 1772600767
@@ -210,7 +211,7 @@ def test_buildah_registry_login_goes_through_a_private_authfile(
     project: Path, tmp_path: Path
 ) -> None:
     fake = FakeRunner()
-    login = RegistryLogin("127.0.0.1:5000", "ci", PASSWORD)
+    login = RegistryLogin("ci", PASSWORD, host="127.0.0.1:5000")
     BuildahBuilder(tmp_path / "cache", runner=fake).build(
         make_request(project, registry_auth=login, insecure_registries=("127.0.0.1:5000",)))
     build = fake.calls[1]
@@ -234,7 +235,7 @@ def test_authfile_is_private_while_it_exists(project: Path, tmp_path: Path) -> N
             modes.append(stat.S_IMODE(Path(path).parent.stat().st_mode))
 
     BuildahBuilder(tmp_path / "c", runner=FakeRunner(answer)).build(
-        make_request(project, registry_auth=RegistryLogin("localhost:5000", "u", PASSWORD)))
+        make_request(project, registry_auth=RegistryLogin("u", PASSWORD, host="localhost:5000")))
     assert modes == [0o600, 0o700]
 
 
@@ -248,7 +249,7 @@ def test_authfile_is_private_while_it_exists(project: Path, tmp_path: Path) -> N
     ("localhost.example.com:5000", False),
 ])
 def test_only_loopback_registries_may_be_insecure(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
 
 
 def test_non_loopback_insecure_registry_is_refused_before_building(
@@ -376,7 +377,7 @@ def test_password_echoed_by_a_tool_is_masked(project: Path, tmp_path: Path) -> N
     builder = BuildahBuilder(tmp_path / "c", runner=FakeRunner(failing_build(stderr)))
     with pytest.raises(AuthError) as caught:
         builder.build(make_request(
-            project, registry_auth=RegistryLogin("localhost:5000", "ci", PASSWORD)))
+            project, registry_auth=RegistryLogin("ci", PASSWORD, host="localhost:5000")))
     assert PASSWORD not in str(caught.value) and "***" in str(caught.value)
 
 
@@ -448,7 +449,7 @@ def test_buildx_login_uses_a_temporary_docker_config(project: Path, tmp_path: Pa
     (user / "config.json").write_text(json.dumps(
         {"credsStore": "desktop", "auths": {"other.example": {"auth": "eA=="}}}))
     fake = FakeRunner()
-    login = RegistryLogin("123.dkr.ecr.ap-northeast-2.amazonaws.com", "AWS", PASSWORD)
+    login = RegistryLogin("AWS", PASSWORD, host="123.dkr.ecr.ap-northeast-2.amazonaws.com")
     DockerBuildxBuilder(runner=fake, docker_config=user).build(
         make_request(project, registry_auth=login))
     call = fake.calls[2]

@@ -15,6 +15,15 @@ from shipyard.domain.taskdef import (
 from shipyard.errors import ConfigError
 
 
+def render_files(path, ctx):
+    """Render a template from files: the domain takes a source function, here over a folder."""
+    def source(name):
+        found = path.parent / name
+        return (found.read_text(), str(found)) if found.is_file() else None
+
+    return render_template(path.name, source, ctx)
+
+
 def context(**variables) -> TemplateContext:
     return TemplateContext(variables={"image": "r/app@sha256:abc", **variables},
                            values={"cpu": "256"}, environ={"STAGE": "qa"},
@@ -39,7 +48,7 @@ def context(**variables) -> TemplateContext:
 def test_render(tmp_path: Path, template: str, expected: dict) -> None:
     path = tmp_path / "td.json"
     path.write_text(template)
-    assert render_template(path, context()) == expected
+    assert render_files(path, context()) == expected
 
 
 @pytest.mark.parametrize(
@@ -56,7 +65,7 @@ def test_render_errors(tmp_path: Path, template: str, message: str) -> None:
     path = tmp_path / "td.json"
     path.write_text(template)
     with pytest.raises(ConfigError) as caught:
-        render_template(path, context())
+        render_files(path, context())
     assert message in str(caught.value) and str(path) in str(caught.value)
 
 
@@ -64,7 +73,7 @@ def test_an_error_in_an_included_file_names_that_file(tmp_path: Path) -> None:
     (tmp_path / "_part.json").write_text('\n\n"{{ typo }}"')
     (tmp_path / "td.json").write_text('{"v": {% include "_part.json" %}}')
     with pytest.raises(ConfigError, match=r"_part\.json line 3: 'typo' is undefined"):
-        render_template(tmp_path / "td.json", context())
+        render_files(tmp_path / "td.json", context())
 
 
 def test_model_problems() -> None:
@@ -102,7 +111,7 @@ def test_values_are_escaped_so_they_cannot_break_or_extend_the_json(tmp_path: Pa
     tricky = 'a", "privileged": true, "x": "\n'
     ctx = TemplateContext(variables={}, values={"count": 3}, environ={},
                           secret_arn=lambda name: None, parameter=lambda name: tricky)
-    assert render_template(path, ctx) == {"password": tricky, "n": 3}
+    assert render_files(path, ctx) == {"password": tricky, "n": 3}
 
 
 def test_a_json_error_does_not_show_the_rendered_text(tmp_path: Path) -> None:
@@ -111,6 +120,6 @@ def test_a_json_error_does_not_show_the_rendered_text(tmp_path: Path) -> None:
     ctx = TemplateContext(variables={}, values={}, environ={}, secret_arn=lambda name: None,
                           parameter=lambda name: "hunter2")
     with pytest.raises(ConfigError) as caught:
-        render_template(path, ctx)
+        render_files(path, ctx)
     assert "rendered line 1 column" in str(caught.value)
     assert "hunter2" not in str(caught.value)

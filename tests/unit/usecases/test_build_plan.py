@@ -50,7 +50,7 @@ def test_unset_variable_names_the_arg(tmp_path: Path) -> None:
 
 def test_plan(tmp_path: Path) -> None:
     config = load_config(project(tmp_path))
-    login = RegistryLogin("127.0.0.1:5000", "AWS", "secret")
+    login = RegistryLogin("AWS", "secret", host="127.0.0.1:5000")
     build = plan_build(config, PLAN, ("linux/amd64", "linux/arm64"), {}, login)
     request = build.request
     assert request.platforms == ("linux/amd64", "linux/arm64")
@@ -58,7 +58,7 @@ def test_plan(tmp_path: Path) -> None:
     assert request.insecure_registries == ("127.0.0.1:5000",)
     assert request.labels == {"org.opencontainers.image.version": "1.2.0"}
     assert "secret" not in repr(request)
-    ecr = RegistryLogin("1.dkr.ecr.x.amazonaws.com", "AWS", "s")
+    ecr = RegistryLogin("AWS", "s", host="1.dkr.ecr.x.amazonaws.com")
     assert plan_build(config, PLAN, ("linux/amd64",), {}, ecr).request.insecure_registries == ()
 
 

@@ -16,8 +16,6 @@ For each build we write, in a private 0700 temporary folder that is removed afte
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import json
 import os
 import shutil
@@ -27,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.domain.names import is_loopback_host
 from shipyard.errors import UsageError
 
 from .request import RegistryLogin
@@ -58,29 +57,10 @@ class BuildahConfig:
         return ["--signature-policy", str(self.policy)] if self.policy else []
 
 
-def registry_host(reference: str) -> str:
-    """The host part of `host[:port]`, brackets removed from IPv6 literals."""
-    if reference.startswith("["):
-        return reference[1:].split("]", 1)[0]
-    host, _, port = reference.rpartition(":")
-    return host if host and port.isdigit() else reference
-
-
-def is_loopback(reference: str) -> bool:
-    """True for `localhost[:port]`, `127.x.x.x[:port]` and `[::1][:port]`."""
-    host = registry_host(reference).lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_insecure_registries(hosts: tuple[str, ...]) -> None:
     """Plain-http registries are allowed only on loopback, where nobody can sit in between."""
     for host in hosts:
-        if not is_loopback(host):
+        if not is_loopback_host(host):
             raise UsageError(
                 f"insecure registry {host!r} is not a loopback address; plain http is allowed "
                 "only for localhost/127.0.0.1/[::1] registries, use https for other hosts"
@@ -99,8 +79,7 @@ def registries_conf_text(insecure: tuple[str, ...]) -> str:
 
 
 def auth_json(login: RegistryLogin) -> str:
-    token = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
-    return json.dumps({"auths": {login.host: {"auth": token}}})
+    return json.dumps({"auths": {login.host: {"auth": login.token()}}})
 
 
 @contextmanager

@@ -32,7 +32,6 @@ The command::
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -130,8 +129,7 @@ def write_docker_config(folder: Path, login: RegistryLogin, user_config: Path) -
         config = json.loads((user_config / "config.json").read_text())
     except (OSError, ValueError):
         config = {}
-    token = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
-    config.setdefault("auths", {})[login.host] = {"auth": token}
+    config.setdefault("auths", {})[login.host] = {"auth": login.token()}
     # An empty helper for this host makes the CLI read `auths` for it even when the user
     # has a global `credsStore` (docker/cli GetCredentialsStore).
     config.setdefault("credHelpers", {})[login.host] = ""

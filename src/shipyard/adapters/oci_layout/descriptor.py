@@ -4,10 +4,10 @@ and image manifests."""
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.domain.names import DIGEST
 from shipyard.errors import UsageError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -26,7 +26,6 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 BLOB_CHUNK_BYTES = 1024 * 1024
 
-_SHA256_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
 def sha256_digest(data: bytes) -> str:
@@ -70,7 +69,7 @@ class ImageManifest:
 def checked_digest(digest: str, layout: Path) -> str:
     # Only sha256 is in use by registries (ECR included); the pattern also keeps a hostile
     # digest such as "sha256:../../x" from naming a path outside the layout.
-    if not _SHA256_DIGEST.match(digest):
+    if not DIGEST.match(digest):
         raise UsageError(f"OCI layout {layout} names a blob by {digest!r}, not a sha256 digest; "
                          "write the layout again with sha256 digests")
     return digest

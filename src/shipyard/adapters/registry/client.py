@@ -12,6 +12,7 @@ import httpx
 from shipyard.adapters.oci_layout import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
+    MAX_CONFIG_BYTES,
     MAX_MANIFEST_BYTES,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -179,6 +180,26 @@ class RegistryClient:
             raise RegistryError(f"registry {self.host}: {what} returned content with digest "
                                 f"{digest}; the registry or a proxy altered it, try again")
         return content, media_type(response, content), digest
+
+    def get_small_blob(self, repository: str, digest: str, max_bytes: int = MAX_CONFIG_BYTES
+                       ) -> bytes:
+        """A small blob (an image config), read whole and checked against its digest."""
+        check_repository(repository)
+        check_digest(digest)
+        what = f"GET /v2/{repository}/blobs/{digest}"
+        response = self._session.call(
+            "GET", f"{self.base_url}/v2/{repository}/blobs/{digest}",
+            scope=pull_scope(repository), what=what, follow_redirects=True)
+        if response.status_code != 200:
+            raise self._session.failure(response, what)
+        content = response.content
+        if len(content) > max_bytes:
+            raise RegistryError(f"registry {self.host}: {what} returned {len(content)} bytes, "
+                                f"more than the {max_bytes} expected; check the digest")
+        if sha256_digest(content) != digest:
+            raise RegistryError(f"registry {self.host}: {what} returned other content than "
+                                "its digest names; the registry or a proxy altered it")
+        return content
 
     def list_tags(self, repository: str, page_size: int = 1000) -> list[str]:
         """Every tag of a repository, following `Link: <…>; rel="next"` pages; [] if unknown."""

@@ -6,9 +6,10 @@ can import them cheaply.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from shipyard.adapters.credentials import BasicAuth
 
 __all__ = [
     "BasicAuth",
@@ -25,21 +26,6 @@ __all__ = [
     "TagSkipped",
 ]
 
-
-
-@dataclass(frozen=True, repr=False)
-class BasicAuth:
-    """A username and password (for ECR: `AWS` and the GetAuthorizationToken password)."""
-
-    username: str
-    password: str
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(username={self.username!r}, password='***')"
-
-    def header(self) -> str:
-        raw = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -7,33 +7,14 @@ a typo is a UsageError that names the fix instead of a registry's 400.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from urllib.parse import unquote, urlsplit
 
+from shipyard.domain.names import DIGEST, TAG, is_loopback_host, is_valid_repository
 from shipyard.errors import UsageError
 
-DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for `localhost`, 127.0.0.0/8 and `[::1]`, with or without a port."""
-    name = _host_name(host)
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(host: str) -> str:
-    if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+__all__ = ["DIGEST", "base_url", "check_digest", "check_reference", "check_repository",
+           "check_tag", "is_loopback_host", "path_of", "pull_scope", "push_scope",
+           "with_digest"]
 
 
 def base_url(host: str, insecure_loopback: bool) -> tuple[str, str]:
@@ -81,13 +62,13 @@ def push_scope(repository: str) -> str:
 
 
 def check_repository(repository: str) -> None:
-    if not _REPOSITORY.match(repository) or len(repository) > 255:
+    if not is_valid_repository(repository):
         raise UsageError(f"{repository!r} is not a valid repository name; use lowercase "
                          "letters, digits and '.', '_', '-' separators, with '/' for paths")
 
 
 def check_tag(tag: str) -> None:
-    if not _TAG.match(tag):
+    if not TAG.match(tag):
         raise UsageError(f"{tag!r} is not a valid image tag; use up to 128 letters, digits, "
                          "'_', '.' and '-' (no '+': rewrite semver build metadata)")
 
@@ -98,6 +79,6 @@ def check_digest(digest: str) -> None:
 
 
 def check_reference(reference: str) -> None:
-    if not (DIGEST.match(reference) or _TAG.match(reference)):
+    if not (DIGEST.match(reference) or TAG.match(reference)):
         raise UsageError(f"{reference!r} is neither an image tag nor a sha256 digest; pass "
                          "e.g. 1.2.0 or sha256:<64 hex digits>")

@@ -1,0 +1,24 @@
+"""Options several commands share, declared once so their flags and help read the same."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Environment = Annotated[str, typer.Argument(help="The environment, e.g. staging.")]
+Image = Annotated[str | None, typer.Option(
+    "--image", help="The image: REPO@sha256:..., a tag (REPO:TAG, :TAG) or a digest "
+    "(@sha256:...) in the service's registry, or a full reference (default: this commit's "
+    "version).", show_default=False)]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing.")]
+ManualVersion = Annotated[
+    str | None,
+    typer.Option("--version", help="Use this version (X.Y.Z, a leading 'v' accepted).",
+                 show_default=False),
+]
+BumpPart = Annotated[
+    str | None,
+    typer.Option("--bump", help="Bump this part of the base version: major, minor or patch.",
+                 show_default=False),
+]

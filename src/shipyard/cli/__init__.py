@@ -13,6 +13,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     appspec,
     demo,
     diff,
+    init,
     login,
     push,
     render,

@@ -14,6 +14,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from shipyard.call_log import watch_aws_client
 from shipyard.errors import (
     AuthError,
     AwsError,
@@ -69,8 +70,8 @@ class Aws:
         if service not in self._clients:
             try:
                 factory = self._factory or boto3.session.Session().client
-                self._clients[service] = factory(service, region_name=self.region,
-                                                 config=_CLIENT_CONFIG)
+                self._clients[service] = watch_aws_client(
+                    factory(service, region_name=self.region, config=_CLIENT_CONFIG), service)
             except (botocore.exceptions.BotoCoreError, ValueError) as exc:
                 raise translate(f"{service} client", exc) from exc
         return self._clients[service]

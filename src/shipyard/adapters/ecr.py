@@ -14,6 +14,7 @@ from typing import Any
 from shipyard.adapters.aws import Aws, call, translated
 from shipyard.adapters.credentials import BasicAuth, RegistryLogin
 from shipyard.errors import ConflictError, NotFoundError
+from shipyard.redaction import register_secret
 
 MOVING_TAG_EXCLUSIONS = ("latest",)
 BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
@@ -54,6 +55,7 @@ class Ecr:
             data = self.client.get_authorization_token(**kwargs)["authorizationData"][0]
         auth = BasicAuth.from_token(data["authorizationToken"],
                                     source="ecr:GetAuthorizationToken")
+        register_secret(auth.password)  # masked in every log line from now on
         host = data.get("proxyEndpoint", "").split("://", 1)[-1].rstrip("/")
         return RegistryLogin(auth.username, auth.password, host=host)
 

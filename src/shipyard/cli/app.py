@@ -17,12 +17,15 @@ import typer
 
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
+from shipyard.cli import help_types
 from shipyard.config import Config, load_config
 
 if TYPE_CHECKING:
     from shipyard.adapters.builders import Builder
     from shipyard.adapters.registry import ProgressCallback
     from shipyard.usecases.context import Context
+
+help_types.install()
 
 app = typer.Typer(
     name="shipyard",
@@ -73,7 +76,17 @@ def _global_options(
         typer.Option("-C", "--project-dir", help="The service folder holding shipyard.toml.",
                      file_okay=False),
     ] = Path("."),
+    verbose: Annotated[
+        bool,
+        typer.Option("-v", "--verbose", envvar="SHIPYARD_VERBOSE",
+                     help="Show each AWS and registry call (method, URL, status, time) on "
+                     "stderr; secrets are masked."),
+    ] = False,
 ) -> None:
+    if verbose:
+        from shipyard.call_log import enable_verbose  # only then: start-up stays fast
+
+        enable_verbose(stream=sys.stderr)
     ctx.obj = Session(project_dir=project_dir, env=dict(os.environ))
 
 

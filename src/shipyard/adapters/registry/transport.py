@@ -8,7 +8,6 @@ worth retrying come back to the caller, which turns refusals into `failure(...)`
 
 from __future__ import annotations
 
-import logging
 import random
 import ssl
 import threading
@@ -26,10 +25,12 @@ from shipyard.adapters.registry.answers import (
 )
 from shipyard.adapters.registry.auth import Authenticator
 from shipyard.adapters.registry.events import ProgressEvent, RequestRetried
-from shipyard.adapters.registry.names import is_loopback_host, path_of
+from shipyard.adapters.registry.names import is_loopback_host
+from shipyard.call_log import REGISTRY_LOG as _log
+from shipyard.call_log import registry_call
 from shipyard.errors import RegistryError
+from shipyard.redaction import register_secret
 
-_log = logging.getLogger("shipyard.adapters.registry")
 _T = TypeVar("_T")
 USER_AGENT = "shipyard-registry-client/1"
 Body = bytes | Callable[[], Iterable[bytes]] | None
@@ -102,6 +103,8 @@ class Session:
         self.host = host
         self.http = http
         self.auth = auth
+        if auth.credentials is not None:
+            register_secret(auth.credentials.password)
         self.retries = 0
         self._max_retries = max_retries
         self._sleep = sleep
@@ -168,7 +171,6 @@ class Session:
                 response = self.send(method, url, what, headers=request_headers,
                                      content=content, params=params,
                                      follow_redirects=follow_redirects)
-                _log.debug("%s %s -> %d", method, path_of(response.url), response.status_code)
                 if response.status_code in RETRIABLE_STATUSES:
                     raise Retry(describe(response), retry_after(response))
                 sent = request_headers.get("Authorization")
@@ -193,9 +195,12 @@ class Session:
 
     def send(self, method: str, url: str | httpx.URL, what: str,
              **options: object) -> httpx.Response:
-        """One HTTP exchange; httpx's errors become Retry (network) or RegistryError."""
+        """One HTTP exchange, logged; httpx's errors become Retry (network) or RegistryError."""
         try:
-            return self.http.request(method, url, **options)  # type: ignore[arg-type]
+            with registry_call(method, url, options.get("params")) as call:
+                response = self.http.request(method, url, **options)  # type: ignore[arg-type]
+                call.answered(response.status_code)
+                return response
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             raise RegistryError(f"registry {self.host}: {what} could not be sent "
                                 f"({type(exc).__name__}); check the registry host") from exc

@@ -9,11 +9,9 @@ repository that has a version.txt.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import semver
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shipyard.errors import ConfigError
@@ -31,7 +29,10 @@ _PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Schemas are built when shipyard.toml is first validated, not when this module is
+    # imported: `--help` and commands that never load the config skip the work. Defaults are
+    # factories for the same reason (a default instance would build its schema at import).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class VersionRule(_Model):
@@ -57,6 +58,8 @@ class VersionRule(_Model):
             raise ValueError(
                 "a prerelease may hold only letters, digits, '-' and '.'-separated parts"
             )
+        import semver  # here, not at the top: only a config being validated needs it
+
         # What a real commit would get must be valid semver: numeric parts without leading
         # zeros ("rc.01" is not), whatever the pull-request number.
         sample = template.format(slug="feature-x", pr="7")
@@ -86,8 +89,10 @@ class VersionSettings(_Model):
     file: Path = Path("version.txt")
     tag_prefix: str = "v"
     branches: tuple[BranchRule, ...] = Field(default_factory=_default_branch_rules)
-    pull_request: VersionRule = VersionRule(bump="patch", prerelease="pr-{pr}")
-    other_branches: VersionRule = VersionRule(bump="patch", prerelease="{slug}")
+    pull_request: VersionRule = Field(
+        default_factory=lambda: VersionRule(bump="patch", prerelease="pr-{pr}"))
+    other_branches: VersionRule = Field(
+        default_factory=lambda: VersionRule(bump="patch", prerelease="{slug}"))
 
 
 class TagSettings(_Model):
@@ -113,7 +118,8 @@ class BuildSettings(_Model):
     dockerfile: Path = Path("Dockerfile")
     platforms: tuple[str, ...] = ("linux/amd64",)
     multi_arch_platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
-    builder: Literal["auto", "buildah", "docker"] = "auto"
+    # buildah unless told: it is the builder this project tests against a real tool.
+    builder: Literal["buildah", "docker"] = "buildah"
     output: Path = Path(".shipyard/oci")
     args: dict[str, str] = Field(
         default_factory=dict,
@@ -211,14 +217,14 @@ class ServiceSettings(_Model):
 class Config(_Model):
     """The whole of shipyard.toml, with `project_dir` and resolved paths added on load."""
 
-    service: ServiceSettings = ServiceSettings()
-    version: VersionSettings = VersionSettings()
-    tags: TagSettings = TagSettings()
-    labels: LabelSettings = LabelSettings()
-    build: BuildSettings = BuildSettings()
-    repository: RepositoryDefaults = RepositoryDefaults()
-    scan: ScanSettings = ScanSettings()
-    demo: DemoSettings = DemoSettings()
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    version: VersionSettings = Field(default_factory=VersionSettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
+    labels: LabelSettings = Field(default_factory=LabelSettings)
+    build: BuildSettings = Field(default_factory=BuildSettings)
+    repository: RepositoryDefaults = Field(default_factory=RepositoryDefaults)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None
@@ -253,6 +259,8 @@ def load_config(project_dir: Path) -> Config:
         raise ConfigError(
             f"project folder {project_dir} does not exist; pass an existing folder to -C"
         )
+    import tomllib  # here, not at the top: `--help` never reads a config
+
     path = project_dir / CONFIG_FILE_NAME
     data: dict = {}
     if path.exists():

@@ -92,7 +92,7 @@ def _ask(options: InitOptions, project_dir: Path) -> InitOptions:
     def ask(text: str, default: str, problem: Callable[[str], str | None]) -> str:
         def check(value: str) -> str:
             if found := problem(value.strip()):
-                raise typer.BadParameter(found.split("; ")[0])
+                raise typer.BadParameter(found)
             return value.strip()
 
         return typer.prompt(text, default=default, value_proc=check, err=True)

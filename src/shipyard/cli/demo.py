@@ -39,9 +39,9 @@ def demo_command(
         if config.demo.infrastructure is not None:
             provision_for_demo(config.path(config.demo.infrastructure),
                                config.demo.infrastructure_parameters, out)
-    preferred = None if config.build.builder == "auto" else config.build.builder
     with PushProgress(out) as progress:
-        context = state.context(config, builder=choose_builder(preferred), progress=progress)
+        builder = choose_builder(config.build.builder)
+        context = state.context(config, builder=builder, progress=progress)
         result = run_demo(config, context)
     push = result.push
     assert push is not None

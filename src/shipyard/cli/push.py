@@ -47,9 +47,8 @@ def push_command(
     out = Out(as_json)
     builder = None
     if from_oci is None:
-        preferred = None if config.build.builder == "auto" else config.build.builder
         try:
-            builder = choose_builder(preferred)
+            builder = choose_builder(config.build.builder)
         except BuildError as exc:
             if not dry_run:
                 raise
@@ -90,8 +89,10 @@ def print_push(result: PushResult, out: Out) -> None:
         out.line(f"tag {tag}: already points at this image")
     if result.report:
         report = result.report
-        out.line(f"pushed {report.pushed_blobs} blobs, skipped {report.skipped_blobs} present; "
-                 f"{report.bytes_uploaded / 1e6:.1f} MB sent")
+        mounted = f" ({report.mounted_blobs} mounted from another repository)" \
+            if report.mounted_blobs else ""
+        out.line(f"pushed {report.pushed_blobs} blobs{mounted}, skipped "
+                 f"{report.skipped_blobs} present; {report.bytes_uploaded / 1e6:.1f} MB sent")
     if result.image:
         out.line(f"image {result.image}")
     if result.scan:

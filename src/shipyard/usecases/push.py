@@ -18,6 +18,7 @@ from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.adapters.registry import PushReport, RegistryClient
 from shipyard.config import Config
+from shipyard.domain.names import parse_image_reference
 from shipyard.errors import ConflictError, UsageError
 from shipyard.usecases.build import plan_build, run_build
 from shipyard.usecases.context import Context
@@ -71,6 +72,7 @@ class PushResult:
             "platforms": list(self.platforms),
             "pushed_blobs": self.report.pushed_blobs if self.report else 0,
             "skipped_blobs": self.report.skipped_blobs if self.report else 0,
+            "mounted_blobs": self.report.mounted_blobs if self.report else 0,
             "dry_run": self.dry_run,
             # what this run did to each tag: written, or already on this image
             "tags_set": list(self.tags_to_set),
@@ -129,8 +131,9 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             result.repository = ecr.create_repository(repository)
         assert layout is not None
         unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
+        mount_from = mount_source(build.request.build_args if build else {}, target)
         result.report = registry.push_layout(layout, target.repository, result.tags_to_set,
-                                             unique_tags=unique)
+                                             unique_tags=unique, mount_from=mount_from)
         result.digest = layout.digest
     if scan_options is not None:
         result.scan = scan_image(replace(scan_options, repository=target.repository,
@@ -144,6 +147,32 @@ def new_repository(config: Config, name: str) -> RepositorySettings:
                               tag_mutability=defaults.tag_mutability,
                               mutability_exclusions=defaults.mutability_exclusions,
                               encryption=defaults.encryption, kms_key=defaults.kms_key)
+
+
+def mount_source(build_args: Mapping[str, str], target: Target) -> str | None:
+    """The repository of the same registry that the build's base image came from, if any.
+
+    Its layers are the image's lower layers: mounting them from there sends no bytes. A
+    build arg naming an image in the target registry (GamePulse's BASE_IMAGE) is the base.
+
+    >>> t = Target("r", "123456789012", "127.0.0.1:5000", "gamepulse")
+    >>> mount_source({"BASE_IMAGE": "127.0.0.1:5000/gamepulse-base:bookworm"}, t)
+    'gamepulse-base'
+    >>> mount_source({"BASE_IMAGE": "debian:12", "VERSION": "1.0.0"}, t) is None
+    True
+    """
+    for value in build_args.values():
+        host, slash, _ = value.partition("/")
+        if not slash or host != target.registry:
+            continue
+        try:
+            reference = parse_image_reference(value, registry=target.registry,
+                                              repository=target.repository)
+        except UsageError:
+            continue
+        if reference.repository != target.repository:
+            return reference.repository
+    return None
 
 
 def _platforms(options: PushOptions, config: Config) -> tuple[str, ...]:

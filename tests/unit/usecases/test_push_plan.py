@@ -12,7 +12,7 @@ from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import LabelSettings, TagSettings
 from shipyard.domain.tagplan import CommitFacts, plan_tags
 from shipyard.errors import ConflictError
-from shipyard.usecases.push import PushResult, _decide_tags
+from shipyard.usecases.push import PushResult, _decide_tags, mount_source
 from shipyard.usecases.tags import TagsResult
 from shipyard.usecases.target import Target
 
@@ -73,3 +73,18 @@ def test_moving_tags_follow_the_repository(mutability, moved, skipped) -> None:
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(("args", "source"), [
+    # the base image in the registry being pushed to: mount its layers from there
+    ({"BASE_IMAGE": "127.0.0.1:5000/gamepulse-base:bookworm", "VERSION": "1.2.0"},
+     "gamepulse-base"),
+    ({"BASE_IMAGE": f"127.0.0.1:5000/team/base@{OURS}"}, "team/base"),
+    ({"BASE_IMAGE": "docker.io/library/python:3.12"}, None),   # another registry
+    ({"BASE_IMAGE": "python:3.12"}, None),                     # a short name: docker.io
+    ({"SELF": "127.0.0.1:5000/svc:1.0.0"}, None),              # the target itself
+    ({}, None),
+])
+def test_mount_source_is_the_base_image_repository(args, source) -> None:
+    target = Target("r", "123456789012", "127.0.0.1:5000", "svc")
+    assert mount_source(args, target) == source

@@ -1,11 +1,14 @@
 """Image builders: a Dockerfile and a context in, an OCI image layout folder out.
 
-Two builders follow one protocol (`Builder`): docker buildx where a Docker engine runs, and
-buildah (daemonless, chroot + vfs) everywhere else. Both write the same shapes: one platform
-gives a layout whose single entry is an image manifest; several give an image index whose
-children carry their platform. The pusher then reads the layout, never the builder.
+Two builders follow one protocol (`Builder`): buildah (daemonless, chroot + vfs), the
+default everywhere, GitHub's runners included; and docker buildx, only when asked for
+(`build.builder = "docker"`). Only buildah is exercised against the real tool in this
+project's tests (no Docker engine runs here), so it is what Shipyard chooses by itself.
+Both write the same shapes: one platform gives a layout whose single entry is an image
+manifest; several give an image index whose children carry their platform. The pusher then
+reads the layout, never the builder.
 
-    builder = choose_builder()            # docker buildx if an engine answers, else buildah
+    builder = choose_builder()            # buildah; choose_builder("docker") for buildx
     result = builder.build(BuildRequest(context=Path("GamePulse"),
                                         dockerfile=Path("GamePulse/Dockerfile"),
                                         platforms=("linux/amd64", "linux/arm64"),
@@ -42,17 +45,13 @@ CHOICES = ("buildah", "docker")
 
 
 def choose_builder(
-    preferred: str | None = None,
+    preferred: str = "buildah",
     *,
     runner: CommandRunner = run_command,
     buildah_storage: Path | None = None,
 ) -> Builder:
-    """The builder to use: `preferred` if it is available, else the best one present.
-
-    With no preference, docker buildx wins when both `docker buildx version` and `docker info`
-    work (an engine is running); otherwise buildah.
-    """
-    if preferred not in (None, *CHOICES):
+    """The builder asked for (buildah unless told otherwise), once it answers."""
+    if preferred not in CHOICES:
         raise UsageError(f"unknown builder {preferred!r}; choose one of {', '.join(CHOICES)}")
     docker = DockerBuildxBuilder(runner=runner)
     buildah = BuildahBuilder(buildah_storage, runner=runner)
@@ -62,14 +61,8 @@ def choose_builder(
                              "does not answer; start the engine, install buildx "
                              "(apt-get install docker-buildx), or use the buildah builder")
         return docker
-    if preferred == "buildah":
-        if not buildah.available():
-            raise BuildError("buildah was asked for but the 'buildah' command is not installed "
-                             "or does not run; install it (apt-get install buildah)")
-        return buildah
-    if docker.available():
-        return docker
-    if buildah.available():
-        return buildah
-    raise BuildError("no image builder found: install buildah (apt-get install buildah), "
-                     "or Docker Engine with the buildx plugin and start it")
+    if not buildah.available():
+        raise BuildError("the 'buildah' command is not installed or does not run; install it "
+                         "(apt-get install buildah), or set build.builder = \"docker\" to "
+                         "build with docker buildx")
+    return buildah

@@ -184,18 +184,21 @@ class Push:
         if key in self.known or self.reader.blob_exists(repository, blob.digest):
             outcome = "present"
             self.emit(BlobSkipped(blob.digest, blob.size))
-        elif source and source != repository and self._mount(blob, source):
-            outcome = "mounted"
-            self.emit(BlobDone(blob.digest, blob.size, mounted=True))
         else:
-            self._upload(blob)
-            outcome = "uploaded"
-            self.emit(BlobDone(blob.digest, blob.size))
+            session = self._mount(blob, source) if source and source != repository else None
+            if session is True:
+                outcome = "mounted"
+                self.emit(BlobDone(blob.digest, blob.size, mounted=True))
+            else:
+                self._upload(blob, session or None)
+                outcome = "uploaded"
+                self.emit(BlobDone(blob.digest, blob.size))
         self.known.add(key)
         self.state.count(outcome, blob.size if outcome == "uploaded" else 0)
 
-    def _mount(self, blob: Descriptor, source: str) -> bool:
-        """Try a cross-repository mount; False on anything but a verified 201 Created."""
+    def _mount(self, blob: Descriptor, source: str) -> bool | str:
+        """Try a cross-repository mount: True when mounted (a verified 201 Created), else the
+        upload session the registry opened instead (202), or False."""
         repository = self.repository
         what = f"POST /v2/{repository}/blobs/uploads/ (mount from {source})"
         try:
@@ -208,22 +211,28 @@ class Push:
             # registry without mount support, an outage) falls back to a normal upload.
             _log.debug("mount of %s failed (%s); uploading instead", blob.digest, exc)
             return False
+        if response.status_code == 202:
+            # The registry did not mount, and opened an upload session instead (the source
+            # lacks the blob, or we may not read it): the upload uses it, so a mount that
+            # fails costs no extra round trip.
+            try:
+                return self._location(response, what)
+            except ShipyardError:
+                return False
         if response.status_code != 201:
-            # 202 means the registry did not mount and opened an upload session instead; we
-            # leave it to expire and start our own, so every upload takes the one path that
-            # is retried and verified.
             return False
         return response.headers.get(DIGEST_HEADER, blob.digest) == blob.digest
 
-    def _upload(self, blob: Descriptor) -> None:
-        """Monolithic upload: POST for a session, then one PUT streaming the whole blob."""
+    def _upload(self, blob: Descriptor, session: str | None = None) -> None:
+        """Monolithic upload: POST for a session (unless a failed mount opened one), then one
+        PUT streaming the whole blob. A retry always starts a fresh session."""
         what = f"upload of blob {blob.digest} to {self.repository}"
         attempts = 0
 
         def once() -> None:
             nonlocal attempts
             attempts += 1
-            location = self._start_upload()
+            location = session if session and attempts == 1 else self._start_upload()
             self.emit(BlobStarted(blob.digest, blob.size, attempts))
             put_what = f"PUT {path_of(location)}"
             response = self.session.attempt(
@@ -247,6 +256,9 @@ class Push:
             scope=push_scope(self.repository), what=what)
         if response.status_code != 202:
             raise self.session.failure(response, what)
+        return self._location(response, what)
+
+    def _location(self, response: httpx.Response, what: str) -> str:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"registry {self.session.host}: {what} answered 202 without a "

@@ -7,12 +7,15 @@ so the same commit and version build the same digest. `push` builds through this
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from shipyard.adapters.builders import BuildRequest, BuildResult, RegistryLogin
+from shipyard.adapters.builders.outputs import (
+    claim_build_folder,
+    discard_build_folder,
+    prune_build_folders,
+)
 from shipyard.adapters.builders.request import Builder
 from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
@@ -66,12 +69,20 @@ def plan_build(config: Config, plan: TagsResult, platforms: tuple[str, ...],
 
 
 def run_build(build: BuildPlan, builder: Builder, version: str) -> BuildResult:
-    """Build into a fresh folder under the configured output (one per run, never reused)."""
+    """Build into a fresh folder under the configured output (one per run, so a layout being
+    pushed is never replaced). A failed build leaves nothing behind; a build that succeeded
+    removes the folders of earlier builds that have ended: nothing reuses them (base images
+    are cached in the builder's storage)."""
     base = build.request.output
-    base.mkdir(parents=True, exist_ok=True)
-    output = Path(tempfile.mkdtemp(prefix=f"{version}-", dir=base))
-    request = BuildRequest(**{**build.request.__dict__, "output": output})
-    return builder.build(request)
+    folder = claim_build_folder(base, version)
+    request = BuildRequest(**{**build.request.__dict__, "output": folder})
+    try:
+        result = builder.build(request)
+    except BaseException:
+        discard_build_folder(folder)
+        raise
+    prune_build_folders(base, keep=folder)
+    return result
 
 
 def push_target(config: Config, env: Mapping[str, str], login: RegistryLogin | None,

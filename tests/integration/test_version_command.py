@@ -17,6 +17,7 @@ def test_main_bumps_minor(repo, shipyard) -> None:
     assert result.json() == {
         "version": "1.1.0", "previous": "1.0.0", "bump": "minor", "source": "branch",
         "branch": "main", "sha": repo.git("rev-parse", "HEAD"), "prerelease": False,
+        "commit": None,
     }
 
 
@@ -181,12 +182,36 @@ def test_shallow_clone_warns(repo, shipyard, tmp_path: Path) -> None:
 # --- writing the version file and the git tag ---------------------------------------------
 
 def test_write_and_git_tag(repo, shipyard) -> None:
+    before = repo.git("rev-parse", "HEAD")
+    repo.write("notes.txt", "work in progress\n")
+    repo.git("add", "svc/notes.txt")  # staged by the user: not part of the release commit
     result = shipyard(repo, "version", "--bump", "minor", "--write", "--git-tag")
     assert result.code == 0, result.err
     assert (repo.project / "version.txt").read_text() == "1.1.0\n"
     assert repo.git("cat-file", "-t", "v1.1.0") == "tag"  # annotated
-    assert repo.git("rev-list", "-n1", "v1.1.0") == repo.git("rev-parse", "HEAD")
+    # the tag names a new commit whose version.txt holds the version it releases
+    assert repo.git("rev-list", "-n1", "v1.1.0") == repo.git("rev-parse", "HEAD") != before
+    assert repo.git("show", "v1.1.0:svc/version.txt") == "1.1.0"
+    assert repo.git("log", "-1", "--format=%s") == "Release 1.1.0"
+    assert repo.git("show", "--name-only", "--format=", "HEAD") == "svc/version.txt"
+    assert repo.git("status", "--porcelain") == "A  svc/notes.txt"
+    assert f"committed {repo.project / 'version.txt'} as" in result.err
     assert not list(repo.project.glob(".version.txt.*"))  # no temporary file left
+
+
+def test_write_and_git_tag_refuse_during_a_merge(repo, shipyard) -> None:
+    (repo.root / ".git" / "MERGE_HEAD").write_text(repo.git("rev-parse", "HEAD") + "\n")
+    before = repo.state()
+    result = shipyard(repo, "version", "--write", "--git-tag")
+    assert result.code == 5 and "merge, rebase or cherry-pick is under way" in result.err
+    assert repo.state() == before
+
+
+def test_git_tag_alone_tags_head_and_commits_nothing(repo, shipyard) -> None:
+    head = repo.git("rev-parse", "HEAD")
+    result = shipyard(repo, "version", "--version", "1.0.0", "--write", "--git-tag")
+    assert result.code == 0, result.err  # version.txt already holds 1.0.0: nothing to commit
+    assert repo.git("rev-parse", "HEAD") == head == repo.git("rev-list", "-n1", "v1.0.0")
 
 
 def test_git_tag_without_committer_identity(repo, shipyard, monkeypatch) -> None:

@@ -98,11 +98,34 @@ class Git:
         """Create an annotated tag; an existing tag is a conflict, never overwritten."""
         if self.tag_exists(name):
             raise ConflictError(f"git tag {name} already exists; choose another version")
-        identity: list[str] = []
+        self._run(*self._identity(), "tag", "-a", name, "-m", message, rev)
+
+    def _identity(self) -> list[str]:
         if self._run("config", "user.email", check=False).returncode != 0:
-            # CI checkouts have no committer identity; an annotated tag needs one.
-            identity = ["-c", "user.name=shipyard", "-c", "user.email=shipyard@localhost"]
-        self._run(*identity, "tag", "-a", name, "-m", message, rev)
+            # CI checkouts have no committer identity; a commit or an annotated tag needs one.
+            return ["-c", "user.name=shipyard", "-c", "user.email=shipyard@localhost"]
+        return []
+
+    def require_committable(self, path: Path) -> None:
+        """Raise unless `path` can be committed alone: inside the work tree, HEAD on a branch
+        or detached (both fine), and no merge or rebase under way."""
+        inside = self._run("ls-files", "--error-unmatch", "--", str(path), check=False)
+        ignored = self._run("check-ignore", "-q", "--", str(path), check=False)
+        if inside.returncode != 0 and ignored.returncode == 0:
+            raise GitError(f"{path} is ignored by git, so its new version cannot be "
+                           "committed; stop ignoring it, or drop --write or --git-tag")
+        git_dir = Path(self._out("rev-parse", "--absolute-git-dir"))
+        for marker in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD"):
+            if (git_dir / marker).exists():
+                raise GitError(f"a merge, rebase or cherry-pick is under way in {self.cwd}; "
+                               "finish it before --write --git-tag commits the version")
+
+    def commit_paths(self, paths: list[Path], message: str) -> str:
+        """Commit only `paths` (other staged changes stay staged); returns the new sha."""
+        names = [str(p) for p in paths]
+        self._run("add", "--", *names)
+        self._run(*self._identity(), "commit", "-q", "--only", "-m", message, "--", *names)
+        return self.head_sha()
 
     def remote_url(self, name: str = "origin") -> str | None:
         result = self._run("remote", "get-url", name, check=False)

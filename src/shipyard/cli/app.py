@@ -68,6 +68,18 @@ class Session:
                        progress=progress)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("shipyard")
+        except PackageNotFoundError:  # run from a source tree without installing
+            installed = "unknown (not installed)"
+        sys.stdout.write(f"shipyard {installed}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -81,6 +93,11 @@ def _global_options(
         typer.Option("-v", "--verbose", envvar="SHIPYARD_VERBOSE",
                      help="Show each AWS and registry call (method, URL, status, time) on "
                      "stderr; secrets are masked."),
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version,
+                     help="Print Shipyard's version and exit."),
     ] = False,
 ) -> None:
     if verbose:

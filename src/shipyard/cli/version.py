@@ -44,6 +44,9 @@ def version_command(
     verb = "would write" if result.dry_run else "wrote"
     if result.written_file:
         out.info(f"{verb} {result.written_file}")
+    if result.created_commit:
+        out.info(f"would commit {result.written_file}" if result.dry_run else
+                 f"committed {result.written_file} as {result.created_commit[:7]}")
     if result.created_tag:
         out.info(f"{'would create' if result.dry_run else 'created'} git tag {result.created_tag}")
     if result.dry_run:

@@ -46,6 +46,7 @@ class VersionResult:
     tag_name: str
     written_file: Path | None = None
     created_tag: str | None = None
+    created_commit: str | None = None  # the commit that recorded version.txt (--write --git-tag)
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=())
 
@@ -58,6 +59,7 @@ class VersionResult:
             "source": d.source,
             "branch": self.source.branch if self.source else None,
             "sha": self.source.sha if self.source else None,
+            "commit": self.created_commit,
             "prerelease": d.prerelease,
         }
 
@@ -193,20 +195,48 @@ def _record(result: VersionResult, options: VersionOptions, config: Config, git:
         )
     written = config.version_file if options.write else None
     created = result.tag_name if options.git_tag else None
+    # With both, the tag must name a commit whose version file holds the version: the file
+    # is committed first, then that commit is tagged (the file alone changing is no release).
+    old_text = _read_or_none(config.version_file)
+    commit = bool(written and created and old_text != f"{version}\n")
+    if commit:
+        git.require_committable(config.version_file)
     if options.dry_run:
-        return _replace(result, written, created)
+        return replace(result, written_file=written, created_tag=created,
+                       created_commit="(dry run)" if commit else None)
     staged = stage_file(config.version_file, f"{version}\n") if written else None
-    try:
-        if created:
-            git.create_annotated_tag(created, f"Release {version}")
-    except BaseException:
+    if not commit:
+        try:
+            if created:
+                git.create_annotated_tag(created, f"Release {version}")
+        except BaseException:
+            if staged:
+                staged.unlink(missing_ok=True)
+            raise
         if staged:
-            staged.unlink(missing_ok=True)
+            os.replace(staged, config.version_file)
+        return replace(result, written_file=written, created_tag=created)
+    assert staged is not None and created is not None
+    os.replace(staged, config.version_file)
+    try:
+        sha = git.commit_paths([config.version_file], f"Release {version}")
+    except BaseException:
+        _restore(config.version_file, old_text)
         raise
-    if staged:
-        os.replace(staged, config.version_file)
-    return _replace(result, written, created)
+    git.create_annotated_tag(created, f"Release {version}")
+    return replace(result, written_file=written, created_tag=created, created_commit=sha)
 
 
-def _replace(result: VersionResult, written: Path | None, created: str | None) -> VersionResult:
-    return replace(result, written_file=written, created_tag=created)
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _restore(path: Path, text: str | None) -> None:
+    if text is None:
+        path.unlink(missing_ok=True)
+    else:
+        staged = stage_file(path, text)
+        os.replace(staged, path)

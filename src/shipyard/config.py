@@ -22,10 +22,16 @@ Bump = Literal["major", "minor", "patch"]
 
 # Placeholders a prerelease template may use; anything else is a config error, caught at load
 # time rather than on the first pull request that needs it.
-PRERELEASE_PLACEHOLDERS = ("slug", "pr")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
+
+
+def _prerelease_placeholders() -> tuple[str, ...]:
+    # The domain owns the list; imported when a template is checked, not at start-up.
+    from shipyard.domain.versioning import PRERELEASE_PLACEHOLDERS
+
+    return PRERELEASE_PLACEHOLDERS
 
 
 class _Model(BaseModel):
@@ -49,7 +55,7 @@ class VersionRule(_Model):
     @classmethod
     def _known_placeholders(cls, template: str) -> str:
         for name in _PLACEHOLDER.findall(template):
-            if name not in PRERELEASE_PLACEHOLDERS:
+            if name not in _prerelease_placeholders():
                 raise ValueError(
                     f"unknown placeholder {{{name}}}; use {{slug}} or {{pr}}"
                 )

@@ -24,7 +24,7 @@ def test_version_prints_the_installed_version(capsys) -> None:
 
 
 @pytest.mark.parametrize(("args", "code", "kind", "words"), [
-    # a missing project folder: a config error, as JSON on stdout, nothing on stderr
+    # a missing project folder: a config error, as JSON on stderr, nothing on stdout
     (["-C", "/nonexistent/svc", "render", "staging", "--json"], 3, "config", "/nonexistent"),
     # an unknown environment in a valid (empty) project
     (["render", "qa", "--json"], 3, "config", "environment 'qa'"),
@@ -36,9 +36,9 @@ def test_errors_are_json_under_json(capsys, tmp_path: Path, monkeypatch, args, c
     monkeypatch.chdir(tmp_path)
     exit_code, out, err = run(capsys, *args)
     assert exit_code == code
-    error = json.loads(out)["error"]
+    error = json.loads(err)["error"]
     assert error["code"] == kind and error["exit"] == code and words in error["message"]
-    assert err == ""
+    assert out == "" and err.count("\n") == 1
 
 
 def test_errors_are_one_line_on_stderr_without_json(capsys, tmp_path: Path,

@@ -32,8 +32,9 @@ app.add_typer(sandbox_app, name="sandbox")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code; the one place errors become exit codes.
 
-    Under `--json` an error is JSON too, on stdout where the result would have been:
-    `{"error": {"code": "conflict", "exit": 6, "message": "..."}}`.
+    Under `--json` an error is JSON too, on stderr like every error:
+    `{"error": {"code": "conflict", "exit": 6, "message": "..."}}`. stdout keeps at most one
+    JSON document: the result, which commands such as verify print before they fail.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
@@ -73,4 +74,4 @@ def _error(message: str, exit_code: ExitCode) -> None:
 
 def _json_error(message: str, exit_code: ExitCode) -> None:
     error = {"code": exit_code.name.lower(), "exit": int(exit_code), "message": message}
-    sys.stdout.write(json.dumps({"error": error}) + "\n")
+    sys.stderr.write(json.dumps({"error": error}) + "\n")

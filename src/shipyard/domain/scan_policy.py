@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from shipyard.errors import ConfigError
@@ -78,18 +77,16 @@ class AllowlistEntry:
     expires: date
 
 
-def load_allowlist(path: Path) -> list[AllowlistEntry]:
-    """Read `[[ignore]]` entries (id, reason, expires) from a TOML file.
+def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
+    """Parse `[[ignore]]` entries (id, reason, expires) from a TOML file's text; `path` names
+    it in messages.
 
     Every entry needs all three: an exception nobody explained or that never ends is how
     findings go unfixed for years.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"allowlist {path} does not exist; create it or drop the setting"
-                          ) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"allowlist {path}: not valid TOML ({exc}); fix the syntax") from exc
     entries = []
     for number, item in enumerate(data.get("ignore", []), start=1):

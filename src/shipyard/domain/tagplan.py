@@ -10,12 +10,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import semver
 
-from shipyard.config import LabelSettings, TagSettings
 from shipyard.domain.versioning import is_stable
 from shipyard.errors import UsageError
+
+
+class TagSettings(Protocol):
+    """Which moving tags a plan adds: `latest` ("auto", True, False) and the major `X`."""
+
+    @property
+    def latest(self) -> str | bool: ...
+    @property
+    def major(self) -> bool: ...
+
+
+class LabelSettings(Protocol):
+    """Optional OCI labels; an empty `source` falls back to the commit's source URL."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def licenses(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def source(self) -> str: ...
 
 # The Docker/OCI tag grammar: no '+', at most 128 characters.
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

@@ -12,14 +12,44 @@ The precedence, first match wins:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Literal, Protocol
 
 import semver
 
-from shipyard.config import PRERELEASE_PLACEHOLDERS, VersionRule, VersionSettings
+# Placeholders a prerelease template may use (the config checks templates against this list).
+PRERELEASE_PLACEHOLDERS = ("slug", "pr")
+
+
+class VersionRule(Protocol):
+    """How commits on some branches are versioned: the part to bump and the prerelease."""
+
+    @property
+    def bump(self) -> str: ...
+    @property
+    def prerelease(self) -> str: ...
+
+
+class BranchRule(VersionRule, Protocol):
+    """A version rule for branches matching a glob `pattern`."""
+
+    @property
+    def pattern(self) -> str: ...
+
+
+class VersionPolicy(Protocol):
+    """The rules the domain decides with; `shipyard.toml`'s [version] is one."""
+
+    @property
+    def tag_prefix(self) -> str: ...
+    @property
+    def branches(self) -> Sequence[BranchRule]: ...
+    @property
+    def pull_request(self) -> VersionRule: ...
+    @property
+    def other_branches(self) -> VersionRule: ...
 
 Source = Literal["manual", "tag", "bump", "branch"]
 BumpPart = Literal["major", "minor", "patch", "none"]
@@ -97,7 +127,7 @@ class RuleChoice:
     is_branch_rule: bool
 
 
-def choose_rule(facts: RefFacts, settings: VersionSettings) -> RuleChoice:
+def choose_rule(facts: RefFacts, settings: VersionPolicy) -> RuleChoice:
     """Pick the version rule: pull request, first matching branch pattern, or the fallback."""
     if facts.pull_request is not None:
         return RuleChoice(settings.pull_request, f"pull request #{facts.pull_request}", False)
@@ -154,7 +184,7 @@ def decide_version(
     *,
     base: semver.Version | None,
     facts: RefFacts,
-    settings: VersionSettings,
+    settings: VersionPolicy,
     commits_since_base: Callable[[], int],
     manual: semver.Version | None = None,
     bump: str | None = None,

@@ -25,10 +25,10 @@ from shipyard.domain.scan_policy import (
     GateDecision,
     evaluate,
     findings_from_ecr,
-    load_allowlist,
+    parse_allowlist,
 )
 from shipyard.domain.scan_report import json_report, sarif_report
-from shipyard.errors import AwsError, ScanGateError
+from shipyard.errors import AwsError, ConfigError, ScanGateError
 from shipyard.usecases.context import Context
 
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -127,13 +127,26 @@ def scan_options_from_config(config: Config, repository: str = "", image: str = 
     """Scan settings from shipyard.toml, the allowlist read and checked."""
     settings = config.scan
     reports = config.path(settings.reports_dir)
-    allowlist = tuple(load_allowlist(config.path(settings.allowlist))) if settings.allowlist \
+    allowlist = tuple(read_allowlist(config.path(settings.allowlist))) if settings.allowlist \
         else ()
     return ScanOptions(repository=repository, image=image, threshold=settings.threshold,
                        allowlist=allowlist, timeout=settings.timeout,
                        poll_interval=settings.poll_interval,
                        json_report=reports / "scan.json", sarif_report=reports / "scan.sarif",
                        dockerfile=os.fspath(config.build.dockerfile))
+
+
+def read_allowlist(path: Path) -> list[AllowlistEntry]:
+    """The allowlist file named by scan.allowlist, read and checked."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"allowlist {path} does not exist; create it or drop the setting"
+                          ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"allowlist {path} cannot be read ({type(exc).__name__}); fix it or "
+                          "drop the setting") from exc
+    return parse_allowlist(text, str(path))
 
 
 def _platform_images(ecr: Ecr, repository: str, digest: str) -> list[tuple[str, str]]:

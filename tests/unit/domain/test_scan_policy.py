@@ -12,7 +12,7 @@ from shipyard.domain.scan_policy import (
     Finding,
     evaluate,
     findings_from_ecr,
-    load_allowlist,
+    parse_allowlist,
 )
 from shipyard.domain.scan_report import json_report, sarif_report
 from shipyard.errors import ConfigError
@@ -87,19 +87,25 @@ def test_basic_and_enhanced_findings_normalize_alike() -> None:
          "expires is not a date"),
     ],
 )
-def test_bad_allowlists(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "allow.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match=message):
-        load_allowlist(path)
+def test_bad_allowlists(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"allowlist allow.toml.*{message}"):
+        parse_allowlist(text, "allow.toml")
 
 
-def test_allowlist_loads(tmp_path: Path) -> None:
+def test_allowlist_parses() -> None:
+    text = '[[ignore]]\nid = "CVE-1"\nreason = "not reachable"\nexpires = 2027-01-01\n'
+    assert parse_allowlist(text, "a.toml") == [
+        AllowlistEntry("CVE-1", "not reachable", date(2027, 1, 1))]
+
+
+def test_allowlist_file_is_read_by_the_use_case(tmp_path: Path) -> None:
+    from shipyard.usecases.scan import read_allowlist
+
     path = tmp_path / "allow.toml"
-    path.write_text('[[ignore]]\nid = "CVE-1"\nreason = "not reachable"\nexpires = 2027-01-01\n')
-    assert load_allowlist(path) == [AllowlistEntry("CVE-1", "not reachable", date(2027, 1, 1))]
+    path.write_text('[[ignore]]\nid = "CVE-2"\nreason = "r"\nexpires = 2027-01-01\n')
+    assert [entry.id for entry in read_allowlist(path)] == ["CVE-2"]
     with pytest.raises(ConfigError, match="does not exist"):
-        load_allowlist(tmp_path / "missing.toml")
+        read_allowlist(tmp_path / "missing.toml")
 
 
 def test_reports() -> None:

@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import yaml
 
-from shipyard.config import EnvironmentSettings
 from shipyard.domain.appspec.schema import ECS_HOOKS, ECS_SERVICE_TYPE, TASK_DEFINITION_PLACEHOLDER
+
+
+class Network(Protocol):
+    @property
+    def subnets(self) -> Sequence[str]: ...
+    @property
+    def security_groups(self) -> Sequence[str]: ...
+    @property
+    def assign_public_ip(self) -> str: ...
+
+
+class CapacityProvider(Protocol):
+    @property
+    def capacity_provider(self) -> str: ...
+    @property
+    def base(self) -> int: ...
+    @property
+    def weight(self) -> int: ...
+
+
+class EnvironmentSettings(Protocol):
+    """What an AppSpec is built from; `[environments.NAME]` in shipyard.toml is one."""
+
+    @property
+    def container_name(self) -> str: ...
+    @property
+    def container_port(self) -> int | None: ...
+    @property
+    def platform_version(self) -> str: ...
+    @property
+    def network(self) -> Network | None: ...
+    @property
+    def capacity_provider_strategy(self) -> Sequence[CapacityProvider]: ...
+    @property
+    def hooks(self) -> Mapping[str, str]: ...
 
 
 def build_appspec(settings: EnvironmentSettings,

@@ -1,249 +1,185 @@
-"""Push the same OCI layout with shipyard and with `skopeo copy`; print the times with ratios.
+"""Time `shipyard push` against the tools users push with today, side by side in one run.
 
-Two comparisons, each tool against a fresh, empty registry of its own in every run:
+    .venv/bin/python benchmarks/push_vs_skopeo.py [--runs 5] [--layers 4 --layer-mb 64]
 
-* client: `RegistryClient.push_layout` in this process vs `skopeo copy`, both straight to a
-  plain loopback `docker-registry` (no auth, no proxy): the two registry clients alone.
-* CLI: the whole `shipyard push --from-oci` process vs `skopeo copy`, both through a fresh
-  sandbox (the registry behind its ECR-rules proxy, the ECR token as basic auth). shipyard's
-  push also plans its tags from git, asks (moto's) ECR for the repository and a login, and sets
-  five tags; skopeo sets one.
+* push, whole processes, each route into a fresh sandbox of its own (see bench_routes.py):
+  `shipyard push --from-oci` against bare `skopeo copy` (fresh and no-op re-push), and
+  against the script users write today (`aws ecr create-repository`, `aws ecr
+  get-login-password | skopeo login`, `skopeo copy`; fresh).
+* the registry clients alone (bench_client.py): our `RegistryClient` in this process against
+  `skopeo copy`, both to a plain `docker-registry`.
+* start-up (bench_startup.py): `shipyard --help` (in a pipe and on a terminal) and
+  `shipyard -C GamePulse version`, with `skopeo --help` and `aws --version` for reference.
 
-Each has a fresh push of the whole layout (several layers, >= 256 MB) and a no-op re-push
-(everything already there). The last row is the CLI's start-up alone (`import shipyard.cli` in
-a fresh interpreter), which is part of both of its times. Python runs with its byte-code
-cached (under benchmarks/.cache), as an installed package has it.
-
-    .venv/bin/python benchmarks/push_vs_skopeo.py [--layers 8] [--layer-mb 40] [--runs 3]
+Every figure is the median of the runs, after one untimed round; routes take turns going
+first. The layout, Python's
+byte-code and the AWS CLI are kept in benchmarks/.cache and everything else there is pruned
+(bench_cache.py). Bounded: `--max-minutes` stops starting new runs, each process has a
+timeout, and every sandbox and registry is stopped on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import gzip
-import hashlib
-import json
-import os
 import shutil
-import socket
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-import boto3
+from bench_cache import (
+    AWS_VENV,
+    PYCACHE,
+    ROOT,
+    aws_cli,
+    describe,
+    layout_dir,
+    make_layout,
+    prune,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "src"))  # time this checkout's shipyard
 
-from shipyard.adapters.oci_layout import OciLayout  # noqa: E402
-from shipyard.adapters.registry import RegistryClient  # noqa: E402
-from shipyard_sandbox import control  # noqa: E402
+from bench_client import run_client
+from bench_routes import (
+    SHIPYARD,
+    aws_and_skopeo,
+    bare_skopeo,
+    commit,
+    git_project,
+    python_env,
+    sandbox,
+    shipyard_push,
+    timed,
+    tool_env,
+    tool_version,
+)
+from bench_startup import startup_times
 
-CACHE = ROOT / "benchmarks" / ".cache"
-SHIPYARD = [sys.executable, "-m", "shipyard"]
-REGISTRY_BINARY = "/usr/bin/docker-registry"
 Times = dict[str, list[float]]
+# The issue's goals: (row, limit, kind) where kind is "ratio" (shipyard / other) or seconds.
+GOALS = {"fresh vs bare skopeo copy": (0.9, "ratio"), "fresh vs aws CLI + skopeo": (0.5, "ratio"),
+         "no-op re-push vs bare skopeo": (0.35, "s"), "shipyard --help (pipe)": (0.25, "s"),
+         "shipyard --help (terminal)": (0.25, "s"), "shipyard -C GamePulse version": (0.25, "s")}
 
 
-def make_layout(path: Path, layers: int, layer_mb: int) -> int:
-    """An OCI layout of incompressible gzip layers; returns its total size in bytes."""
-    if (path / "index.json").exists():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    blobs = path / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def put(data: bytes) -> dict:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    descriptors, diff_ids = [], []
-    for _ in range(layers):
-        raw = os.urandom(layer_mb * 1024 * 1024)
-        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **put(gzip.compress(raw, compresslevel=1, mtime=0))})
-    config = {"architecture": "amd64", "os": "linux",
-              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **put(json.dumps(config).encode())},
-                "layers": descriptors}
-    top = {"mediaType": manifest["mediaType"], **put(json.dumps(manifest).encode())}
-    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def run_routes(work: Path, layout: Path, project: Path, aws: list[str], run: int,
+               times: Times) -> None:
+    """One run of the three push routes, each into a fresh sandbox, in a rotating order."""
+    routes = ["shipyard", "skopeo", "aws"]
+    for route in routes[run % 3:] + routes[:run % 3]:
+        with sandbox(work / f"sandbox-{route}-{run}") as sandbox_env:
+            if route == "shipyard":
+                env, command = {**python_env(), **sandbox_env}, shipyard_push(project, layout)
+            elif route == "skopeo":
+                env, command = {**tool_env(), **sandbox_env}, bare_skopeo(sandbox_env, layout)
+            else:
+                env = {**tool_env(), **sandbox_env}
+                command = aws_and_skopeo(aws, sandbox_env, layout, work / f"auth-{run}.json")
+            times.setdefault(f"{route} fresh", []).append(timed(command, env))
+            if route != "aws":
+                times.setdefault(f"{route} no-op", []).append(timed(command, env))
 
 
-def git_project(path: Path) -> Path:
-    """A one-commit repository with a GamePulse-like project, for the tag plan."""
-    project = path / "svc"
-    project.mkdir(parents=True)
-    (project / "version.txt").write_text("1.0.0\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
-    return project
-
-
-def python_env() -> dict[str, str]:
-    """This environment for this checkout's shipyard, with byte-code cached where we say."""
-    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "PYTHONPYCACHEPREFIX": str(CACHE / "pycache")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("GITHUB_ACTIONS", None)
-    return env
-
-
-def timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-# --- the client against a plain registry ---------------------------------------------------
-
-
-class PlainRegistry:
-    """An empty `docker-registry` on a free loopback port, without auth; a context manager."""
-
-    def __init__(self, root: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.host = f"127.0.0.1:{sock.getsockname()[1]}"
-        root.mkdir(parents=True)
-        self.config = root / "config.yml"
-        self.config.write_text(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'storage'}\n"
-            f"http:\n  addr: {self.host}\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> PlainRegistry:
-        self.process = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not start on {self.host}")
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def client_push(host: str, layout: Path) -> float:
-    """A whole `push_layout` in this process: open the layout, connect, push, close."""
-    start = time.perf_counter()
-    with RegistryClient(host) as client:
-        client.push_layout(OciLayout.open(layout), "bench", ["1.1.0"])
-    return time.perf_counter() - start
-
-
-def skopeo_plain(host: str, layout: Path) -> list[str]:
-    return ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}",
-            f"docker://{host}/bench:1.1.0"]
-
-
-def run_client(work: Path, layout: Path, runs: int, fresh: Times, noop: Times) -> None:
-    RegistryClient("127.0.0.1:1").close()  # httpx's lazy imports, as a warm process has them
-    env = python_env()
-    for run in range(runs):
-        for tool in ("shipyard", "skopeo") if run % 2 == 0 else ("skopeo", "shipyard"):
-            with PlainRegistry(work / f"plain-{tool}-{run}") as registry:
-                for times in (fresh, noop):
-                    times[tool].append(client_push(registry.host, layout) if tool == "shipyard"
-                                       else timed(skopeo_plain(registry.host, layout), env))
-
-
-# --- the CLI through the sandbox -------------------------------------------------------------
-
-
-def fresh_sandbox(work: Path, name: str) -> tuple[Path, dict[str, str]]:
-    """A new sandbox, warmed: moto builds its ECR backend on the first ECR request (a sandbox
-    cost, not a client's), so one read is made before either tool is timed."""
-    state = work / name
-    endpoints, _ = control.up(state, region="ap-northeast-2")
-    env = {**python_env(), **endpoints.environment(), "AWS_ACCOUNT_ID": "123456789012",
-           "ECR_REPOSITORY": "bench"}
-    boto3.client("ecr", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"],
-                 aws_access_key_id="sandbox", aws_secret_access_key="sandbox"
-                 ).describe_repositories()
-    return state, env
-
-
-def skopeo_sandbox(env: dict[str, str], layout: Path) -> list[str]:
-    ecr = boto3.client("ecr", region_name=env["AWS_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"],
-                       aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    if not ecr.describe_repositories()["repositories"]:
-        ecr.create_repository(repositoryName="bench")
-    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    creds = base64.b64decode(token).decode()
-    return ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", creds,
-            f"oci:{layout}", f"docker://{env['SHIPYARD_REGISTRY']}/bench:1.1.0"]
-
-
-def run_cli(work: Path, layout: Path, runs: int, fresh: Times, noop: Times) -> None:
-    project = git_project(work / "repo")
-    push = [*SHIPYARD, "-C", str(project), "push", "--from-oci", str(layout)]
-    for run in range(runs):
-        # Alternate the order so neither tool always runs on a warmer machine.
-        for tool in ("shipyard", "skopeo") if run % 2 == 0 else ("skopeo", "shipyard"):
-            state, env = fresh_sandbox(work, f"{tool}-{run}")
-            try:
-                command = push if tool == "shipyard" else skopeo_sandbox(env, layout)
-                fresh[tool].append(timed(command, env))
-                noop[tool].append(timed(command, env))
-            finally:
-                control.down(state)
-                shutil.rmtree(state, ignore_errors=True)
-
-
-def start_up(runs: int) -> list[float]:
-    command = [sys.executable, "-c", "import shipyard.cli"]
-    env = python_env()
-    timed(command, env)  # writes the byte-code cache
-    return [timed(command, env) for _ in range(max(runs, 3))]
+def gamepulse_copy(work: Path) -> Path:
+    """GamePulse in a one-commit repository of its own, for `shipyard -C GamePulse version`."""
+    shutil.copytree(ROOT / "GamePulse", work / "gp" / "GamePulse",
+                    ignore=shutil.ignore_patterns(".shipyard", ".build", "__pycache__"))
+    commit(work / "gp")
+    return work / "gp"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--layer-mb", type=int, default=40)
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--layer-mb", type=int, default=64, help="MiB of data per layer")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each push route")
+    parser.add_argument("--startup-runs", type=int, default=15)
+    parser.add_argument("--aws", help="an aws command to use instead of the cache's AWS CLI")
+    parser.add_argument("--max-minutes", type=float, default=20.0,
+                        help="start no new run after this long")
     args = parser.parse_args()
-    layout = CACHE / f"layout-{args.layers}x{args.layer_mb}"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so sandboxes are stopped
+
+    layout = layout_dir(args.layers, args.layer_mb)
+    keep = {layout, PYCACHE} | (set() if args.aws else {AWS_VENV})
+    pruned = prune(keep)
     size = make_layout(layout, args.layers, args.layer_mb)
-    startup = start_up(args.runs)
-    rows: list[tuple[str, Times]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    aws = aws_cli(args.aws)
+    print(f"cache: {describe(keep)}")
+    if pruned:
+        print("pruned: " + ", ".join(f"{name} ({n / 1e6:.0f} MB)" for name, n in pruned))
+    deadline = time.monotonic() + args.max_minutes * 60
+    times: Times = {}
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-", dir="/tmp") as tmp:
         work = Path(tmp)
-        for label, run in (("client -> registry", run_client), ("CLI -> sandbox", run_cli)):
-            fresh: Times = {"shipyard": [], "skopeo": []}
-            noop: Times = {"shipyard": [], "skopeo": []}
-            run(work, layout, args.runs, fresh, noop)
-            rows += [(f"{label}, fresh", fresh), (f"{label}, no-op", noop)]
-    print(f"layout: {args.layers} layers, {size / 1e6:.0f} MB; {args.runs} runs each, median")
-    print(f"{'case':<30}{'shipyard':>10}{'skopeo':>10}{'ratio':>8}")
-    for case, results in rows:
-        ours, theirs = statistics.median(results["shipyard"]), statistics.median(results["skopeo"])
-        print(f"{case:<30}{_seconds(ours):>10}{_seconds(theirs):>10}{theirs / ours:>7.2f}x")
-    print(f"{'CLI start-up (imports)':<30}{_seconds(statistics.median(startup)):>10}")
-    print("ratio = skopeo time / shipyard time (above 1: shipyard is faster)")
+        gamepulse = gamepulse_copy(work)
+        project = git_project(work / "repo")
+        shipyard_env, other_env = python_env(), tool_env()
+        versions = [tool_version([*aws, "--version"], other_env),
+                    tool_version(["skopeo", "--version"], other_env)]
+        startup = startup_times({
+            "shipyard --help (pipe)": ([*SHIPYARD, "--help"], shipyard_env, False),
+            "shipyard --help (terminal)": ([*SHIPYARD, "--help"], shipyard_env, True),
+            "shipyard -C GamePulse version": ([*SHIPYARD, "-C", "GamePulse", "version"],
+                                              shipyard_env, False),
+            "skopeo --help": (["skopeo", "--help"], other_env, False),
+            "aws --version": ([*aws, "--version"], other_env, False),
+        }, gamepulse, args.startup_runs)
+        # One untimed round first: byte-code for the push's imports, the layout in the page
+        # cache, and each tool's binary loaded, for every route alike.
+        run_routes(work, layout, project, aws, 0, {})
+        runs = 0
+        while runs < args.runs and time.monotonic() < deadline:
+            run_routes(work, layout, project, aws, runs, times)
+            run_client(work, layout, runs, _view(times, "client fresh"),
+                       _view(times, "client no-op"))
+            runs += 1
+    print(f"layout: {args.layers} layers, {size / 1e6:.0f} MB; {runs} runs of each push "
+          f"route, {args.startup_runs} of each start-up; medians")
+    print(f"tools: {'; '.join(versions)}")
+    report(times, startup)
 
 
-def _seconds(value: float) -> str:
+def _view(times: Times, prefix: str) -> Times:
+    """`times` seen as {"shipyard": [...], "skopeo": [...]} under `prefix`."""
+    return {tool: times.setdefault(f"{prefix} {tool}", []) for tool in ("shipyard", "skopeo")}
+
+
+def report(times: Times, startup: Times) -> None:
+    median = {name: statistics.median(values) for name, values in times.items() if values}
+    print(f"\n{'push (whole processes, fresh sandboxes)':<42}{'shipyard':>9}{'other':>8}"
+          f"{'ratio':>7}  goal")
+    rows = [("fresh vs bare skopeo copy", "shipyard fresh", "skopeo fresh"),
+            ("fresh vs aws CLI + skopeo", "shipyard fresh", "aws fresh"),
+            ("no-op re-push vs bare skopeo", "shipyard no-op", "skopeo no-op"),
+            ("client alone, plain registry, fresh", "client fresh shipyard",
+             "client fresh skopeo"),
+            ("client alone, plain registry, no-op", "client no-op shipyard",
+             "client no-op skopeo")]
+    for label, ours, other in rows:
+        if ours in median and other in median:
+            ratio = median[ours] / median[other]
+            print(f"{label:<42}{_s(median[ours]):>9}{_s(median[other]):>8}{ratio:>7.2f}  "
+                  f"{_goal(label, median[ours], ratio)}")
+    print(f"\n{'start-up (process wall time)':<42}{'median':>9}{'min':>8}{'':>7}  goal")
+    for label, values in startup.items():
+        value = statistics.median(values)
+        print(f"{label:<42}{_s(value):>9}{_s(min(values)):>8}{'':>7}  {_goal(label, value, 0)}")
+    print("ratio = shipyard time / other time (below 1: shipyard is faster)")
+
+
+def _goal(label: str, seconds: float, ratio: float) -> str:
+    if label not in GOALS:
+        return ""
+    limit, kind = GOALS[label]
+    value, shown = (ratio, f"<= {limit:.2f}x") if kind == "ratio" else (seconds, f"<= {limit}s")
+    return f"{shown} {'met' if value <= limit else 'NOT MET'}"
+
+
+def _s(value: float) -> str:
     return f"{value:.2f}s" if value >= 0.1 else f"{value * 1000:.0f}ms"
 
 

@@ -3,25 +3,20 @@
 `registry_server` starts Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a
 free port and its own storage folder, and stops it afterwards; `registry_server_factory`
 starts more, with htpasswd basic auth when asked. `oci_layout_factory` writes small but real
-OCI layouts (gzipped tar layers of random bytes, configs with correct diff_ids), as a single
-image or as an index for linux/amd64 + linux/arm64.
+OCI layouts (`shipyard_testing.oci_layouts`: gzipped tar layers of random bytes, configs with
+correct diff_ids), as a single image or as an index for linux/amd64 + linux/arm64.
 
-The module-level helpers (`running_registry`, `write_oci_layout`, `skopeo_inspect`) are for
-tests that need them outside a fixture.
+The module-level helpers (`running_registry`, `skopeo_inspect`) are for tests that need them
+outside a fixture.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
-import tarfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -32,12 +27,10 @@ import bcrypt
 import httpx
 import pytest
 
+from shipyard_testing.oci_layouts import write_oci_layout
+
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 TWO_PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
@@ -205,83 +198,10 @@ def auth_registry_server(registry_server_factory: Callable[..., RegistryServer]
 # --- OCI layouts ---------------------------------------------------------------------------
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _put_blob(layout: Path, data: bytes) -> dict:
-    digest = _digest(data)
-    path = layout / "blobs" / "sha256" / digest.split(":", 1)[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"digest": digest, "size": len(data)}
-
-
-def _random_layer(size: int) -> tuple[bytes, str]:
-    """A gzipped tar holding one file of random bytes: (compressed, diff_id)."""
-    payload = os.urandom(size)
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(f"data/{secrets.token_hex(4)}.bin")
-        info.size, info.mode, info.mtime = len(payload), 0o644, 1_700_000_000
-        tar.addfile(info, io.BytesIO(payload))
-    raw = tar_bytes.getvalue()
-    return gzip.compress(raw, mtime=0), _digest(raw)
-
-
-def _platform_json(platform: str) -> dict:
-    os_name, architecture, *variant = platform.split("/")
-    return {"architecture": architecture, "os": os_name,
-            **({"variant": variant[0]} if variant else {})}
-
-
-def write_oci_layout(path: Path, platforms: Sequence[str] = ("linux/amd64",), *,
-                     index: bool | None = None, layers: int = 2, layer_bytes: int = 4096,
-                     ref_name: str | None = "latest") -> Path:
-    """Write an OCI layout at `path` and return it.
-
-    One image per platform, each with `layers` random layers after a base layer shared by
-    all platforms (so pushes must deduplicate). With one platform and `index` unset the
-    top-level manifest is the image manifest; otherwise an image index of the platforms.
-    """
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    base, base_diff = _random_layer(layer_bytes)
-    base_descriptor = {"mediaType": OCI_LAYER_GZIP, **_put_blob(path, base)}
-    children = []
-    for platform in platforms:
-        layer_descriptors, diff_ids = [base_descriptor], [base_diff]
-        for _ in range(layers):
-            blob, diff_id = _random_layer(layer_bytes)
-            layer_descriptors.append({"mediaType": OCI_LAYER_GZIP, **_put_blob(path, blob)})
-            diff_ids.append(diff_id)
-        config = {**_platform_json(platform), "created": "2026-03-04T05:06:07Z",
-                  "config": {"Cmd": ["/bin/true"]},
-                  "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-        config_descriptor = {"mediaType": OCI_CONFIG,
-                             **_put_blob(path, json.dumps(config).encode())}
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor,
-                    "layers": layer_descriptors}
-        children.append({"mediaType": OCI_MANIFEST,
-                         **_put_blob(path, json.dumps(manifest).encode()),
-                         "platform": _platform_json(platform)})
-    if index is None:
-        index = len(platforms) > 1
-    if index:
-        top_json = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
-        top = {"mediaType": OCI_INDEX, **_put_blob(path, json.dumps(top_json).encode())}
-    else:
-        top = {key: value for key, value in children[0].items() if key != "platform"}
-    if ref_name:
-        top["annotations"] = {"org.opencontainers.image.ref.name": ref_name}
-    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
-    return path
-
-
 @pytest.fixture
 def oci_layout_factory(tmp_path: Path) -> Callable[..., Path]:
-    """make(platforms=("linux/amd64",), **options) -> Path of a fresh layout (see
-    `write_oci_layout`); each call writes new random layers."""
+    """make(platforms=("linux/amd64",), **options) -> Path of a fresh layout (options as
+    `shipyard_testing.oci_layouts.write_oci_layout`); each call writes new random layers."""
     count = 0
 
     def make(platforms: Sequence[str] = ("linux/amd64",), **options: object) -> Path:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
-import io
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
+
+from shipyard_testing.oci_layouts import tar_layer, write_oci_layout
 
 pytestmark = pytest.mark.integration
 
@@ -158,32 +157,9 @@ def test_bad_input_changes_nothing(repo, shipyard, sandbox_env, ecr_client, tmp_
 
 def vulnerable_layout(path: Path, package: str = "openssl", version: str = "1.1.1n-0") -> Path:
     """A one-layer image whose dpkg database lists `package` at `version`."""
-    blobs = path / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def put(data: bytes) -> dict:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
     status = f"Package: {package}\nStatus: install ok installed\nVersion: {version}\n\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("var/lib/dpkg/status")
-        info.size = len(status)
-        tar.addfile(info, io.BytesIO(status))
-    layer = gzip.compress(buffer.getvalue(), mtime=0)
-    config = {"architecture": "amd64", "os": "linux", "rootfs": {
-        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(buffer.getvalue()).hexdigest()]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **put(json.dumps(config).encode())},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **put(layer)}]}
-    top = {"mediaType": manifest["mediaType"], **put(json.dumps(manifest).encode())}
-    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
-    return path
+    return write_oci_layout(path, base=None, ref_name=None,
+                            layers=[tar_layer({"var/lib/dpkg/status": status})])
 
 
 def test_scan_gate_fails_on_a_critical_finding_and_writes_reports(

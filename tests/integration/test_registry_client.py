@@ -105,7 +105,7 @@ def test_tags_are_set_per_tag(skopeo, registry_server, oci_layout_factory) -> No
 
 
 def test_big_layer_streams_through(registry_server, oci_layout_factory) -> None:
-    layout = OciLayout.open(oci_layout_factory(layers=1, layer_bytes=6 * 1024 * 1024))
+    layout = OciLayout.open(oci_layout_factory(base=6 << 20, layers=[6 << 20]))
     with _client(registry_server) as client:
         report = client.push_layout(layout, REPO, ["big"])
         assert report.bytes_uploaded > 12 * 1024 * 1024

@@ -35,6 +35,7 @@ from shipyard.adapters.builders.layout import unpack_oci_tar, verify_layout
 from shipyard.adapters.builders.request import Platform, parse_platforms
 from shipyard.domain.names import is_loopback_host
 from shipyard.errors import AuthError, BuildError, UsageError
+from shipyard_testing.oci_layouts import write_oci_layout
 
 EPOCH = 1772600767
 PASSWORD = "pa55-w0rd-zz"
@@ -93,11 +94,9 @@ SUBCOMMANDS = {"--version", "build", "push", "manifest", "rmi", "buildx", "info"
 
 
 def write_layout(folder: Path, entries: int = 1) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    manifests = [{"mediaType": "application/vnd.oci.image.index.v1+json",
-                  "digest": f"sha256:{i:064x}", "size": 1} for i in range(entries)]
-    (folder / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+    """What a build leaves: a layout whose index.json lists `entries` images."""
+    for number in range(entries):
+        write_oci_layout(folder, ref_name=None, add=number > 0)
 
 
 def write_layout_tar(archive: Path, extra: tuple[str, bytes] | None = None) -> None:

@@ -1,0 +1,12 @@
+"""What Shipyard's tests and benchmarks share, and nothing the product runs.
+
+It lives under src/ so that both import it the same plain way (the tests through the editable
+install, the benchmarks through the `src` folder they already put on `sys.path`) without
+either reaching into the other's folder. `shipyard` and `shipyard_sandbox` never import it
+(tests/unit/test_layers.py checks), and the built wheel leaves it out (pyproject.toml).
+
+- `oci_layouts`: small but real OCI image layouts written to disk.
+
+The registry the tests and benchmarks start is the sandbox's own launcher,
+`shipyard_sandbox.registry.RegistryProcess`, so there is one registry configuration.
+"""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.push import print_push
 from shipyard.cli.sandbox import ensure_sandbox, provision_for_demo
-from shipyard.cli.version import explain
+
+# How a provisioned resource came to be, as the summary says it.
+STATES = {"exists": "already there"}
 
 
 @app.command("demo")
@@ -24,46 +28,46 @@ def demo_command(
 ) -> None:
     """Run the release pipeline for this service, step by step."""
     from shipyard.adapters.builders import choose_builder
-    from shipyard.cli.progress import PushProgress
-    from shipyard.usecases.demo import run_demo
+    from shipyard.cli.demo_view import DemoView, print_summary
+    from shipyard.usecases.demo import DemoOptions, run_demo
     from shipyard.usecases.verify import enforce
 
     state = session(ctx)
     config = state.config()
     out = Out(as_json)
-    if sandbox:
-        sandbox_env = ensure_sandbox(out)
-        # boto3 reads endpoints and credentials from the process environment.
-        os.environ.update(sandbox_env)
-        state.env.update(sandbox_env)
-        if config.demo.infrastructure is not None:
-            provision_for_demo(config.path(config.demo.infrastructure),
-                               config.demo.infrastructure_parameters, out)
-    with PushProgress(out) as progress:
-        builder = choose_builder(config.build.builder)
-        context = state.context(config, builder=builder, progress=progress)
-        result = run_demo(config, context)
-    push = result.push
-    assert push is not None
-    for warning in push.warnings:
-        out.warn(warning)
+    preferred = None if config.build.builder == "auto" else config.build.builder
+    builder = choose_builder(preferred)
+    with DemoView(out) as view:
+        provision: Callable[[], str] | None = None
+        if sandbox:
+            view.working("starting the sandbox")
+            sandbox_env = ensure_sandbox(view.out)
+            # boto3 reads endpoints and credentials from the process environment.
+            os.environ.update(sandbox_env)
+            state.env.update(sandbox_env)
+            if config.demo.infrastructure is not None:
+                provision = _provisioning(config.path(config.demo.infrastructure),
+                                          config.demo.infrastructure_parameters)
+        context = state.context(config, builder=builder, progress=view.progress)
+        result = run_demo(DemoOptions(provision=provision, on_step=view), config, context)
     if as_json:
         out.json(result.to_json())
     else:
-        version = result.tags.version
-        out.line(f"== 1. version of {config.service.name}: {version.decision.version} "
-                 f"({explain(version)})")
-        out.line("== 2. base image: " + (result.base_image or "(none configured)"))
-        out.line("== 3. build, push and scan (multi-arch, latest)")
-        print_push(push, out)
-        out.line("== 4. verify each environment with this image")
-        for verified in result.verified:
-            failed = [f"{c.name}: {c.detail}" for c in verified.failed]
-            out.line(f"verify {verified.render.environment}: "
-                     + (f"{len(verified.checks)} checks passed" if not failed
-                        else "FAILED: " + "; ".join(failed)))
+        print_summary(result, out)
         if sandbox:
             out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look "
                      "around, shipyard sandbox down to stop it")
     for verified in result.verified:
         enforce(verified)
+
+
+def _provisioning(template: Path, parameters: dict[str, str]) -> Callable[[], str]:
+    """The demo's first step: the service's resources in the sandbox, said in one line."""
+
+    def provision() -> str:
+        report = provision_for_demo(template, parameters)
+        states = Counter(STATES.get(r.state, r.state) for r in report.resources)
+        return (f"{len(report.resources)} resources of {template.name} in the sandbox ("
+                + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")")
+
+    return provision

@@ -17,13 +17,34 @@ from shipyard.adapters.registry import (
 from shipyard.cli.app import Out
 
 
-class PushProgress:
-    """A progress callback for `RegistryClient`, used as a context manager around a push."""
+def describe(event: ProgressEvent) -> str | None:
+    """The log line for an event that finished something (None for the rest)."""
+    if isinstance(event, BlobDone):
+        how = "mounted" if event.mounted else "pushed"
+        return f"blob {event.digest[7:19]} {how} ({event.size} bytes)"
+    if isinstance(event, BlobSkipped):
+        return f"blob {event.digest[7:19]} already present"
+    if isinstance(event, TagSet):
+        return f"tag {event.tag} -> {event.digest[7:19]}"
+    if isinstance(event, RequestRetried):
+        return (f"retrying {event.what} in {event.delay:.1f}s "
+                f"(attempt {event.attempt}: {event.reason})")
+    return None
 
-    def __init__(self, out: Out) -> None:
+
+class PushProgress:
+    """A progress callback for `RegistryClient`, used as a context manager around a push.
+
+    On a terminal it draws a bar per blob. With `embedded=True` it does not show the bars
+    itself: another live view shows `bars` (the demo, under its current step heading).
+    """
+
+    def __init__(self, out: Out, *, console: Any = None, embedded: bool = False) -> None:
         self.out = out
+        self.last: str | None = None  # the latest finished thing, as a log line says it
         self._lock = threading.Lock()
-        self._bars: Any = None
+        self._embedded = embedded
+        self.bars: Any = None
         self._tasks: dict[str, Any] = {}
         if out.fancy:
             from rich.progress import (
@@ -34,25 +55,36 @@ class PushProgress:
                 TransferSpeedColumn,
             )
 
-            self._bars = Progress(TextColumn("{task.description}"), BarColumn(),
-                                  DownloadColumn(), TransferSpeedColumn(),
-                                  console=out.console(stderr=True), transient=True)
+            self.bars = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 DownloadColumn(), TransferSpeedColumn(),
+                                 console=console or out.console(stderr=True), transient=True)
 
     def __enter__(self) -> PushProgress:
-        if self._bars:
-            self._bars.start()
+        if self.bars and not self._embedded:
+            self.bars.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._bars:
-            self._bars.stop()
+        if self.bars and not self._embedded:
+            self.bars.stop()
+
+    def clear(self) -> None:
+        """Forget the bars and the latest line (the demo does so between steps)."""
+        with self._lock:
+            self.last = None
+            if self.bars is not None:
+                for task in self._tasks.values():
+                    self.bars.remove_task(task)
+            self._tasks.clear()
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
-            if self._bars is not None:
-                self._draw(self._bars, event)
-            else:
-                self._log(event)
+            line = describe(event)
+            if self.bars is not None:
+                self.last = line or self.last
+                self._draw(self.bars, event)
+            elif line is not None and not self.out.as_json:
+                self.out.info(line)
 
     def _draw(self, bars: Any, event: ProgressEvent) -> None:
         if isinstance(event, BlobStarted):
@@ -64,17 +96,3 @@ class PushProgress:
             bars.advance(self._tasks[event.digest], event.nbytes)
         elif isinstance(event, BlobDone) and event.digest in self._tasks:
             bars.update(self._tasks[event.digest], completed=event.size)
-
-    def _log(self, event: ProgressEvent) -> None:
-        if self.out.as_json:
-            return
-        if isinstance(event, BlobDone):
-            how = "mounted" if event.mounted else "pushed"
-            self.out.info(f"blob {event.digest[7:19]} {how} ({event.size} bytes)")
-        elif isinstance(event, BlobSkipped):
-            self.out.info(f"blob {event.digest[7:19]} already present")
-        elif isinstance(event, TagSet):
-            self.out.info(f"tag {event.tag} -> {event.digest[7:19]}")
-        elif isinstance(event, RequestRetried):
-            self.out.info(f"retrying {event.what} in {event.delay:.1f}s "
-                          f"(attempt {event.attempt}: {event.reason})")

@@ -143,12 +143,11 @@ def provision(
         out.line(f"{key} = {value}")
 
 
-def provision_for_demo(template: Path, parameters: dict[str, str], out: Out) -> None:
-    """Create the service's CloudFormation resources in the demo's sandbox (idempotent)."""
+def provision_for_demo(template: Path, parameters: dict[str, str]):
+    """Create the service's CloudFormation resources in the demo's sandbox (idempotent);
+    returns the sandbox's `ProvisionReport`."""
     control = _control()
     try:
-        report = control.provision(control.default_state_dir(), template, dict(parameters))
+        return control.provision(control.default_state_dir(), template, dict(parameters))
     except control.SandboxError as exc:
         raise SandboxUnavailable(str(exc)) from exc
-    out.info(f"provisioned {template.name} in the sandbox: "
-             f"{len(report.resources)} resources")

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import json
 import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,18 +17,12 @@ from moto.server import ThreadedMotoServer
 
 from shipyard_sandbox import ecr_bridge
 from shipyard_sandbox.front import FrontServer
-from shipyard_sandbox.registry import REGISTRY_USER, RegistryProcess
+from shipyard_sandbox.registry import REGISTRY_USER, RegistryProcess, free_port
 from shipyard_sandbox.scanner import Scanner
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "ap-northeast-2"
 SANDBOX_KEY = "sandbox"  # moto accepts any credentials; these are not secrets
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

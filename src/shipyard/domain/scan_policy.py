@@ -128,7 +128,8 @@ def evaluate(findings: Iterable[Finding], threshold: str, allowlist: Iterable[Al
     findings = list(findings)
     counts = Counter(f.severity for f in findings)
     limit = severity_rank(threshold)
-    blocking, allowed = [], []
+    blocking: list[Finding] = []
+    allowed: list[Finding] = []
     for finding in findings:
         if severity_rank(finding.severity) > limit:
             continue

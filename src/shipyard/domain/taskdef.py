@@ -90,11 +90,15 @@ def render_template(name: str, source: TemplateSource, context: TemplateContext
     except LookupFailed as exc:
         raise ConfigError(f"{_where(exc, path, shown)}: {exc}") from exc
     try:
-        return json.loads(text)
+        definition = json.loads(text)
     except json.JSONDecodeError as exc:
         # Only the position: the rendered text may hold secrets (ssm, env).
         raise ConfigError(f"{path}: the rendered template is not JSON ({exc.msg} at rendered "
                           f"line {exc.lineno} column {exc.colno}); fix the template") from exc
+    if not isinstance(definition, dict):
+        raise ConfigError(f"{path}: the rendered template is JSON but not an object; make it "
+                          "one task-definition object {...}")
+    return definition
 
 
 def _json_string_escape(value: Any) -> Any:
@@ -163,7 +167,7 @@ def registrable(described: Mapping[str, Any]) -> dict[str, Any]:
 def normalized(definition: Mapping[str, Any]) -> dict[str, Any]:
     """A canonical form for diffs: empty values and ECS's defaults dropped, lists that ECS
     keeps in any order sorted, so only real differences show."""
-    result = _drop_empty(registrable(definition))
+    result = _drop_empty_keys(registrable(definition))
     for container in result.get("containerDefinitions", []):
         if container.get("cpu") == 0:
             del container["cpu"]  # ECS reports an unset container cpu as 0
@@ -180,10 +184,14 @@ def normalized(definition: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _drop_empty_keys(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned = {k: _drop_empty(v) for k, v in mapping.items()}
+    return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "")}
+
+
 def _drop_empty(value: Any) -> Any:
     if isinstance(value, dict):
-        cleaned = {k: _drop_empty(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "")}
+        return _drop_empty_keys(value)
     if isinstance(value, list):
         return [_drop_empty(item) for item in value]
     return value

@@ -23,11 +23,15 @@ import semver
 PRERELEASE_PLACEHOLDERS = ("slug", "pr")
 
 
+Bump = Literal["major", "minor", "patch"]
+BUMP_PARTS: tuple[Bump, ...] = ("major", "minor", "patch")
+
+
 class VersionRule(Protocol):
     """How commits on some branches are versioned: the part to bump and the prerelease."""
 
     @property
-    def bump(self) -> str: ...
+    def bump(self) -> Bump: ...
     @property
     def prerelease(self) -> str: ...
 
@@ -52,8 +56,7 @@ class VersionPolicy(Protocol):
     def other_branches(self) -> VersionRule: ...
 
 Source = Literal["manual", "tag", "bump", "branch"]
-BumpPart = Literal["major", "minor", "patch", "none"]
-BUMP_PARTS = ("major", "minor", "patch")
+BumpPart = Bump | Literal["none"]  # "none": the version was given or tagged, not bumped
 
 SLUG_MAX_LENGTH = 40
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -148,7 +151,7 @@ def render_prerelease(template: str, facts: RefFacts) -> str:
     return template.format(**values)
 
 
-def bump_version(base: semver.Version, part: str) -> semver.Version:
+def bump_version(base: semver.Version, part: Bump) -> semver.Version:
     """Bump one part of a stable version, resetting the parts below it."""
     if part == "major":
         return base.bump_major()
@@ -187,7 +190,7 @@ def decide_version(
     settings: VersionPolicy,
     commits_since_base: Callable[[], int],
     manual: semver.Version | None = None,
-    bump: str | None = None,
+    bump: Bump | None = None,
 ) -> VersionDecision:
     """Apply the precedence rules. `commits_since_base` is called only for prerelease rules.
 

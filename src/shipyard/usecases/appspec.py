@@ -57,7 +57,7 @@ class AppSpecResult:
     def placeholder(self) -> bool:
         return self.task_definition == TASK_DEFINITION_PLACEHOLDER
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         if self.checked:
             return {"file": self.subject, "valid": not self.problems,
                     "problems": list(self.problems)}

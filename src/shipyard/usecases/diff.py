@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from shipyard.config import Config
 from shipyard.domain.taskdef import normalized
@@ -28,7 +29,7 @@ class DiffResult:
     def changed(self) -> bool:
         return bool(self.diff)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"environment": self.render.environment, "running": self.running,
                 "rendered": str(self.render.template), "image": self.render.image,
                 "changed": self.changed, "diff": self.diff}
@@ -53,5 +54,5 @@ def diff_environment(name: str, image: str | None, config: Config, ctx: Context
     return DiffResult(rendered, running, diff)
 
 
-def _lines(definition: dict) -> list[str]:
+def _lines(definition: dict[str, Any]) -> list[str]:
     return [line + "\n" for line in json.dumps(definition, indent=2, sort_keys=True).split("\n")]

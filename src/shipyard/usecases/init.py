@@ -13,6 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shipyard.adapters.files import stage_file
 from shipyard.config import CONFIG_FILE_NAME, Config
@@ -65,7 +66,7 @@ class InitResult:
     notes: tuple[str, ...] = field(default=())
     dry_run: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         answers = self.answers
         data = {
             "project_dir": str(self.project_dir), "dry_run": self.dry_run,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shipyard.adapters.credentials import RegistryLogin
 from shipyard.adapters.files import write_atomically
@@ -24,7 +25,7 @@ class LoginResult:
     target: Target
     docker_config: Path | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"registry": self.target.registry, "account_id": self.target.account_id,
                 "region": self.target.region,
                 "docker_config": str(self.docker_config) if self.docker_config else None}
@@ -43,7 +44,7 @@ def login(config: Config, ctx: Context, docker_config: Path | None = None) -> Lo
 
 def write_docker_credential(path: Path, login: RegistryLogin) -> None:
     """Merge one `auths` entry into a docker config file, atomically and readable only by us."""
-    data: dict = {}
+    data: dict[str, Any] = {}
     if path.exists():
         try:
             data = json.loads(path.read_text() or "{}")

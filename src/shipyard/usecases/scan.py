@@ -177,7 +177,7 @@ def _await_findings(ecr: Ecr, options: ScanOptions, digest: str, platform: str, 
             # Findings that existed before we asked (scan-on-push, or today's earlier scan).
             reused = reused or not started
             return response, PlatformScan(digest, platform, status, scan_type, reused)
-        if status in FAILED:
+        if response is not None and status in FAILED:
             reason = response["imageScanStatus"].get("description", status)
             raise AwsError(f"the scan of {options.repository}@{digest} ended {status}: {reason}; "
                            "check that the image's OS is supported by ECR scanning")

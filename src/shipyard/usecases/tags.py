@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
@@ -30,7 +31,7 @@ class TagsResult:
     plan: TagPlan
     version: VersionResult
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"tags": list(self.plan.tags), "labels": dict(self.plan.labels)}
 
 

@@ -166,7 +166,8 @@ class _ImageInspector:
                 self.target.registry)
         with self.ctx.registry(self.target.registry, auth=self._login) as registry:
             config = json.loads(registry.get_small_blob(repository, config_digest))
-        return config.get("architecture")
+        architecture = config.get("architecture") if isinstance(config, dict) else None
+        return architecture if isinstance(architecture, str) else None
 
 
 def _secrets(definition: dict[str, Any], ctx: Context) -> list[Check]:
@@ -189,7 +190,7 @@ def _secrets(definition: dict[str, Any], ctx: Context) -> list[Check]:
 
 
 def _log_groups(definition: dict[str, Any], ctx: Context) -> list[Check]:
-    groups = {}
+    groups: dict[str, bool] = {}  # log group -> created by the awslogs driver on start
     for container in _containers(definition):
         options = (container.get("logConfiguration") or {}).get("options") or {}
         if "awslogs-group" in options:

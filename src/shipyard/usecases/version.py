@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import semver
 
@@ -14,6 +15,7 @@ from shipyard.adapters.github import ActionsContext
 from shipyard.config import Config
 from shipyard.domain.versioning import (
     BUMP_PARTS,
+    Bump,
     RefFacts,
     VersionDecision,
     decide_version,
@@ -50,7 +52,7 @@ class VersionResult:
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=())
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         d = self.decision
         return {
             "version": str(d.version),
@@ -69,11 +71,8 @@ def compute_version(
 ) -> VersionResult:
     """Decide the version; with `write`/`git_tag` also record it, after every check passed."""
     manual = _parse_manual(options.manual)
-    if options.bump is not None and options.bump not in BUMP_PARTS:
-        raise UsageError(
-            f"--bump '{options.bump}' is not a version part; use major, minor or patch"
-        )
-    if manual is not None and options.bump is not None:
+    bump = _parse_bump(options.bump)
+    if manual is not None and bump is not None:
         raise UsageError("--version and --bump contradict each other; pass only one of them")
 
     in_repository = git.is_repository()
@@ -107,12 +106,21 @@ def compute_version(
         settings=config.version,
         commits_since_base=commits_since_base,
         manual=manual,
-        bump=options.bump,
+        bump=bump,
     )
     tag_name = f"{config.version.tag_prefix}{decision.version}"
     result = VersionResult(decision, source, tag_name, dry_run=options.dry_run,
                            warnings=tuple(warnings))
     return _record(result, options, config, git)
+
+
+def _parse_bump(text: str | None) -> Bump | None:
+    if text is None:
+        return None
+    for part in BUMP_PARTS:
+        if text == part:
+            return part
+    raise UsageError(f"--bump '{text}' is not a version part; use major, minor or patch")
 
 
 def _parse_manual(text: str | None) -> semver.Version | None:

@@ -59,6 +59,8 @@ def test_render(tmp_path: Path, template: str, expected: dict) -> None:
         ('{"v": "{{ secret_arn(\'gone\') }}"}', 'secret_arn("gone"): no such secret'),
         ('{"v": "{{ ssm(\'/gone\') }}"}', 'ssm("/gone"): no such SSM parameter'),
         ('{% include "missing.json" %}', "includes 'missing.json', which does not exist"),
+        # JSON, but a list: a task definition is one object
+        ('[{"v": "{{ image }}"}]', "the rendered template is JSON but not an object"),
     ],
 )
 def test_render_errors(tmp_path: Path, template: str, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -44,7 +45,8 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.repeated: list[str] = []
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode,
+                          deep: bool = False) -> dict[Hashable, Any]:
         keys = [self.construct_object(key, deep=True) for key, _ in node.value]
         hashable = [key for key in keys if isinstance(key, str | int | float | bool)]
         self.repeated.extend(str(k) for k in dict.fromkeys(hashable) if hashable.count(k) > 1)

@@ -9,10 +9,6 @@ else is deleted: layouts of other shapes, and byte-code whose source file is gon
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -89,29 +85,10 @@ def aws_cli(explicit: str | None) -> list[str]:
 
 
 def _write_layout(path: Path, layers: int, layer_mib: int) -> None:
-    blobs = path / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
+    # Imported here: the caller puts this checkout's src/ on sys.path after importing us.
+    from shipyard_testing.oci_layouts import write_oci_layout
 
-    def put(data: bytes) -> dict:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    descriptors, diff_ids = [], []
-    for _ in range(layers):
-        raw = os.urandom(layer_mib * 1024 * 1024)
-        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            **put(gzip.compress(raw, compresslevel=1, mtime=0))})
-    config = {"architecture": "amd64", "os": "linux",
-              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           **put(json.dumps(config).encode())},
-                "layers": descriptors}
-    top = {"mediaType": manifest["mediaType"], **put(json.dumps(manifest).encode())}
-    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
+    write_oci_layout(path, layers=[layer_mib << 20] * layers, base=None, ref_name=None)
 
 
 def _stale_bytecode() -> list[Path]:

@@ -3,53 +3,16 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 from bench_routes import python_env, timed
 
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.adapters.registry import RegistryClient
+from shipyard_sandbox.registry import RegistryProcess
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
 Times = dict[str, list[float]]
-
-
-class PlainRegistry:
-    """An empty `docker-registry` on a free loopback port, without auth; a context manager."""
-
-    def __init__(self, root: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.host = f"127.0.0.1:{sock.getsockname()[1]}"
-        root.mkdir(parents=True)
-        self.config = root / "config.yml"
-        self.config.write_text(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-            f"storage:\n  filesystem:\n    rootdirectory: {root / 'storage'}\n"
-            f"http:\n  addr: {self.host}\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> PlainRegistry:
-        self.process = subprocess.Popen([REGISTRY_BINARY, "serve", str(self.config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__()
-        raise RuntimeError(f"docker-registry did not start on {self.host}")
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def client_push(host: str, layout: Path) -> float:
@@ -71,7 +34,7 @@ def run_client(work: Path, layout: Path, run: int, fresh: Times, noop: Times) ->
     env = python_env()
     # Alternate the order so neither tool always runs on a warmer machine.
     for tool in ("shipyard", "skopeo") if run % 2 == 0 else ("skopeo", "shipyard"):
-        with PlainRegistry(work / f"plain-{tool}-{run}") as registry:
+        with RegistryProcess(work / f"plain-{tool}-{run}") as registry:  # anonymous
             for times in (fresh, noop):
-                times[tool].append(client_push(registry.host, layout) if tool == "shipyard"
-                                   else timed(skopeo_plain(registry.host, layout), env))
+                times[tool].append(client_push(registry.address, layout) if tool == "shipyard"
+                                   else timed(skopeo_plain(registry.address, layout), env))

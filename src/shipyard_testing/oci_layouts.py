@@ -20,11 +20,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import secrets
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def write_oci_layout(path: Path, platforms: Sequence[str] = ("linux/amd64",), *,
     path.mkdir(parents=True, exist_ok=True)
     (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     shared = [] if base is None else [layer(base)]
-    children = [_write_image(path, platform, [*shared, *map(layer, layers)])
+    # Lazily, so that only one layer at a time is in memory (a benchmark's are large).
+    children = [_write_image(path, platform, itertools.chain(shared, map(layer, layers)))
                 for platform in platforms]
     if len(children) == 1:
         top = {key: value for key, value in children[0].items() if key != "platform"}
@@ -124,15 +126,18 @@ def write_oci_layout(path: Path, platforms: Sequence[str] = ("linux/amd64",), *,
     return path
 
 
-def _write_image(path: Path, platform: str, layers: Sequence[Layer]) -> dict:
+def _write_image(path: Path, platform: str, layers: Iterable[Layer]) -> dict:
     """Store one image's layers, config and manifest; the manifest's descriptor, with its
     platform."""
+    descriptors, diff_ids = [], []
+    for layer in layers:
+        descriptors.append({"mediaType": OCI_LAYER_GZIP, **put_blob(path, layer.blob)})
+        diff_ids.append(layer.diff_id)
     config = {**platform_json(platform), "created": "2026-03-04T05:06:07Z",
               "config": {"Cmd": ["/bin/true"]},
-              "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]}}
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                 "config": {"mediaType": OCI_CONFIG, **put_blob(path, json.dumps(config).encode())},
-                "layers": [{"mediaType": OCI_LAYER_GZIP, **put_blob(path, layer.blob)}
-                           for layer in layers]}
+                "layers": descriptors}
     return {"mediaType": OCI_MANIFEST, **put_blob(path, json.dumps(manifest).encode()),
             "platform": platform_json(platform)}

@@ -40,27 +40,32 @@ def _log_group(aws: Aws, name: str, _: Callable[[], dict[str, Any]]) -> bool:
     return any(group["logGroupName"] == name for group in groups)
 
 
+# An ingress rule's source, as CloudFormation names it -> where DescribeSecurityGroups lists it.
+_SOURCES = {"CidrIp": ("IpRanges", "CidrIp"), "CidrIpv6": ("Ipv6Ranges", "CidrIpv6"),
+            "SourceSecurityGroupId": ("UserIdGroupPairs", "GroupId"),
+            "SourcePrefixListId": ("PrefixListIds", "PrefixListId")}
+
+
 def _ingress(aws: Aws, _: str, properties: Callable[[], dict[str, Any]]) -> bool:
     """An ingress rule has no physical id: look for the rule in its group."""
     rule = properties()
-    answer = _found(lambda: aws("ec2").describe_security_groups(GroupIds=[rule["GroupId"]]))
+    which = ({"GroupIds": [rule["GroupId"]]} if "GroupId" in rule
+             else {"GroupNames": [rule.get("GroupName", "")]})
+    answer = _found(lambda: aws("ec2").describe_security_groups(**which))
     if answer is None:
         return False
-    group = answer["SecurityGroups"][0]
+    sources = [(listed, key, rule[name]) for name, (listed, key) in _SOURCES.items()
+               if name in rule]
+    if not sources:
+        return True  # a source the sandbox does not know how to find: the stack's word
     protocol = str(rule.get("IpProtocol", "")).lower()
     ports = (int(rule.get("FromPort", -1)), int(rule.get("ToPort", -1)))
-    for permission in group.get("IpPermissions", []):
-        if (str(permission.get("IpProtocol")).lower() != protocol or
-                (permission.get("FromPort", -1), permission.get("ToPort", -1)) != ports):
-            continue
-        if "CidrIp" in rule and any(r.get("CidrIp") == rule["CidrIp"]
-                                    for r in permission.get("IpRanges", [])):
-            return True
-        if "SourceSecurityGroupId" in rule and any(
-                pair.get("GroupId") == rule["SourceSecurityGroupId"]
-                for pair in permission.get("UserIdGroupPairs", [])):
-            return True
-    return False
+    return any(
+        str(permission.get("IpProtocol")).lower() == protocol
+        and (permission.get("FromPort", -1), permission.get("ToPort", -1)) == ports
+        and all(any(entry.get(key) == value for entry in permission.get(listed, []))
+                for listed, key, value in sources)
+        for permission in answer["SecurityGroups"][0].get("IpPermissions", []))
 
 
 # Every type moto's CloudFormation makes for the provisioner (see `creators.API_REASONS` for

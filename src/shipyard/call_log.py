@@ -133,7 +133,7 @@ def watch_aws_client(client: Any, service: str) -> Any:
     if events is None:
         return client
 
-    def answered(context: dict, response_dict: dict | None = None,
+    def answered(context: dict[str, Any], response_dict: dict[str, Any] | None = None,
                  exception: BaseException | None = None, event_name: str = "",
                  **_: object) -> None:
         started = context.pop(_CONTEXT_KEY, None) if isinstance(context, dict) else None

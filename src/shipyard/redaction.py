@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -222,9 +223,10 @@ def safe_url(url: str, params: object = None) -> str:
     """
     parts = urlsplit(str(url))
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if params:
-        items = params.items() if isinstance(params, dict) else params
-        query += [(str(k), str(v)) for k, v in items]  # type: ignore[union-attr]
+    # `params` as httpx takes them: a mapping, or a sequence of (name, value) pairs.
+    pairs = list(params.items()) if isinstance(params, Mapping) else (
+        list(params) if isinstance(params, list | tuple) else [])
+    query += [(str(k), str(v)) for k, v in pairs]
     shown = [(k, v if k in _PLAIN_QUERY_KEYS else MASK) for k, v in query]
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(shown, safe=":/*,"), ""))

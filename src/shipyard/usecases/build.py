@@ -6,7 +6,6 @@ so the same commit and version build the same digest. `push` builds through this
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,13 +19,10 @@ from shipyard.adapters.builders.request import Builder
 from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import Config
 from shipyard.domain.build_args import expand
+from shipyard.domain.names import ECR_REGISTRY_HOST
 from shipyard.errors import UsageError
 from shipyard.usecases.tags import TagsResult
 from shipyard.usecases.target import region_of
-
-# ECR's registry host names its account and region.
-_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\."
-                       r"amazonaws\.com(?:\.cn)?$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ def push_target(config: Config, env: Mapping[str, str], login: RegistryLogin | N
                 account_id: str = "", region: str = "") -> dict[str, str]:
     """`${registry}`, `${account_id}` and `${region}` for build args ("" when unknown)."""
     host = login.host if login else ""
-    ecr = _ECR_HOST.match(host)
+    ecr = ECR_REGISTRY_HOST.match(host)
     return {"registry": host,
             "account_id": account_id or (ecr["account"] if ecr else "")
             or env.get("AWS_ACCOUNT_ID", ""),

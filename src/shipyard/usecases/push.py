@@ -107,7 +107,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
     login = ecr.login(target.account_id).for_host(target.registry)
-    build = None if layout else plan_build(config, plan, platforms, ctx.env, login)
+    build = None if layout else plan_build(config, plan, platforms, ctx.env, login,
+                                           account_id=target.account_id, region=target.region)
     if build is not None and ctx.builder is None and not options.dry_run:
         raise UsageError("no image builder is available (buildah or docker buildx); install "
                          "buildah, or pass --from-oci DIR with a built OCI image layout")

@@ -18,6 +18,7 @@ import pytest
 from shipyard.adapters.oci_layout import OCI_INDEX, OCI_MANIFEST, OciLayout, sha256_digest
 from shipyard.adapters.registry import BlobSkipped, RegistryClient, RequestRetried
 from shipyard.errors import AuthError, RegistryError
+from shipyard_sandbox.registry import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +185,7 @@ def test_basic_auth_refused(auth_registry_server, single_image_layout: Path, aut
 
 
 def test_connection_refused_is_a_registry_error() -> None:
-    port = _unused_port()
+    port = free_port()
     sleeps: list[float] = []
     with RegistryClient(f"127.0.0.1:{port}", max_retries=2, sleep=sleeps.append) as client, \
             pytest.raises(RegistryError, match=r"still failed after 3 attempts \(ConnectError"):
@@ -238,12 +239,6 @@ def test_persistent_faults_end_in_a_registry_error(registry_server,
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -6,6 +6,7 @@ either reaching into the other's folder. `shipyard` and `shipyard_sandbox` never
 (tests/unit/test_layers.py checks), and the built wheel leaves it out (pyproject.toml).
 
 - `oci_layouts`: small but real OCI image layouts written to disk.
+- `readme_examples`: the README's shell examples, its markers, and output comparison.
 
 The registry the tests and benchmarks start is the sandbox's own launcher,
 `shipyard_sandbox.registry.RegistryProcess`, so there is one registry configuration.

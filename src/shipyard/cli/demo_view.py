@@ -9,6 +9,7 @@ closing line. Under `--json` it shows nothing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,11 @@ class DemoView:
     def __init__(self, out: Out, console: Any = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        if out.fancy and logging.getLogger("shipyard").isEnabledFor(logging.DEBUG):
+            # --verbose prints each call on stderr as it happens, which would tear a live
+            # view: show the steps as in a log instead.
+            out = Out(out.as_json)
+            out.fancy = False
         self._console = console if console is not None or not out.fancy else out.console()
         self.out = _LiveOut(out, self._console) if out.fancy else out
         self.progress = PushProgress(self.out, console=self._console, embedded=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 
@@ -141,3 +142,19 @@ def test_json_shows_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     with DemoView(Out(as_json=True)) as view:
         _base_image_step(view, DemoResult())
     assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_on_a_terminal_shows_lines_as_in_a_log(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--verbose prints each call as it happens; a live view beside those lines would tear."""
+    log = logging.getLogger("shipyard")
+    level = log.level
+    log.setLevel(logging.DEBUG)  # what --verbose does (setLevel also drops cached answers)
+    try:
+        out, console, screen = _terminal()
+        with DemoView(out, console=console) as view:
+            _base_image_step(view, DemoResult())
+    finally:
+        log.setLevel(level)
+    assert screen.getvalue() == ""
+    assert capsys.readouterr().err.splitlines()[1] == "blob abababababab pushed (2048 bytes)"

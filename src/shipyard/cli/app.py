@@ -18,11 +18,11 @@ import typer
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
 from shipyard.cli import help_types
-from shipyard.config import Config, load_config
 
 if TYPE_CHECKING:
     from shipyard.adapters.builders import Builder
     from shipyard.adapters.registry import ProgressCallback
+    from shipyard.config import Config
     from shipyard.usecases.context import Context
 
 help_types.install()
@@ -46,6 +46,8 @@ class Session:
 
     def config(self) -> Config:
         """Load shipyard.toml only when a command runs, so `--help` never needs it."""
+        from shipyard.config import load_config  # pydantic: only when a command runs
+
         return load_config(self.project_dir)
 
     def git(self, config: Config) -> Git:

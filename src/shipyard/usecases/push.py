@@ -9,22 +9,24 @@ collision stops before `latest` moves), and scan.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.adapters.builders.request import parse_platforms
 from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.adapters.registry import PushReport, RegistryClient
 from shipyard.config import Config
 from shipyard.domain.names import parse_image_reference
+from shipyard.domain.platforms import parse_platforms
 from shipyard.errors import ConflictError, UsageError
-from shipyard.usecases.build import plan_build, run_build
 from shipyard.usecases.context import Context
-from shipyard.usecases.scan import ScanResult, scan_image, scan_options_from_config
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
-from shipyard.usecases.target import Target, resolve_target
+from shipyard.usecases.target import Target, repository_of, resolve_target
+
+if TYPE_CHECKING:
+    from shipyard.usecases.scan import ScanResult
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,28 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
                          "and --platform")
     layout = OciLayout.open(options.from_oci) if options.from_oci else None
-    plan = plan_image_tags(TagsOptions(options.manual, options.bump, options.latest),
-                           config, ctx.git, ctx.actions)
-    scan_options = scan_options_from_config(config) if options.scan else None
-    target = resolve_target(config, ctx)
-    ecr = ctx.ecr
-    existing = ecr.describe_repository(target.repository)
-    repository = existing or new_repository(config, target.repository)
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
-    login = ecr.login(target.account_id).for_host(target.registry)
+    repository_name = repository_of(config, ctx.env)
+    scan_options = None
+    if options.scan:  # imported only when used: most pushes neither build nor scan
+        from shipyard.usecases.scan import scan_options_from_config
+
+        scan_options = scan_options_from_config(config)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shipyard-aws") as aws:
+        # AWS calls that wait on the network run beside the git commands of the tag plan,
+        # and beside each other: the repository does not depend on the account.
+        existing_call = aws.submit(lambda: ctx.ecr.describe_repository(repository_name))
+        target_call = aws.submit(resolve_target, config, ctx, repository_name)
+        plan = plan_image_tags(TagsOptions(options.manual, options.bump, options.latest),
+                               config, ctx.git, ctx.actions)
+        target = target_call.result()
+        ecr = ctx.ecr
+        login = ecr.login(target.account_id).for_host(target.registry)
+        existing = existing_call.result()
+    repository = existing or new_repository(config, target.repository)
+    if layout is None:
+        from shipyard.usecases.build import plan_build, run_build
     build = None if layout else plan_build(config, plan, platforms, ctx.env, login,
                                            account_id=target.account_id, region=target.region)
     if build is not None and ctx.builder is None and not options.dry_run:
@@ -131,15 +145,30 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         if existing is None:
             result.repository = ecr.create_repository(repository)
         assert layout is not None
-        unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
-        mount_from = mount_source(build.request.build_args if build else {}, target)
-        result.report = registry.push_layout(layout, target.repository, result.tags_to_set,
-                                             unique_tags=unique, mount_from=mount_from)
+        if result.tags_to_set or not result.tags_unchanged:
+            unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
+            mount_from = mount_source(build.request.build_args if build else {}, target)
+            result.report = registry.push_layout(layout, target.repository,
+                                                 result.tags_to_set, unique_tags=unique,
+                                                 mount_from=mount_from)
+        else:
+            # Every tag already points at this image, so the registry holds it whole (it
+            # refuses a manifest whose blobs are missing): nothing to send or ask again.
+            result.report = _nothing_pushed(layout, target.repository, result.tags_unchanged)
         result.digest = layout.digest
     if scan_options is not None:
+        from shipyard.usecases.scan import scan_image
+
         result.scan = scan_image(replace(scan_options, repository=target.repository,
                                          image=layout.digest), ctx)
     return result
+
+
+def _nothing_pushed(layout: OciLayout, repository: str, tags: tuple[str, ...]) -> PushReport:
+    blobs = list(layout.blobs())
+    return PushReport(repository=repository, digest=layout.digest, media_type=layout.media_type,
+                      skipped_blobs=len(blobs), tags_skipped=list(tags),
+                      platforms=layout.platforms)
 
 
 def new_repository(config: Config, name: str) -> RepositorySettings:

@@ -41,14 +41,21 @@ def region_of(config: Config, env: Mapping[str, str]) -> str:
     return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or config.service.region
 
 
-def resolve_target(config: Config, ctx: Context, repository: str | None = None) -> Target:
-    """Resolve the target; the account comes from STS only when `AWS_ACCOUNT_ID` is unset."""
-    env = ctx.env
+def repository_of(config: Config, env: Mapping[str, str], repository: str | None = None
+                  ) -> str:
+    """The ECR repository (given, `ECR_REPOSITORY`, or `service.repository`), checked."""
     repository = repository or env.get("ECR_REPOSITORY") or config.service.repository
     if not ECR_REPOSITORY.match(repository):
         raise UsageError(f"repository name '{repository}' is not valid for ECR (lowercase "
                          "letters, digits, '.', '_', '-', '/'); fix ECR_REPOSITORY or "
                          "service.repository")
+    return repository
+
+
+def resolve_target(config: Config, ctx: Context, repository: str | None = None) -> Target:
+    """Resolve the target; the account comes from STS only when `AWS_ACCOUNT_ID` is unset."""
+    env = ctx.env
+    repository = repository_of(config, env, repository)
     account = env.get("AWS_ACCOUNT_ID") or ctx.sts.account_id()
     if not _ACCOUNT.match(account):
         raise UsageError(f"AWS_ACCOUNT_ID '{account}' is not a 12-digit account id; fix it or "

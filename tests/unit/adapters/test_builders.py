@@ -32,8 +32,8 @@ from shipyard.adapters.builders import (
 from shipyard.adapters.builders.buildah_config import registries_conf_text
 from shipyard.adapters.builders.buildah_errors import parse_failure, step_line
 from shipyard.adapters.builders.layout import unpack_oci_tar, verify_layout
-from shipyard.adapters.builders.request import Platform, parse_platforms
 from shipyard.domain.names import is_loopback_host
+from shipyard.domain.platforms import Platform, parse_platforms
 from shipyard.errors import AuthError, BuildError, UsageError
 from shipyard_testing.oci_layouts import write_oci_layout
 

@@ -657,6 +657,36 @@ def test_basic_auth(registry: FakeRegistry, make_client, image: OciLayout) -> No
     assert refused == ["HEAD"]
 
 
+def test_basic_first_sends_credentials_with_the_first_request(registry: FakeRegistry,
+                                                             make_client,
+                                                             image: OciLayout) -> None:
+    refused: list[str] = []
+    registry.hooks.append(_basic_auth_hook("AWS", "ecr-token-123", refused))
+    client = make_client(auth=("AWS", "ecr-token-123"), basic_first=True)
+    assert client.push_layout(image, REPO, ["1"]).tags_set == ["1"]
+    assert refused == []  # no request waited for a 401
+
+
+def test_basic_first_still_follows_a_bearer_challenge(registry: FakeRegistry, make_client,
+                                                      image: OciLayout) -> None:
+    """A registry that wants tokens refuses the Basic header; the client then gets one."""
+    seen: list[str] = []
+
+    def hook(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"token": "t0ken-abc"})
+        seen.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") != "Bearer t0ken-abc":
+            return _error(401, "UNAUTHORIZED", "token required", **{
+                "WWW-Authenticate": f'Bearer realm="https://{HOST}/token",service="r"'})
+        return None
+
+    registry.hooks.append(hook)
+    client = make_client(auth=("AWS", "ecr-token-123"), basic_first=True, concurrency=1)
+    assert client.push_layout(image, REPO, ["1"]).tags_set == ["1"]
+    assert seen[0].startswith("Basic ") and seen[-1] == "Bearer t0ken-abc"
+
+
 def test_parallel_first_requests_wait_for_one_challenge(registry: FakeRegistry, make_client,
                                                        image: OciLayout) -> None:
     refused: list[str] = []

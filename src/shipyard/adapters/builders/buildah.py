@@ -34,12 +34,13 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from shipyard.domain.platforms import Platform, parse_platforms
 from shipyard.errors import BuildError
 
 from .buildah_config import BuildahConfig, buildah_config
 from .buildah_errors import parse_failure, translate
 from .layout import check_inputs, staged_layout
-from .request import BuildRequest, BuildResult, Platform, parse_platforms, redacted
+from .request import BuildRequest, BuildResult, redacted
 from .runner import CommandRunner, run_command
 
 INSTALL_HINT = "install it (apt-get install buildah) or use docker buildx"

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.domain.platforms import Platform
 from shipyard.errors import AuthError, BuildError, ShipyardError
 
-from .request import Platform, emulator_registered, host_arch
+from .request import emulator_registered, host_arch
 
 _STEP = re.compile(r'^building at STEP "(?P<step>.*?)": (?P<detail>.*)$')
 _GO_DUMP = re.compile(r"\s*&imagebuilder\.Step\{.*$")

@@ -38,19 +38,12 @@ import re
 import tempfile
 from pathlib import Path
 
+from shipyard.domain.platforms import Platform, parse_platforms
 from shipyard.errors import AuthError, BuildError, ShipyardError
 
 from .buildah_errors import foreign_binary_error
 from .layout import check_inputs, staged_layout, unpack_oci_tar
-from .request import (
-    BuildRequest,
-    BuildResult,
-    Platform,
-    RegistryLogin,
-    host_arch,
-    parse_platforms,
-    redacted,
-)
+from .request import BuildRequest, BuildResult, RegistryLogin, host_arch, redacted
 from .runner import CommandRunner, run_command
 
 INSTALL_HINT = (

@@ -1,14 +1,13 @@
 """What a builder is asked to build and what it hands back; the `Builder` protocol both follow.
 
-Platforms are checked here once (`parse_platforms`) so each builder can trust them, and the
-host's own platform and its binfmt emulators are looked up here, because both builders need
-them to explain a failed cross-platform `RUN`.
+Platforms are checked once (`parse_platforms`, from the domain) so each builder can trust
+them, and the host's own platform and its binfmt emulators are looked up here, because both
+builders need them to explain a failed cross-platform `RUN`.
 """
 
 from __future__ import annotations
 
 import platform as _platform
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,9 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from shipyard.adapters.credentials import RegistryLogin
-from shipyard.errors import ShipyardError, UsageError
+from shipyard.errors import ShipyardError
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
-
-# os/arch[/variant], lower case, as OCI image indexes and `--platform` spell them.
-_PLATFORM = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9_]+)(?:/(?P<variant>[a-z0-9]+))?$")
 
 # `uname -m` names to OCI architecture names.
 _MACHINE_TO_ARCH = {
@@ -70,44 +66,6 @@ class Builder(Protocol):
     def available(self) -> bool: ...
 
     def build(self, request: BuildRequest) -> BuildResult: ...
-
-
-@dataclass(frozen=True)
-class Platform:
-    """A parsed `os/arch[/variant]`."""
-
-    os: str
-    arch: str
-    variant: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.os}/{self.arch}" + (f"/{self.variant}" if self.variant else "")
-
-    @property
-    def slug(self) -> str:
-        """A form fit for an image tag: `linux-arm64-v8`."""
-        return str(self).replace("/", "-")
-
-
-def parse_platforms(platforms: tuple[str, ...]) -> tuple[Platform, ...]:
-    """Check and parse the requested platforms; duplicates and typos are usage errors.
-
-    >>> [str(p) for p in parse_platforms(("linux/amd64", "linux/arm64"))]
-    ['linux/amd64', 'linux/arm64']
-    """
-    if not platforms:
-        raise UsageError("no build platform given; pass one, e.g. --platform linux/amd64")
-    parsed = []
-    for text in platforms:
-        match = _PLATFORM.match(text)
-        if match is None:
-            raise UsageError(
-                f"build platform {text!r} is not os/arch[/variant]; use e.g. linux/amd64"
-            )
-        parsed.append(Platform(match["os"], match["arch"], match["variant"] or ""))
-    if len(set(parsed)) != len(parsed):
-        raise UsageError(f"build platforms {', '.join(platforms)} name one platform twice")
-    return tuple(parsed)
 
 
 def host_arch() -> str:

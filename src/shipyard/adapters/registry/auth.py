@@ -39,14 +39,17 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 class Authenticator:
     """What one registry host wants as credentials, learned from its challenges; thread-safe."""
 
-    def __init__(self, host: str, credentials: BasicAuth | None) -> None:
+    def __init__(self, host: str, credentials: BasicAuth | None, *,
+                 basic_first: bool = False) -> None:
         self.host = host
         self.credentials = credentials
         self._token_lock = threading.Lock()
         self._fetch_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
-        self._use_basic = False  # set once the registry asked for Basic auth
+        # Set once the registry asked for Basic auth; from the start when the caller knows it
+        # will (ECR always does): then no request waits for a first 401.
+        self._use_basic = basic_first and credentials is not None
         self._probed: set[str] = set()  # scopes whose first request has been answered
 
     def headers(self, scope: str) -> dict[str, str]:

@@ -55,6 +55,9 @@ class RegistryClient:
         with RegistryClient("127.0.0.1:5000", auth=BasicAuth("u", "p")) as registry:
             report = registry.push_layout(OciLayout.open("build/oci"), "gamepulse", ["1.2.0"])
             report.digest, report.tags_set
+
+    Credentials go out once the registry's 401 asked for them, unless `basic_first=True`
+    says the registry takes Basic auth (ECR always does): then they go with the first request.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class RegistryClient:
         backoff_cap: float = 30.0,
         max_retry_after: float = 60.0,
         timeout: httpx.Timeout | float | None = None,
+        basic_first: bool = False,
     ) -> None:
         if concurrency < 1 or max_retries < 0:
             raise UsageError("registry concurrency must be at least 1 and retries at least 0; "
@@ -84,7 +88,8 @@ class RegistryClient:
         self._known_blobs = KnownBlobs()
         self._session = Session(
             self.host, http_client(self.base_url, transport, concurrency + 2, timeout),
-            Authenticator(self.host, self._auth), max_retries=max_retries, sleep=sleep,
+            Authenticator(self.host, self._auth, basic_first=basic_first),
+            max_retries=max_retries, sleep=sleep,
             backoff_base=backoff_base, backoff_cap=backoff_cap,
             max_retry_after=max_retry_after, emit=self._emit)
 

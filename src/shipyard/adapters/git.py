@@ -20,6 +20,10 @@ class Git:
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
+        # What one `rev-parse` and one `tag --merged` said, asked once: a version is decided
+        # from several questions about the same checkout, and each git process costs a fork.
+        self._probe: tuple[bool, bool, str | None] | None = None
+        self._tags: list[tuple[str, str]] | None = None
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         # LC_ALL=C keeps messages stable; GIT_TERMINAL_PROMPT=0 stops a hang asking for a login.
@@ -37,8 +41,24 @@ class Git:
     def _out(self, *args: str) -> str:
         return self._run(*args).stdout.strip()
 
+    def _state(self) -> tuple[bool, bool, str | None]:
+        """(inside a work tree, shallow, HEAD's sha or None before the first commit)."""
+        if self._probe is None:
+            result = self._run("rev-parse", "--is-inside-work-tree", "--is-shallow-repository",
+                               "--verify", "-q", "HEAD", check=False)
+            lines = result.stdout.split()
+            inside = result.returncode in (0, 1) and lines[:1] == ["true"]
+            shallow = inside and lines[1:2] == ["true"]
+            head = lines[2] if inside and result.returncode == 0 and len(lines) > 2 else None
+            self._probe = (inside, shallow, head)
+        return self._probe
+
+    def _forget(self) -> None:
+        """HEAD or the tags moved (we committed or tagged): ask git again next time."""
+        self._probe, self._tags = None, None
+
     def is_repository(self) -> bool:
-        return self._run("rev-parse", "--is-inside-work-tree", check=False).returncode == 0
+        return self._state()[0]
 
     def require_repository(self) -> None:
         """Raise a clear error when `cwd` is not in a work tree or has no commit yet."""
@@ -47,11 +67,12 @@ class Git:
                 f"{self.cwd} is not inside a git repository; run it in a clone, "
                 "or pass --version to give the version yourself"
             )
-        if self._run("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+        if self._state()[2] is None:
             raise GitError(f"the repository at {self.cwd} has no commits yet; commit first")
 
     def head_sha(self) -> str:
-        return self._out("rev-parse", "HEAD")
+        head = self._state()[2]
+        return head if head is not None else self._out("rev-parse", "HEAD")
 
     def resolve(self, rev: str) -> str:
         """The full sha of a commit-ish."""
@@ -69,17 +90,28 @@ class Git:
         result = self._run("symbolic-ref", "--short", "-q", "HEAD", check=False)
         return result.stdout.strip() or None
 
+    def _merged_tags(self) -> list[tuple[str, str]]:
+        """(tag, the commit it names) for every tag reachable from HEAD."""
+        if self._tags is None:
+            # %(*objectname) is an annotated tag's commit, empty for a lightweight tag.
+            lines = self._out("tag", "--merged", "HEAD",
+                              "--format=%(refname:strip=2) %(objectname) %(*objectname)")
+            self._tags = [(parts[0], parts[-1]) for parts in
+                          (line.split() for line in lines.splitlines()) if len(parts) >= 2]
+        return self._tags
+
     def tags_at_head(self) -> list[str]:
-        return self._out("tag", "--points-at", "HEAD").split()
+        head = self.head_sha()
+        return [name for name, commit in self._merged_tags() if commit == head]
 
     def tags_reachable(self) -> list[str]:
-        return self._out("tag", "--merged", "HEAD").split()
+        return [name for name, _ in self._merged_tags()]
 
     def is_dirty(self) -> bool:
         return bool(self._out("status", "--porcelain", "--untracked-files=no"))
 
     def is_shallow(self) -> bool:
-        return self._out("rev-parse", "--is-shallow-repository") == "true"
+        return self._state()[1]
 
     def commits_since(self, rev: str | None) -> int:
         """Commits reachable from HEAD but not from `rev` (all of HEAD's history for None)."""
@@ -99,6 +131,7 @@ class Git:
         if self.tag_exists(name):
             raise ConflictError(f"git tag {name} already exists; choose another version")
         self._run(*self._identity(), "tag", "-a", name, "-m", message, rev)
+        self._forget()
 
     def _identity(self) -> list[str]:
         if self._run("config", "user.email", check=False).returncode != 0:
@@ -125,6 +158,7 @@ class Git:
         names = [str(p) for p in paths]
         self._run("add", "--", *names)
         self._run(*self._identity(), "commit", "-q", "--only", "-m", message, "--", *names)
+        self._forget()
         return self.head_sha()
 
     def remote_url(self, name: str = "origin") -> str | None:

@@ -2,7 +2,8 @@
 
 The set-up is `dev/demo` (after `dev/bootstrap`, which made the venv these tests run in):
 here, `shipyard -C GamePulse demo` once, in a fresh git repository holding a copy of the
-repository's GamePulse folder, against a sandbox started in a state folder of its own. Then
+repository's GamePulse folder (and links to the checkout's `.venv` and `benchmarks`),
+against a sandbox started in a state folder of its own. Then
 each example runs in bash, in its own copy of that working folder (sharing the demo's build
 output and its sandbox), with `shipyard` on PATH and the sandbox's environment exported, as
 `eval "$(shipyard sandbox env)"` would. It must exit with the code the README implies (0,
@@ -64,7 +65,9 @@ def after_setup(tmp_path_factory: pytest.TempPathFactory):
     for args in (["init", "-q", "-b", "main"], ["add", "-A"],
                  ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         subprocess.run(["git", *args], cwd=work, check=True)
-    (work / ".venv").symlink_to(sys.prefix)  # what dev/bootstrap makes in a checkout
+    # The examples run in a checkout: its venv (which dev/bootstrap made) and its tools.
+    (work / ".venv").symlink_to(sys.prefix)
+    (work / "benchmarks").symlink_to(ROOT / "benchmarks")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITHUB_", "RUNNER_", "AWS_", "SHIPYARD_")) and k != "CI"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -23,12 +23,22 @@ Example::
             ...
 
 The package, one job a module: `descriptor` (media types, size limits, digests, Descriptor and
-ImageManifest), `reader` (reading and checking a layout folder) and `layout` (OciLayout: the
-verified layout, its platforms and blobs, and streaming them).
+ImageManifest), `reader` (reading and checking a layout folder), `layout` (OciLayout: the
+verified layout, its platforms and blobs, and streaming them), `base_layers` (a built image's
+manifest naming its base image's layer blobs; pure) and `writer` (new manifests into a
+layout).
 """
 
 from __future__ import annotations
 
+from shipyard.adapters.oci_layout.base_layers import (
+    LayerReuse,
+    config_digest,
+    config_platform,
+    platform_manifest,
+    reuse_base_layers,
+    same_platform,
+)
 from shipyard.adapters.oci_layout.descriptor import (
     BLOB_CHUNK_BYTES,
     DOCKER_MANIFEST,
@@ -46,6 +56,7 @@ from shipyard.adapters.oci_layout.descriptor import (
     sha256_digest,
 )
 from shipyard.adapters.oci_layout.layout import OciLayout
+from shipyard.adapters.oci_layout.writer import replace_manifests
 
 __all__ = [
     "BLOB_CHUNK_BYTES",
@@ -61,6 +72,13 @@ __all__ = [
     "REF_NAME_ANNOTATION",
     "Descriptor",
     "ImageManifest",
+    "LayerReuse",
     "OciLayout",
+    "config_digest",
+    "config_platform",
+    "platform_manifest",
+    "replace_manifests",
+    "reuse_base_layers",
+    "same_platform",
     "sha256_digest",
 ]

@@ -4,8 +4,8 @@ with their size and sha256 checked."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipyard.adapters.oci_layout.descriptor import (
@@ -25,23 +25,32 @@ _UNKNOWN_PLATFORM = "unknown/unknown"
 
 @dataclass(frozen=True)
 class OciLayout:
-    """A verified OCI image layout: the top-level manifest and the images below it."""
+    """A verified OCI image layout: the top-level manifest and the images below it.
+
+    `external` lists layers the manifests name but the folder does not hold: the registry
+    must have them already, or mount them (a built image reusing its base image's blobs).
+    """
 
     path: Path
     top: Descriptor
     top_content: bytes
     images: tuple[ImageManifest, ...]
+    external: frozenset[str] = field(default=frozenset())
 
     @classmethod
-    def open(cls, path: str | Path, ref: str | None = None) -> OciLayout:
+    def open(cls, path: str | Path, ref: str | None = None, *,
+             external: Collection[str] = ()) -> OciLayout:
         """Read the layout at `path`; `ref` picks an entry by its `ref.name` annotation.
+        Layers whose digests are in `external` may be missing from `blobs/`.
 
         Raises UsageError when the folder is not an OCI layout, is incomplete, or holds
         several images and no `ref` says which one.
         """
         layout_path = Path(path)
-        top, top_content, images = LayoutReader(layout_path).read(ref)
-        return OciLayout(path=layout_path, top=top, top_content=top_content, images=images)
+        reader = LayoutReader(layout_path, external)
+        top, top_content, images = reader.read(ref)
+        return OciLayout(path=layout_path, top=top, top_content=top_content, images=images,
+                         external=frozenset(reader.absent))
 
     @property
     def digest(self) -> str:
@@ -104,6 +113,10 @@ class OciLayout:
                     hasher.update(chunk)
                     yield chunk
         except FileNotFoundError as exc:
+            if blob.digest in self.external:
+                raise UsageError(f"layer {blob.digest} is not in OCI layout {self.path}: the "
+                                 "registry must provide it; mount it from the repository "
+                                 "that holds it (the base image's)") from exc
             raise missing_blob(self.path, blob.digest) from exc
         if seen != blob.size:
             raise self._corrupt(blob, f"{seen} bytes instead of {blob.size}")

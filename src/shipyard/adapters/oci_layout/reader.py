@@ -1,10 +1,13 @@
 """Read and check a layout folder: the oci-layout marker, index.json, every manifest and
-config (small JSON, read whole and verified) and that every layer file has its declared size."""
+config (small JSON, read whole and verified) and that every layer file has its declared size.
+
+A layer named in `external` may be absent: the image spec lets a layout miss referenced blobs
+that an external store (here, the registry) provides. Such layers are listed in `absent`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,13 @@ from shipyard.errors import UsageError
 
 class LayoutReader:
     """Reads and checks a layout folder once; `read` gives what an OciLayout is built from:
-    the top-level descriptor, its bytes, and the images below it."""
+    the top-level descriptor, its bytes, and the images below it; `absent` the layers of
+    `external` that the folder does not hold."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, external: Collection[str] = ()) -> None:
         self.path = path
+        self.external = frozenset(external)
+        self.absent: set[str] = set()
 
     def read(self, ref: str | None) -> tuple[Descriptor, bytes, tuple[ImageManifest, ...]]:
         self._check_marker()
@@ -109,12 +115,16 @@ class LayoutReader:
             raise UsageError(f"{where} in OCI layout {self.path} has no layers list; "
                              "write the layout again")
         layers = tuple(self._descriptor(layer, where) for layer in layers_json)
-        for blob in (config, *layers):
-            self._check_blob_file(blob)
+        self._check_blob_file(config)
+        for layer in layers:
+            if layer.digest in self.external and not self._blob_file(layer.digest).exists():
+                self.absent.add(layer.digest)
+            else:
+                self._check_blob_file(layer)
         if descriptor.platform is None:
             # A single-image layout (or a child without a platform field): the config says
             # what the image runs on.
-            platform = _platform(self._json_blob(config, MAX_CONFIG_BYTES))
+            platform = platform_of(self._json_blob(config, MAX_CONFIG_BYTES))
             descriptor = Descriptor(descriptor.media_type, descriptor.digest, descriptor.size,
                                     platform)
         return ImageManifest(descriptor, content, config, layers)
@@ -134,7 +144,7 @@ class LayoutReader:
                              "no mediaType; write the layout again")
         platform = data.get("platform")
         return Descriptor(media_type, digest, size,
-                          _platform(platform) if isinstance(platform, Mapping) else None)
+                          platform_of(platform) if isinstance(platform, Mapping) else None)
 
     def _manifest_blob(self, descriptor: Descriptor) -> bytes:
         if descriptor.media_type not in MANIFEST_MEDIA_TYPES:
@@ -202,7 +212,9 @@ def _parse_json(content: bytes, where: str, layout: Path) -> Mapping[str, Any]:
     return data
 
 
-def _platform(data: Mapping[str, Any]) -> str | None:
+def platform_of(data: Mapping[str, Any]) -> str | None:
+    """`os/architecture[/variant]` of a descriptor's platform or an image config; None when
+    it names none."""
     os_name, architecture = data.get("os"), data.get("architecture")
     if not isinstance(os_name, str) or not isinstance(architecture, str):
         return None

@@ -36,17 +36,17 @@ def push_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
-    from shipyard.adapters.builders import choose_builder
     from shipyard.cli.progress import PushProgress
     from shipyard.errors import BuildError
     from shipyard.usecases.push import PushOptions, push
-    from shipyard.usecases.scan import enforce_gate
 
     state = session(ctx)
     config = state.config()
     out = Out(as_json)
     builder = None
-    if from_oci is None:
+    if from_oci is None:  # the builders are imported only by a push that builds
+        from shipyard.adapters.builders import choose_builder
+
         try:
             builder = choose_builder(config.build.builder)
         except BuildError as exc:
@@ -67,6 +67,8 @@ def push_command(
     else:
         print_push(result, out)
     if result.scan:
+        from shipyard.usecases.scan import enforce_gate
+
         enforce_gate(result.scan)
 
 

@@ -24,7 +24,9 @@ What it does about the registries we push to:
   and child below it (it refuses manifests whose content is missing), so a repeated push is
   one parallel round of HEAD requests (that manifest and the tags) and nothing else.
 * Otherwise blobs are HEADed and skipped when present; a cross-repository mount is tried when
-  the caller names a source repository, and any failure of it falls back to a normal upload.
+  the caller names a source repository, and any failure of it falls back to a normal upload,
+  except for layers the layout does not hold (`OciLayout.external`, a base image's blobs):
+  those are mounted first, and a refused mount stops the push before any upload.
 * Up to `concurrency` (default 5) blobs move at once, largest first, over one pooled,
   thread-safe, keep-alive httpx.Client; each blob is read from disk once per attempt, in 1 MiB
   chunks, and hashed on the way (hashlib releases the GIL for such chunks).

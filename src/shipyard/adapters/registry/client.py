@@ -252,7 +252,8 @@ class RegistryClient:
         """Push every blob and manifest of `layout`, then point each of `tags` at it.
 
         Blobs already present are skipped; with `mount_from` missing blobs are first mounted
-        from that repository of the same registry. Index children are pushed by digest, then
+        from that repository of the same registry (and must be, when the layout does not hold
+        them: `layout.external`). Index children are pushed by digest, then
         the top-level manifest under each tag, in the given order (so a conflict on a version
         tag stops before a moving tag such as `latest` changes). Without tags the top-level
         manifest is pushed by digest.

@@ -169,7 +169,12 @@ class Push:
             for child in layout.children}
         # Largest first, so that the last upload to finish is not a big one started late.
         blobs = sorted(layout.blobs(), key=lambda blob: -blob.size)
-        _results([pool.submit(self._ensure_blob, blob) for blob in blobs])
+        # Layers the layout does not hold must be mounted: they go first, so a refused mount
+        # stops the push before any bytes go up.
+        _results([pool.submit(self._ensure_blob, blob) for blob in blobs
+                  if blob.digest in layout.external])
+        _results([pool.submit(self._ensure_blob, blob) for blob in blobs
+                  if blob.digest not in layout.external])
         missing = [child for child in layout.children
                    if _results([child_heads[child.descriptor.digest]])[0]
                    != child.descriptor.digest]
@@ -189,12 +194,25 @@ class Push:
             if session is True:
                 outcome = "mounted"
                 self.emit(BlobDone(blob.digest, blob.size, mounted=True))
+            elif blob.digest in self.layout.external:
+                raise self._not_mounted(blob)
             else:
                 self._upload(blob, session or None)
                 outcome = "uploaded"
                 self.emit(BlobDone(blob.digest, blob.size))
         self.known.add(key)
         self.state.count(outcome, blob.size if outcome == "uploaded" else 0)
+
+    def _not_mounted(self, blob: Descriptor) -> RegistryError:
+        # Never uploaded instead: the layout does not hold the blob (it names the base
+        # image's), and fetching it would make the push depend on a download.
+        source = self.mount_from if self.mount_from != self.repository else None
+        return RegistryError(
+            f"layer {blob.digest} is not in the OCI layout, and {self.session.host} did not "
+            f"mount it into {self.repository} from {source or 'another repository (none named)'}"
+            "; allow cross-repository mounts (ECR: `aws ecr put-account-setting --name "
+            "BLOB_MOUNTING --value ENABLED`, both repositories with the same encryption) and "
+            "pull access to the base image's repository, then push again")
 
     def _mount(self, blob: Descriptor, source: str) -> bool | str:
         """Try a cross-repository mount: True when mounted (a verified 201 Created), else the

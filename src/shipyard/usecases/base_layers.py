@@ -17,26 +17,22 @@ why, if the base could not be read) and its layers are uploaded as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from shipyard.adapters.oci_layout import (
-    INDEX_MEDIA_TYPES,
-    ImageManifest,
+from shipyard.adapters.oci_layout import INDEX_MEDIA_TYPES, ImageManifest, OciLayout
+from shipyard.adapters.oci_layout.base_layers import (
     LayerReuse,
-    OciLayout,
     config_digest,
     config_platform,
     platform_manifest,
-    replace_manifests,
     reuse_base_layers,
     same_platform,
 )
-from shipyard.domain.names import ImageReference, parse_image_reference
-from shipyard.errors import ShipyardError, UsageError
-from shipyard.usecases.target import Target
+from shipyard.adapters.oci_layout.writer import replace_manifests
+from shipyard.domain.names import ImageReference
+from shipyard.errors import ShipyardError
 
 _log = logging.getLogger("shipyard.base_layers")
 
@@ -56,23 +52,6 @@ class BaseBlobs:
     layout: OciLayout
     reused_layers: int = 0
     warnings: tuple[str, ...] = ()
-
-
-def base_image(build_args: Mapping[str, str], target: Target) -> ImageReference | None:
-    """The image in the target registry that a build arg names, other than the target's own
-    repository: the base the Dockerfile builds FROM (GamePulse's BASE_IMAGE)."""
-    for value in build_args.values():
-        host, slash, _ = value.partition("/")
-        if not slash or host != target.registry:
-            continue
-        try:
-            reference = parse_image_reference(value, registry=target.registry,
-                                              repository=target.repository)
-        except UsageError:
-            continue
-        if reference.repository != target.repository:
-            return reference
-    return None
 
 
 def reuse_base_blobs(layout: OciLayout, registry: BaseReader, base: ImageReference

@@ -18,9 +18,9 @@ from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.adapters.registry import PushReport, RegistryClient
 from shipyard.config import Config
+from shipyard.domain.names import ImageReference, parse_image_reference
 from shipyard.domain.platforms import parse_platforms
 from shipyard.errors import ConflictError, UsageError
-from shipyard.usecases.base_layers import base_image, reuse_base_blobs
 from shipyard.usecases.context import Context
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
 from shipyard.usecases.target import Target, repository_of, resolve_target
@@ -143,6 +143,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             layout = OciLayout.open(run_build(build, ctx.builder, version).layout)
             base = base_image(build.request.build_args, target)
             if base is not None:  # the base's blobs in the manifests: they are mounted
+                from shipyard.usecases.base_layers import reuse_base_blobs
+
                 reuse = reuse_base_blobs(layout, registry, base)
                 layout = reuse.layout
                 result.warnings.extend(reuse.warnings)
@@ -198,6 +200,23 @@ def mount_source(build_args: Mapping[str, str], target: Target) -> str | None:
     """
     base = base_image(build_args, target)
     return base.repository if base else None
+
+
+def base_image(build_args: Mapping[str, str], target: Target) -> ImageReference | None:
+    """The image in the target registry that a build arg names, other than the target's own
+    repository: the base the Dockerfile builds FROM (GamePulse's BASE_IMAGE)."""
+    for value in build_args.values():
+        host, slash, _ = value.partition("/")
+        if not slash or host != target.registry:
+            continue
+        try:
+            reference = parse_image_reference(value, registry=target.registry,
+                                              repository=target.repository)
+        except UsageError:
+            continue
+        if reference.repository != target.repository:
+            return reference
+    return None
 
 
 def _platforms(options: PushOptions, config: Config) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shipyard.adapters.oci_layout import (
+from shipyard.adapters.oci_layout.base_layers import (
     config_digest,
     config_platform,
     platform_manifest,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.adapters.oci_layout import OciLayout, replace_manifests, sha256_digest
+from shipyard.adapters.oci_layout import OciLayout, sha256_digest
+from shipyard.adapters.oci_layout.writer import replace_manifests
 from shipyard.errors import UsageError
 from shipyard_testing.oci_layouts import REF_NAME, write_oci_layout
 

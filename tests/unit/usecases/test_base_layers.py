@@ -12,7 +12,8 @@ import pytest
 from shipyard.adapters.oci_layout import OciLayout, sha256_digest
 from shipyard.domain.names import ImageReference
 from shipyard.errors import NotFoundError
-from shipyard.usecases.base_layers import base_image, reuse_base_blobs
+from shipyard.usecases.base_layers import reuse_base_blobs
+from shipyard.usecases.push import base_image
 from shipyard.usecases.target import Target
 from shipyard_testing.oci_layouts import OCI_INDEX, platform_json, write_oci_layout
 from shipyard_testing.rebuilt_layers import recompressed, text_layer

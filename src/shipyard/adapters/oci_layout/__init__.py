@@ -26,19 +26,11 @@ The package, one job a module: `descriptor` (media types, size limits, digests, 
 ImageManifest), `reader` (reading and checking a layout folder), `layout` (OciLayout: the
 verified layout, its platforms and blobs, and streaming them), `base_layers` (a built image's
 manifest naming its base image's layer blobs; pure) and `writer` (new manifests into a
-layout).
+layout); those two are imported by their module path, only by a push that builds.
 """
 
 from __future__ import annotations
 
-from shipyard.adapters.oci_layout.base_layers import (
-    LayerReuse,
-    config_digest,
-    config_platform,
-    platform_manifest,
-    reuse_base_layers,
-    same_platform,
-)
 from shipyard.adapters.oci_layout.descriptor import (
     BLOB_CHUNK_BYTES,
     DOCKER_MANIFEST,
@@ -56,7 +48,6 @@ from shipyard.adapters.oci_layout.descriptor import (
     sha256_digest,
 )
 from shipyard.adapters.oci_layout.layout import OciLayout
-from shipyard.adapters.oci_layout.writer import replace_manifests
 
 __all__ = [
     "BLOB_CHUNK_BYTES",
@@ -72,13 +63,6 @@ __all__ = [
     "REF_NAME_ANNOTATION",
     "Descriptor",
     "ImageManifest",
-    "LayerReuse",
     "OciLayout",
-    "config_digest",
-    "config_platform",
-    "platform_manifest",
-    "replace_manifests",
-    "reuse_base_layers",
-    "same_platform",
     "sha256_digest",
 ]

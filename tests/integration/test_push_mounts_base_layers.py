@@ -29,42 +29,76 @@ def creds(ecr_client) -> str:
     return base64.b64decode(token).decode()
 
 
-def test_push_mounts_the_base_layers_of_a_build(repo, shipyard, sandbox_env, ecr_client,
-                                                tmp_path: Path) -> None:
+def build_on_a_base(repo, shipyard, target: str, tmp_path: Path) -> tuple[dict, Path, str]:
+    """Push a one-layer base to `<target>-base`, then `shipyard push` a build FROM it to
+    `target`: the push's JSON, the built layout's folder, and the base's layer digest."""
     if shutil.which("buildah") is None:
         pytest.fail("buildah is not installed; run dev/bootstrap")
-    registry, target = sandbox_env["SHIPYARD_REGISTRY"], sandbox_env["ECR_REPOSITORY"]
-    base_repository = f"{target}-base"
     base_layout = write_oci_layout(tmp_path / "base", base=None, ref_name=None,
                                    layers=[text_layer("etc/os-release", "ID=debian")])
     pushed_base = shipyard(repo, "push", "--from-oci", str(base_layout), "--json",
-                           env={"ECR_REPOSITORY": base_repository})
+                           env={"ECR_REPOSITORY": f"{target}-base"})
     assert pushed_base.code == 0, pushed_base.err
-    base_digest = pushed_base.json()["digest"]
-    base_blob = OciLayout.open(base_layout).images[0].layers[0]
-
     repo.commit("service", Dockerfile="ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"
                 "COPY hello.txt /srv/hello.txt\n", hello__txt="hello\n",
                 shipyard__toml='[build.args]\nBASE_IMAGE = "${registry}/'
-                f'{base_repository}@{base_digest}"\n')
+                f'{target}-base@{pushed_base.json()["digest"]}"\n')
     result = shipyard(repo, "push", "--json", env={"ECR_REPOSITORY": target})
     assert result.code == 0, result.err
-    data = result.json()
+    (built,) = [path for path in (repo.project / ".shipyard" / "oci").iterdir()
+                if path.is_dir() and not path.name.startswith(".")]  # not its lock file
+    return result.json(), built, OciLayout.open(base_layout).images[0].layers[0].digest
+
+
+def test_push_mounts_the_base_layers_of_a_build(repo, shipyard, sandbox_env, ecr_client,
+                                                tmp_path: Path) -> None:
+    registry, target = sandbox_env["SHIPYARD_REGISTRY"], sandbox_env["ECR_REPOSITORY"]
+    data, built, base_blob = build_on_a_base(repo, shipyard, target, tmp_path)
     # the base's layer was mounted; the build's own layer and config were uploaded
     assert (data["mounted_blobs"], data["pushed_blobs"], data["skipped_blobs"]) == (1, 3, 0)
 
     manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
                                  creds(ecr_client),
                                  f"docker://{registry}/{target}@{data['digest']}"))
-    assert manifest["layers"][0]["digest"] == base_blob.digest
-    assert manifest["layers"][0]["size"] == base_blob.size
+    assert manifest["layers"][0]["digest"] == base_blob
     # buildah's own copy of that layer stays on disk, unused; the base's blob is not there
-    (built,) = [path for path in (repo.project / ".shipyard" / "oci").iterdir()
-                if path.is_dir() and not path.name.startswith(".")]  # not its lock file
-    layout = OciLayout.open(built, external={base_blob.digest})
-    assert layout.digest == data["digest"] and layout.external == {base_blob.digest}
+    layout = OciLayout.open(built)
+    assert layout.digest == data["digest"] and layout.external == {base_blob}
+    assert (layout.base_name or "").startswith(f"{registry}/{target}-base@sha256:")
     # the image is whole: a copy out of the registry succeeds and is the pushed image
     copy = tmp_path / "copy"
     skopeo("copy", "--quiet", "--src-tls-verify=false", "--src-creds", creds(ecr_client),
            f"docker://{registry}/{target}@{data['digest']}", f"oci:{copy}")
     assert OciLayout.open(copy).digest == data["digest"]
+
+
+def test_push_from_oci_of_such_a_build(repo, shipyard, sandbox_env, ecr_client,
+                                       tmp_path: Path) -> None:
+    target = sandbox_env["ECR_REPOSITORY"]
+    data, built, base_blob = build_on_a_base(repo, shipyard, target, tmp_path)
+    # to another repository: the layer the layout lacks is mounted from the base it names
+    again = shipyard(repo, "push", "--from-oci", str(built), "--json",
+                     env={"ECR_REPOSITORY": f"{target}-copy"})
+    assert again.code == 0, again.err
+    assert again.json()["digest"] == data["digest"]
+    assert (again.json()["mounted_blobs"], again.json()["pushed_blobs"]) == (1, 3)
+
+    # a layout naming a base the registry does not have: refused before anything is written
+    index_json = built / "index.json"
+    entries = json.loads(index_json.read_text())
+    entries["manifests"][0]["annotations"]["org.opencontainers.image.base.name"] = (
+        f"{sandbox_env['SHIPYARD_REGISTRY']}/nobody/here:1")
+    index_json.write_text(json.dumps(entries))
+    before = repo.state()
+    refused = shipyard(repo, "push", "--from-oci", str(built),
+                       env={"ECR_REPOSITORY": f"{target}-elsewhere"})
+    assert refused.code == 2
+    assert refused.err == (
+        f"error: OCI layout {built} does not hold layer {base_blob}, a blob of its base image "
+        f"{sandbox_env['SHIPYARD_REGISTRY']}/nobody/here:1, and "
+        f"{sandbox_env['SHIPYARD_REGISTRY']} has it in neither {target}-elsewhere nor "
+        f"nobody/here; push the base image to {sandbox_env['SHIPYARD_REGISTRY']} first, or "
+        "build the image again\n")
+    assert repo.state() == before
+    names = [r["repositoryName"] for r in ecr_client.describe_repositories()["repositories"]]
+    assert f"{target}-elsewhere" not in names

@@ -12,6 +12,11 @@ error that says so, before any upload. Same base and same build give the same di
 
 When the base cannot be read, or does not match, the image stays as built (a warning says
 why, if the base could not be read) and its layers are uploaded as before.
+
+The rewritten layout's index.json entry names the base (`org.opencontainers.image.base.name`
+and `.digest`; index.json is never pushed, so the digest does not change): a later `push
+--from-oci` of it knows where its missing layers are, and `layout_mount_source` checks that
+the registry holds them before anything is written.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from shipyard.adapters.oci_layout import INDEX_MEDIA_TYPES, ImageManifest, OciLayout
+from shipyard.adapters.oci_layout import (
+    BASE_DIGEST_ANNOTATION,
+    BASE_NAME_ANNOTATION,
+    INDEX_MEDIA_TYPES,
+    ImageManifest,
+    OciLayout,
+)
 from shipyard.adapters.oci_layout.base_layers import (
     LayerReuse,
     config_digest,
@@ -31,8 +42,9 @@ from shipyard.adapters.oci_layout.base_layers import (
     same_platform,
 )
 from shipyard.adapters.oci_layout.writer import replace_manifests
-from shipyard.domain.names import ImageReference
-from shipyard.errors import ShipyardError
+from shipyard.domain.names import ImageReference, parse_image_reference
+from shipyard.errors import ShipyardError, UsageError
+from shipyard.usecases.target import Target
 
 _log = logging.getLogger("shipyard.base_layers")
 
@@ -43,6 +55,12 @@ class BaseReader(Protocol):
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str, str]: ...
 
     def get_small_blob(self, repository: str, digest: str) -> bytes: ...
+
+
+class BlobLookup(Protocol):
+    """Whether a repository holds a blob (RegistryClient.blob_exists)."""
+
+    def blob_exists(self, repository: str, digest: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -64,8 +82,8 @@ def reuse_base_blobs(layout: OciLayout, registry: BaseReader, base: ImageReferen
     images = [image for image in layout.images if image.platform]
     configs = [b"".join(layout.iter_blob(image.config)) for image in images]
     try:
-        content, media_type, _ = registry.get_manifest(base.repository,
-                                                       base.digest or base.tag)
+        content, media_type, base_digest = registry.get_manifest(base.repository,
+                                                                 base.digest or base.tag)
         with ThreadPoolExecutor(max_workers=max(1, len(images)),
                                 thread_name_prefix="shipyard-base") as pool:
             decisions = list(pool.map(
@@ -86,10 +104,12 @@ def reuse_base_blobs(layout: OciLayout, registry: BaseReader, base: ImageReferen
             new_manifests[image.descriptor.digest] = decision.manifest
     if not new_manifests:
         return BaseBlobs(layout)
-    reused = [layer for decision in decisions for layer in decision.reused]
-    replace_manifests(layout, new_manifests)
-    rewritten = OciLayout.open(layout.path, external={layer.digest for layer in reused})
-    return BaseBlobs(rewritten, reused_layers=len(reused))
+    # index.json names the base: where the layers the layout now lacks come from (a later
+    # `push --from-oci` of it mounts them from there too)
+    replace_manifests(layout, new_manifests, {BASE_NAME_ANNOTATION: str(base),
+                                              BASE_DIGEST_ANNOTATION: base_digest})
+    return BaseBlobs(OciLayout.open(layout.path),
+                     reused_layers=sum(len(decision.reused) for decision in decisions))
 
 
 def _decide(image: ImageManifest, built_config: bytes, registry: BaseReader,
@@ -109,3 +129,34 @@ def _decide(image: ImageManifest, built_config: bytes, registry: BaseReader,
     if platform is None or not same_platform(platform, image.platform):
         return LayerReuse(None, reason=f"the base image is for {platform}")
     return reuse_base_layers(image.content, built_config, content, base_config)
+
+
+def layout_mount_source(layout: OciLayout, registry: BlobLookup, target: Target) -> str | None:
+    """For a layout lacking layers (a build that reused its base image's blobs, pushed again
+    with --from-oci): the base's repository to mount them from, once the registry is seen to
+    hold each of them there or in the target (reads only).
+
+    Raises UsageError when neither holds one: the push could not complete, so it must not
+    start.
+    """
+    source = _base_repository(layout.base_name or "", target)
+    repositories = [target.repository, *([source] if source else [])]
+    for digest in sorted(layout.external):
+        if not any(registry.blob_exists(repository, digest) for repository in repositories):
+            raise UsageError(
+                f"OCI layout {layout.path} does not hold layer {digest}, a blob of its base "
+                f"image {layout.base_name}, and {target.registry} has it in neither "
+                f"{' nor '.join(repositories)}; push the base image to {target.registry} "
+                "first, or build the image again")
+    return source
+
+
+def _base_repository(base_name: str, target: Target) -> str | None:
+    """The repository of `base_name` when it is another one in the target's registry."""
+    try:
+        base = parse_image_reference(base_name, registry="", repository=target.repository)
+    except UsageError:
+        return None
+    if base.registry != target.registry or base.repository == target.repository:
+        return None
+    return base.repository

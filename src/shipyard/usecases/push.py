@@ -130,6 +130,11 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
     result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
     with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
         current = {} if existing is None else _current_tags(registry, target, plan)
+        layout_source = None
+        if layout is not None and layout.external:  # a build that reused its base's blobs
+            from shipyard.usecases.base_layers import layout_mount_source
+
+            layout_source = layout_mount_source(layout, registry, target)
         if layout is not None:
             _decide_tags(result, layout.digest, current)
         if options.dry_run:
@@ -154,7 +159,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         assert layout is not None
         if result.tags_to_set or not result.tags_unchanged:
             unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
-            mount_from = mount_source(build.request.build_args if build else {}, target)
+            mount_from = (mount_source(build.request.build_args, target) if build
+                          else layout_source)
             result.report = registry.push_layout(layout, target.repository,
                                                  result.tags_to_set, unique_tags=unique,
                                                  mount_from=mount_from)

@@ -32,6 +32,8 @@ layout); those two are imported by their module path, only by a push that builds
 from __future__ import annotations
 
 from shipyard.adapters.oci_layout.descriptor import (
+    BASE_DIGEST_ANNOTATION,
+    BASE_NAME_ANNOTATION,
     BLOB_CHUNK_BYTES,
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -50,6 +52,8 @@ from shipyard.adapters.oci_layout.descriptor import (
 from shipyard.adapters.oci_layout.layout import OciLayout
 
 __all__ = [
+    "BASE_DIGEST_ANNOTATION",
+    "BASE_NAME_ANNOTATION",
     "BLOB_CHUNK_BYTES",
     "DOCKER_MANIFEST",
     "DOCKER_MANIFEST_LIST",

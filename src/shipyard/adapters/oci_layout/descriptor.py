@@ -19,6 +19,10 @@ IMAGE_MANIFEST_MEDIA_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 MANIFEST_MEDIA_TYPES = INDEX_MEDIA_TYPES | IMAGE_MANIFEST_MEDIA_TYPES
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
+# The image's base (image-spec annotations.md). On an index.json entry it also says where the
+# layer blobs the layout lacks come from (see `reader`).
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
+BASE_DIGEST_ANNOTATION = "org.opencontainers.image.base.digest"
 
 # Registries refuse manifests above 4 MiB (distribution's limit, also ECR's); a bigger JSON
 # file in a layout is a broken layout, not something to load.

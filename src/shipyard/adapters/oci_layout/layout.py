@@ -4,7 +4,7 @@ with their size and sha256 checked."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +27,9 @@ _UNKNOWN_PLATFORM = "unknown/unknown"
 class OciLayout:
     """A verified OCI image layout: the top-level manifest and the images below it.
 
-    `external` lists layers the manifests name but the folder does not hold: the registry
-    must have them already, or mount them (a built image reusing its base image's blobs).
+    `external` lists layers the manifests name but the folder does not hold, which only a
+    layout naming its base image (`base_name`) may lack: the registry must hold them already,
+    or mount them from the base's repository (a build that reused its base image's blobs).
     """
 
     path: Path
@@ -36,21 +37,20 @@ class OciLayout:
     top_content: bytes
     images: tuple[ImageManifest, ...]
     external: frozenset[str] = field(default=frozenset())
+    base_name: str | None = None
 
     @classmethod
-    def open(cls, path: str | Path, ref: str | None = None, *,
-             external: Collection[str] = ()) -> OciLayout:
+    def open(cls, path: str | Path, ref: str | None = None) -> OciLayout:
         """Read the layout at `path`; `ref` picks an entry by its `ref.name` annotation.
-        Layers whose digests are in `external` may be missing from `blobs/`.
 
         Raises UsageError when the folder is not an OCI layout, is incomplete, or holds
         several images and no `ref` says which one.
         """
         layout_path = Path(path)
-        reader = LayoutReader(layout_path, external)
+        reader = LayoutReader(layout_path)
         top, top_content, images = reader.read(ref)
         return OciLayout(path=layout_path, top=top, top_content=top_content, images=images,
-                         external=frozenset(reader.absent))
+                         external=frozenset(reader.absent), base_name=reader.base_name)
 
     @property
     def digest(self) -> str:
@@ -114,9 +114,9 @@ class OciLayout:
                     yield chunk
         except FileNotFoundError as exc:
             if blob.digest in self.external:
-                raise UsageError(f"layer {blob.digest} is not in OCI layout {self.path}: the "
-                                 "registry must provide it; mount it from the repository "
-                                 "that holds it (the base image's)") from exc
+                raise UsageError(f"layer {blob.digest} is not in OCI layout {self.path}: it is "
+                                 f"a blob of its base image {self.base_name}; mount it from "
+                                 "the base's repository") from exc
             raise missing_blob(self.path, blob.digest) from exc
         if seen != blob.size:
             raise self._corrupt(blob, f"{seen} bytes instead of {blob.size}")

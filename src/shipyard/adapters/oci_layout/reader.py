@@ -1,17 +1,21 @@
 """Read and check a layout folder: the oci-layout marker, index.json, every manifest and
 config (small JSON, read whole and verified) and that every layer file has its declared size.
 
-A layer named in `external` may be absent: the image spec lets a layout miss referenced blobs
-that an external store (here, the registry) provides. Such layers are listed in `absent`."""
+When the index.json entry names the image's base (`org.opencontainers.image.base.name`, which
+shipyard writes once a built image's manifests name its base image's blobs), a layer may be
+absent: the image-layout spec lets a layout miss referenced blobs that an external store
+provides, here the base's registry. Such layers are listed in `absent`; configs and manifests
+must always be there."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.oci_layout.descriptor import (
+    BASE_NAME_ANNOTATION,
     IMAGE_MANIFEST_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
     MAX_CONFIG_BYTES,
@@ -29,12 +33,12 @@ from shipyard.errors import UsageError
 
 class LayoutReader:
     """Reads and checks a layout folder once; `read` gives what an OciLayout is built from:
-    the top-level descriptor, its bytes, and the images below it; `absent` the layers of
-    `external` that the folder does not hold."""
+    the top-level descriptor, its bytes, and the images below it; `base_name` the base image
+    its entry names, and `absent` the layers the folder does not hold (only with a base)."""
 
-    def __init__(self, path: Path, external: Collection[str] = ()) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.external = frozenset(external)
+        self.base_name: str | None = None
         self.absent: set[str] = set()
 
     def read(self, ref: str | None) -> tuple[Descriptor, bytes, tuple[ImageManifest, ...]]:
@@ -65,10 +69,12 @@ class LayoutReader:
             raise UsageError(f"OCI layout {self.path} holds no image (index.json lists no "
                              "manifests); build or copy an image into it first")
         if ref is not None:
-            entries = [e for e in entries if _ref_name(e) == ref]
+            entries = [e for e in entries if _annotation(e, REF_NAME_ANNOTATION) == ref]
             if not entries:
                 raise UsageError(f"OCI layout {self.path} has no image named {ref!r} "
                                  f"(it has {self._ref_names(index)}); pass one of those")
+        self.base_name = next((name for entry in entries
+                               if (name := _annotation(entry, BASE_NAME_ANNOTATION))), None)
         descriptors = [self._descriptor(entry, "index.json") for entry in entries]
         if len(descriptors) == 1:
             top = descriptors[0]
@@ -117,7 +123,7 @@ class LayoutReader:
         layers = tuple(self._descriptor(layer, where) for layer in layers_json)
         self._check_blob_file(config)
         for layer in layers:
-            if layer.digest in self.external and not self._blob_file(layer.digest).exists():
+            if self.base_name is not None and not self._blob_file(layer.digest).exists():
                 self.absent.add(layer.digest)
             else:
                 self._check_blob_file(layer)
@@ -195,7 +201,8 @@ class LayoutReader:
         return _parse_json(content, name, self.path)
 
     def _ref_names(self, index: Mapping[str, Any]) -> str:
-        names = [_ref_name(entry) for entry in index.get("manifests") or []]
+        names = [_annotation(entry, REF_NAME_ANNOTATION)
+                 for entry in index.get("manifests") or []]
         named = [name for name in names if name]
         return ", ".join(repr(name) for name in named) if named else "no ref names"
 
@@ -223,14 +230,14 @@ def platform_of(data: Mapping[str, Any]) -> str | None:
     return "/".join(parts)
 
 
-def _ref_name(entry: Any) -> str | None:
+def _annotation(entry: Any, key: str) -> str | None:
     if not isinstance(entry, Mapping):
         return None
     annotations = entry.get("annotations")
     if not isinstance(annotations, Mapping):
         return None
-    name = annotations.get(REF_NAME_ANNOTATION)
-    return name if isinstance(name, str) else None
+    value = annotations.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _descriptor_json(descriptor: Descriptor) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The new manifest blobs are written first, then an image index naming them (when 
 top-level manifest is one), and last `index.json`, replaced in one rename: a reader sees the
 old image or the new one, never half of each. Old manifest blobs stay (a layout may hold
 blobs nothing refers to). Every other field of the index entries is kept as it was: platform,
-annotations (the `ref.name` tag), artifact type.
+annotations (the `ref.name` tag), artifact type. `annotations` are added to the entries of
+`index.json` only, which is never pushed: they do not change the image's digest.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from shipyard.adapters.oci_layout.descriptor import sha256_digest
 from shipyard.adapters.oci_layout.layout import OciLayout
 
 
-def replace_manifests(layout: OciLayout, new_manifests: Mapping[str, bytes]) -> None:
+def replace_manifests(layout: OciLayout, new_manifests: Mapping[str, bytes],
+                      annotations: Mapping[str, str] | None = None) -> None:
     """Swap image manifests of `layout` (old digest -> new bytes) and re-point its index and
-    `index.json` at them. Same inputs, same bytes: the new index is written compactly, in
-    the key order of the old one."""
+    `index.json` at them; the re-pointed `index.json` entries get `annotations`. Same inputs,
+    same bytes: the new index is written compactly, in the key order of the old one."""
     moved = {old: _put_blob(layout.path, content) for old, content in new_manifests.items()}
     index_json = layout.path / "index.json"
     entries = json.loads(index_json.read_bytes())
@@ -35,16 +37,18 @@ def replace_manifests(layout: OciLayout, new_manifests: Mapping[str, bytes]) -> 
                 layout.path, json.dumps(index, separators=(",", ":")).encode())
     # Without an index blob (an older buildx lists each platform's manifest in index.json),
     # the entries of index.json are the ones to re-point.
-    if _repoint(entries["manifests"], moved):
+    if _repoint(entries["manifests"], moved, annotations or {}):
         _write_atomically(index_json, json.dumps(entries, separators=(",", ":")).encode())
 
 
-def _repoint(entries: list[MutableMapping[str, Any]], moved: Mapping[str, tuple[str, int]]
-             ) -> bool:
+def _repoint(entries: list[MutableMapping[str, Any]], moved: Mapping[str, tuple[str, int]],
+             annotations: Mapping[str, str] | None = None) -> bool:
     changed = False
     for entry in entries:
         if entry.get("digest") in moved:
             entry["digest"], entry["size"] = moved[entry["digest"]]
+            if annotations:
+                entry["annotations"] = {**(entry.get("annotations") or {}), **annotations}
             changed = True
     return changed
 

@@ -7,7 +7,8 @@ moto alone computes fake digests and stores no blobs. Here the registry is the t
 - `GetAuthorizationToken` returns the registry's basic-auth password and its endpoint;
 - scan findings come from the packages inside the pushed image (`scanner`), reported as ECR
   basic scanning does (COMPLETE, `findings`) or as enhanced scanning does (ACTIVE,
-  `enhancedFindings`), and a second scan on the same day is `LimitExceeded`, as on ECR.
+  `enhancedFindings`), and a second scan on the same day is `LimitExceeded`, as on ECR;
+- a cross-repository blob mount is allowed only as ECR allows it (`mount_allowed`).
 
 Everything is patched onto moto's classes, so this module must only be imported by the sandbox
 process, never by product code.
@@ -29,6 +30,7 @@ from moto.core.exceptions import ServiceException
 from moto.ecr import models as ecr_models
 from moto.ecr import responses as ecr_responses
 
+from shipyard_sandbox import account_settings
 from shipyard_sandbox.registry import REGISTRY_USER
 
 INDEX_TYPES = (
@@ -100,6 +102,22 @@ class EcrBridge:
         if mutability == "MUTABLE_WITH_EXCLUSION":
             return excluded
         return False
+
+    def mount_allowed(self, repository_name: str, source_name: str) -> bool:
+        """Whether ECR would mount a blob of `source_name` into `repository_name`: only with
+        the registry's BLOB_MOUNTING setting ENABLED, and between repositories encrypted alike
+        (same type and KMS key)."""
+        if account_settings.setting(self.backend, account_settings.BLOB_MOUNTING) != "ENABLED":
+            return False
+        target, source = self.repository(repository_name), self.repository(source_name)
+        if target is None or source is None:
+            return False
+
+        def encryption(repo: Any) -> tuple[str | None, str | None]:
+            config = repo.encryption_configuration or {}
+            return config.get("encryptionType"), config.get("kmsKey")
+
+        return encryption(target) == encryption(source)
 
     def record_push(self, repository_name: str, reference: str, manifest: bytes,
                     media_type: str, digest: str) -> None:
@@ -234,6 +252,7 @@ def install(bridge: EcrBridge) -> None:
                  "proxyEndpoint": bridge.registry_endpoint} for _ in registry_ids]
         return ecr_responses.ActionResult({"authorizationData": data})
 
+    account_settings.install()
     backend_cls.batch_delete_image = batch_delete_image
     backend_cls.start_image_scan = start_image_scan
     backend_cls.describe_image_scan_findings = describe_image_scan_findings

@@ -5,7 +5,11 @@ The registry accepts a push to any repository and lets every tag move. ECR does 
 - a tag in an immutable repository (minus its exclusion filters) cannot be moved to another
   image: the manifest PUT answers 400 `TAG_INVALID`; checking and writing happen under one lock
   per repository, so of two racing pushes exactly one wins;
-- manifests are deleted with `BatchDeleteImage`, not with the registry API (405 `UNSUPPORTED`).
+- manifests are deleted with `BatchDeleteImage`, not with the registry API (405 `UNSUPPORTED`);
+- a cross-repository mount (`POST .../blobs/uploads/?mount=&from=`) happens only when ECR
+  would allow it (account setting BLOB_MOUNTING ENABLED, same encryption); otherwise the
+  parameters are dropped and the registry opens a plain upload session (202 + Location), the
+  distribution spec's answer of a registry that does not mount.
 Every accepted manifest is recorded in moto through the bridge. Everything else, blobs
 included, streams through unchanged, so the client sees the real registry's protocol.
 """
@@ -19,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from shipyard_sandbox.ecr_bridge import EcrBridge
 
@@ -86,8 +90,10 @@ class FrontHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         match = UPLOAD_PATH.match(urlsplit(self.path).path)
-        if match and self._authenticated() and not self._repository_exists(match["name"]):
-            return
+        if match and self._authenticated():
+            if not self._repository_exists(match["name"]):
+                return
+            self._drop_refused_mount(match["name"])
         self._forward()
 
     def do_PUT(self) -> None:
@@ -120,6 +126,21 @@ class FrontHandler(BaseHTTPRequestHandler):
                     f"The repository with name '{name}' does not exist in the registry with id "
                     f"'{bridge.account_id}'")
         return False
+
+    def _drop_refused_mount(self, name: str) -> None:
+        # docker-registry mounts whenever it can; ECR only with BLOB_MOUNTING on and the same
+        # encryption. Rewriting the path before forwarding makes the registry itself answer a
+        # refused mount with a real upload session, as ECR does.
+        url = urlsplit(self.path)
+        query = parse_qsl(url.query, keep_blank_values=True)
+        params = dict(query)
+        if "mount" not in params:
+            return
+        source = params.get("from")
+        if source and self.server.bridge.mount_allowed(name, source):
+            return
+        plain = [(k, v) for k, v in query if k not in ("mount", "from")]
+        self.path = url.path + (f"?{urlencode(plain)}" if plain else "")
 
     def _put_manifest(self, name: str, reference: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)

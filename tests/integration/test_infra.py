@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,19 @@ def aws(sandbox: dict[str, str]) -> Aws:
 
 
 @pytest.fixture(scope="module")
-def provisioned(sandbox: dict[str, str]) -> ProvisionReport:
-    return provision(sandbox["AWS_ENDPOINT_URL"], sandbox["AWS_REGION"], TEMPLATE,
-                     {"GitHubRepository": REPOSITORY})
+def provisioned(sandbox: dict[str, str], aws: Aws) -> Iterator[ProvisionReport]:
+    report = provision(sandbox["AWS_ENDPOINT_URL"], sandbox["AWS_REGION"], TEMPLATE,
+                       {"GitHubRepository": REPOSITORY})
+    yield report
+    # The template turns ECR's BLOB_MOUNTING on; other tests share this sandbox and expect
+    # ECR's default (off), as a fresh sandbox has it.
+    aws("ecr").put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
+
+
+def test_account_settings_from_the_metadata(provisioned: ProvisionReport, aws: Aws) -> None:
+    outcome = provisioned.outcome("ECR account setting BLOB_MOUNTING")
+    assert (outcome.type, outcome.physical_id) == ("AWS::ECR::AccountSetting", "ENABLED")
+    assert aws("ecr").get_account_setting(name="BLOB_MOUNTING")["value"] == "ENABLED"
 
 
 def test_every_resource_is_accounted_for(provisioned: ProvisionReport) -> None:

@@ -24,6 +24,16 @@ def skopeo(*args: str) -> bytes:
     return done.stdout
 
 
+@pytest.fixture
+def blob_mounting(ecr_client):
+    """ECR's BLOB_MOUNTING on for the test (off by default in ECR and in the sandbox)."""
+    ecr_client.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
+    try:
+        yield
+    finally:
+        ecr_client.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
+
+
 def creds(ecr_client) -> str:
     token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     return base64.b64decode(token).decode()
@@ -51,7 +61,7 @@ def build_on_a_base(repo, shipyard, target: str, tmp_path: Path) -> tuple[dict, 
 
 
 def test_push_mounts_the_base_layers_of_a_build(repo, shipyard, sandbox_env, ecr_client,
-                                                tmp_path: Path) -> None:
+                                                tmp_path: Path, blob_mounting) -> None:
     registry, target = sandbox_env["SHIPYARD_REGISTRY"], sandbox_env["ECR_REPOSITORY"]
     data, built, base_blob = build_on_a_base(repo, shipyard, target, tmp_path)
     # the base's layer was mounted; the build's own layer and config were uploaded
@@ -72,8 +82,27 @@ def test_push_mounts_the_base_layers_of_a_build(repo, shipyard, sandbox_env, ecr
     assert OciLayout.open(copy).digest == data["digest"]
 
 
+def test_no_blob_mounting_pushes_the_build_as_built(
+        repo, shipyard, sandbox_env, ecr_client, tmp_path: Path) -> None:
+    """ECR's default: no mounts. The push warns and pushes the image as buildah built it."""
+    registry, target = sandbox_env["SHIPYARD_REGISTRY"], sandbox_env["ECR_REPOSITORY"]
+    data, built, base_blob = build_on_a_base(repo, shipyard, target, tmp_path)
+    assert (data["mounted_blobs"], data["pushed_blobs"]) == (0, 3)
+    # the layout left on disk is the image that was pushed, so --from-oci pushes it again
+    assert OciLayout.open(built).digest == data["digest"] and not OciLayout.open(built).external
+    manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
+                                 creds(ecr_client), f"docker://{registry}/{target}:latest"
+                                 if "latest" in data["tags"] else
+                                 f"docker://{registry}/{target}@{data['digest']}"))
+    assert manifest["layers"][0]["digest"] != base_blob  # buildah's own copy of the layer
+    copy = tmp_path / "copy"
+    skopeo("copy", "--quiet", "--src-tls-verify=false", "--src-creds", creds(ecr_client),
+           f"docker://{registry}/{target}@{data['digest']}", f"oci:{copy}")
+    assert OciLayout.open(copy).digest == data["digest"]  # the pushed image is whole
+
+
 def test_push_from_oci_of_such_a_build(repo, shipyard, sandbox_env, ecr_client,
-                                       tmp_path: Path) -> None:
+                                       tmp_path: Path, blob_mounting) -> None:
     target = sandbox_env["ECR_REPOSITORY"]
     data, built, base_blob = build_on_a_base(repo, shipyard, target, tmp_path)
     # to another repository: the layer the layout lacks is mounted from the base it names

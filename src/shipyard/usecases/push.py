@@ -8,6 +8,7 @@ collision stops before `latest` moves), and scan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.oci_layout import OciLayout
-from shipyard.adapters.registry import PushReport, RegistryClient
+from shipyard.adapters.registry import BlobNotMounted, PushReport, RegistryClient
 from shipyard.config import Config
 from shipyard.domain.names import ImageReference, parse_image_reference
 from shipyard.domain.platforms import parse_platforms
@@ -28,6 +29,8 @@ from shipyard.usecases.target import Target, repository_of, resolve_target
 if TYPE_CHECKING:
     from shipyard.usecases.scan import ScanResult
 
+
+_log = logging.getLogger("shipyard.push")
 
 @dataclass(frozen=True)
 class PushOptions:
@@ -145,11 +148,12 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             # Local work first: a failed build leaves ECR untouched.
             assert ctx.builder is not None
             version = str(plan.version.decision.version)
-            layout = OciLayout.open(run_build(build, ctx.builder, version).layout)
+            layout = built = OciLayout.open(run_build(build, ctx.builder, version).layout)
             base = base_image(build.request.build_args, target)
             if base is not None:  # the base's blobs in the manifests: they are mounted
                 from shipyard.usecases.base_layers import reuse_base_blobs
 
+                as_built = (layout.path / "index.json").read_bytes()
                 reuse = reuse_base_blobs(layout, registry, base)
                 layout = reuse.layout
                 result.warnings.extend(reuse.warnings)
@@ -158,12 +162,28 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             result.repository = ecr.create_repository(repository)
         assert layout is not None
         if result.tags_to_set or not result.tags_unchanged:
-            unique = [tag for tag in result.tags_to_set if not plan.plan.is_moving(tag)]
             mount_from = (mount_source(build.request.build_args, target) if build
                           else layout_source)
-            result.report = registry.push_layout(layout, target.repository,
-                                                 result.tags_to_set, unique_tags=unique,
-                                                 mount_from=mount_from)
+            try:
+                result.report = _push_layout(registry, layout, result, mount_from)
+            except BlobNotMounted as refused:
+                if build is None or layout is built:
+                    raise
+                # ECR mounts only with the registry's BLOB_MOUNTING setting enabled (it is
+                # off by default): push the build's own layer blobs instead. Nothing was
+                # uploaded or written before the refusal.
+                result.warnings.append(
+                    f"{target.registry} did not mount the base image's layers into "
+                    f"{target.repository}, so the build's own copies are uploaded (on ECR, "
+                    "`aws ecr put-account-setting --name BLOB_MOUNTING --value ENABLED` lets "
+                    "them be mounted)")
+                _log.debug("mount refused: %s", refused)
+                from shipyard.adapters.oci_layout.writer import restore_index
+
+                restore_index(built.path, as_built)  # the layout on disk is what was pushed
+                layout = built
+                _decide_tags(result, layout.digest, current)
+                result.report = _push_layout(registry, layout, result, mount_from)
         else:
             # Every tag already points at this image, so the registry holds it whole (it
             # refuses a manifest whose blobs are missing): nothing to send or ask again.
@@ -175,6 +195,14 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         result.scan = scan_image(replace(scan_options, repository=target.repository,
                                          image=layout.digest), ctx)
     return result
+
+
+def _push_layout(registry: RegistryClient, layout: OciLayout, result: PushResult,
+                 mount_from: str | None) -> PushReport:
+    plan = result.tags.plan
+    unique = [tag for tag in result.tags_to_set if not plan.is_moving(tag)]
+    return registry.push_layout(layout, result.target.repository, result.tags_to_set,
+                                unique_tags=unique, mount_from=mount_from)
 
 
 def _nothing_pushed(layout: OciLayout, repository: str, tags: tuple[str, ...]) -> PushReport:

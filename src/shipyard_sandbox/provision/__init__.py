@@ -39,9 +39,10 @@ What moto cannot represent at all, whichever way a resource is made (`MOTO_GAPS`
 
 Modules: `template` (reading it), `intrinsics` (Ref, Fn::Sub, conditions...), `parameters`,
 `network` (the VPC made when none is given), `rounds` (planning, the API and stack rounds),
-`stacks` (moto's CloudFormation stacks, restore stacks included), `probes` (whether a stack's
-resource still exists), `creators` (one module per service), `attributes` (Fn::GetAtt read
-from the APIs), `aws` (clients on the sandbox), `report`.
+`stacks` (moto's CloudFormation stacks, restore stacks included), `account_settings` (the
+ECR account settings the template's `Shipyard::AccountSettings` metadata names), `probes`
+(whether a stack's resource still exists), `creators` (one module per service), `attributes`
+(Fn::GetAtt read from the APIs), `aws` (clients on the sandbox), `report`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shipyard_sandbox.provision.account_settings import apply_account_settings
 from shipyard_sandbox.provision.aws import Aws
 from shipyard_sandbox.provision.intrinsics import Resolver, references
 from shipyard_sandbox.provision.report import ProvisionError, ProvisionReport, ResourceOutcome
@@ -72,4 +74,7 @@ def provision(aws_endpoint: str, region: str, template: Path, parameters: dict[s
     """
     body = load_template(template)
     name = stack_name or re.sub(r"[^A-Za-z0-9-]+", "-", template.stem).strip("-") or "sandbox"
-    return Provisioner(Aws(aws_endpoint, region), body, name).run(parameters)
+    aws = Aws(aws_endpoint, region)
+    report = Provisioner(aws, body, name).run(parameters)
+    apply_account_settings(aws, body, report)
+    return report

@@ -41,6 +41,12 @@ def replace_manifests(layout: OciLayout, new_manifests: Mapping[str, bytes],
         _write_atomically(index_json, json.dumps(entries, separators=(",", ":")).encode())
 
 
+def restore_index(layout: Path, index_json: bytes) -> None:
+    """Put back an `index.json` read before `replace_manifests` (its manifests are still in
+    the layout: old blobs are never removed), so the layout names the image as built."""
+    _write_atomically(layout / "index.json", index_json)
+
+
 def _repoint(entries: list[MutableMapping[str, Any]], moved: Mapping[str, tuple[str, int]],
              annotations: Mapping[str, str] | None = None) -> bool:
     changed = False

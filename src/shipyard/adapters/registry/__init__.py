@@ -77,11 +77,13 @@ from shipyard.adapters.registry.events import (
     TagSkipped,
 )
 from shipyard.adapters.registry.names import is_loopback_host
+from shipyard.adapters.registry.push import BlobNotMounted
 
 __all__ = [
     "BasicAuth",
     "BlobAdvanced",
     "BlobDone",
+    "BlobNotMounted",
     "BlobSkipped",
     "BlobStarted",
     "ManifestPushed",

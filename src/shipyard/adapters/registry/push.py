@@ -96,6 +96,14 @@ class KnownBlobs:
             self.present.add(key)
 
 
+class BlobNotMounted(RegistryError):
+    """A layer the layout does not hold (it names another repository's blob) was not mounted.
+
+    Raised before any blob is uploaded or manifest written, so a caller that still has the
+    image's own layers can push those instead.
+    """
+
+
 class Push:
     """One `push_layout` call: its worker pool, its report, and the requests it makes."""
 
@@ -203,11 +211,11 @@ class Push:
         self.known.add(key)
         self.state.count(outcome, blob.size if outcome == "uploaded" else 0)
 
-    def _not_mounted(self, blob: Descriptor) -> RegistryError:
+    def _not_mounted(self, blob: Descriptor) -> BlobNotMounted:
         # Never uploaded instead: the layout does not hold the blob (it names the base
         # image's), and fetching it would make the push depend on a download.
         source = self.mount_from if self.mount_from != self.repository else None
-        return RegistryError(
+        return BlobNotMounted(
             f"layer {blob.digest} is not in the OCI layout, and {self.session.host} did not "
             f"mount it into {self.repository} from {source or 'another repository (none named)'}"
             "; allow cross-repository mounts (ECR: `aws ecr put-account-setting --name "

@@ -31,6 +31,7 @@ class RepositorySettings:
     encryption: str = "AES256"
     kms_key: str = ""
     uri: str = ""
+    created: bool = False  # made by this command's CreateRepository, not found existing
 
     def tag_is_immutable(self, tag: str) -> bool:
         excluded = any(fnmatchcase(tag, pattern) for pattern in self.mutability_exclusions)
@@ -97,7 +98,7 @@ class Ecr:
                        absent={"RepositoryAlreadyExistsException"})
         if created is not None:
             uri = created["repository"]["repositoryUri"]
-            return RepositorySettings(**{**settings.__dict__, "uri": uri})
+            return RepositorySettings(**{**settings.__dict__, "uri": uri, "created": True})
         existing = self.describe_repository(settings.name)
         if existing is None:  # created by another pipeline, then deleted, between two calls
             raise ConflictError(f"repository {settings.name} was created and deleted by "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shipyard_sandbox.provision.report import ProvisionError, ProvisionReport
+from shipyard_sandbox.provision.report import ProvisionError, ProvisionReport, ResourceOutcome
 
 METADATA_KEY = "Shipyard::AccountSettings"
 
@@ -31,6 +31,7 @@ def apply_account_settings(aws: Any, template: dict[str, Any], report: Provision
         before = ecr.get_account_setting(name=name).get("value")
         if before != value:
             ecr.put_account_setting(name=name, value=str(value))
-        report.record(f"ECR account setting {name}", "AWS::ECR::AccountSetting", "api",
-                      "exists" if before == value else "created", str(value),
-                      f"was {before}" if before != value else "")
+        report.settings.append(ResourceOutcome(
+            f"ECR account setting {name}", "AWS::ECR::AccountSetting", "api",
+            "exists" if before == value else "created", str(value),
+            f"was {before}" if before != value else ""))

@@ -31,9 +31,11 @@ class ProvisionReport:
     stacks: list[str] = field(default_factory=list)
     resources: list[ResourceOutcome] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Account-level settings the template's metadata asked for: not resources of the stack.
+    settings: list[ResourceOutcome] = field(default_factory=list)
 
     def outcome(self, logical_id: str) -> ResourceOutcome:
-        return next(r for r in self.resources if r.logical_id == logical_id)
+        return next(r for r in [*self.resources, *self.settings] if r.logical_id == logical_id)
 
     def record(self, logical_id: str, kind: str, method: str, state: str, physical: str,
                detail: str) -> None:
@@ -45,7 +47,7 @@ class ProvisionReport:
     def lines(self) -> list[str]:
         """One line per resource: logical id, type, method, state, physical id, detail."""
         rows = [(r.logical_id, r.type, r.method, r.state, r.physical_id, r.detail)
-                for r in self.resources]
+                for r in [*self.resources, *self.settings]]
         widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
         return ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
                 + f"  {row[4]}" + (f"  ({row[5]})" if row[5] else "") for row in rows]

@@ -475,6 +475,16 @@ def test_mount_from_another_repository(registry: FakeRegistry, make_client,
     assert sum(isinstance(e, BlobDone) and e.mounted for e in events) == 4
 
 
+def test_a_fresh_repository_is_not_asked_about_its_blobs(registry: FakeRegistry, make_client,
+                                                         image: OciLayout) -> None:
+    """Just created: no blob can be there, so no blob HEAD is on any upload's path."""
+    report = make_client().push_layout(image, REPO, ["1"], fresh=True)
+    assert report.pushed_blobs == 4 and report.tags_set == ["1"]
+    heads = registry.requests("HEAD")
+    assert not [path for path in heads if "/blobs/" in path]
+    assert len(heads) == 2  # the top manifest and the tag: the race checks stay
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -248,7 +248,7 @@ class RegistryClient:
 
     def push_layout(self, layout: OciLayout, repository: str, tags: Sequence[str], *,
                     mount_from: str | None = None,
-                    unique_tags: Collection[str] = ()) -> PushReport:
+                    unique_tags: Collection[str] = (), fresh: bool = False) -> PushReport:
         """Push every blob and manifest of `layout`, then point each of `tags` at it.
 
         Blobs already present are skipped; with `mount_from` missing blobs are first mounted
@@ -263,6 +263,9 @@ class RegistryClient:
         is what stops a racing pipeline's version from being overwritten (an immutable one
         refuses the PUT itself).
 
+        `fresh=True` says the repository was just created, so no blob or child manifest is
+        asked about before it is sent (the top manifest and the tags still are).
+
         Raises ConflictError when an immutable or unique tag already points at another image,
         AuthError when credentials are refused, RegistryError for anything else the
         registry refuses or keeps failing at.
@@ -275,7 +278,7 @@ class RegistryClient:
             check_tag(tag)
         return Push(self._session, self, self._known_blobs, self._emit, self.base_url,
                     self._concurrency, layout, repository, tags, mount_from,
-                    frozenset(unique_tags)).run()
+                    frozenset(unique_tags), fresh).run()
 
     # --- small helpers -------------------------------------------------------------------
 

@@ -110,12 +110,16 @@ class Push:
     def __init__(self, session: Session, reader: Reader, known: KnownBlobs,
                  emit: Callable[[ProgressEvent], None], base_url: str, concurrency: int,
                  layout: OciLayout, repository: str, tags: list[str],
-                 mount_from: str | None, unique_tags: frozenset[str] = frozenset()) -> None:
+                 mount_from: str | None, unique_tags: frozenset[str] = frozenset(),
+                 fresh: bool = False) -> None:
         self.session, self.reader, self.known, self.emit = session, reader, known, emit
         self.base_url = base_url
         self.layout, self.repository, self.tags = layout, repository, tags
         self.mount_from = mount_from
         self.unique_tags = unique_tags
+        # A repository this push just created holds no blob and no manifest: asking is a
+        # round trip on every blob's path for nothing (sending one twice is harmless).
+        self.fresh = fresh
         self.concurrency = concurrency
         self.state = _PushState(PushReport(repository=repository, digest=layout.digest,
                                            media_type=layout.media_type,
@@ -172,7 +176,7 @@ class Push:
     def _push_below_top(self, pool: ThreadPoolExecutor) -> None:
         """Blobs, then the index's child manifests that the registry does not hold yet."""
         layout, repository = self.layout, self.repository
-        child_heads = {child.descriptor.digest: pool.submit(
+        child_heads = {} if self.fresh else {child.descriptor.digest: pool.submit(
             self.reader.manifest_digest, repository, child.descriptor.digest)
             for child in layout.children}
         # Largest first, so that the last upload to finish is not a big one started late.
@@ -184,7 +188,7 @@ class Push:
         _results([pool.submit(self._ensure_blob, blob) for blob in blobs
                   if blob.digest not in layout.external])
         missing = [child for child in layout.children
-                   if _results([child_heads[child.descriptor.digest]])[0]
+                   if self.fresh or _results([child_heads[child.descriptor.digest]])[0]
                    != child.descriptor.digest]
         _results([pool.submit(self._put_manifest, repository, child.descriptor.digest,
                               child.content, child.descriptor)
@@ -194,7 +198,8 @@ class Push:
         """Make one blob present in the repository: skip, mount or upload it."""
         repository, source = self.repository, self.mount_from
         key = (repository, blob.digest)
-        if key in self.known or self.reader.blob_exists(repository, blob.digest):
+        if key in self.known or (not self.fresh
+                                 and self.reader.blob_exists(repository, blob.digest)):
             outcome = "present"
             self.emit(BlobSkipped(blob.digest, blob.size))
         else:

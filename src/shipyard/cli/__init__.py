@@ -25,6 +25,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
 from shipyard.cli.app import app
 from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError
+from shipyard.redaction import redact
 
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -68,10 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 
+# Every error message passes through `redact`: a registry, proxy or WAF may echo the request's
+# credentials into the text an error carries, and this is the one place errors are written.
 def _error(message: str, exit_code: ExitCode) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {redact(message)}\n")
 
 
 def _json_error(message: str, exit_code: ExitCode) -> None:
-    error = {"code": exit_code.name.lower(), "exit": int(exit_code), "message": message}
+    error = {"code": exit_code.name.lower(), "exit": int(exit_code), "message": redact(message)}
     sys.stderr.write(json.dumps({"error": error}) + "\n")

@@ -18,6 +18,7 @@ import typer
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
 from shipyard.cli import help_types
+from shipyard.redaction import redact
 
 if TYPE_CHECKING:
     from shipyard.adapters.builders import Builder
@@ -133,7 +134,7 @@ class Out:
         return self._consoles[stderr]
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(redact(json.dumps(data, indent=2)) + "\n")
 
     def line(self, text: str) -> None:
         """A plain line on stdout (markup is never interpreted)."""
@@ -148,6 +149,9 @@ class Out:
         self._write(f"warning: {text}", stderr=True, style="yellow")
 
     def _write(self, text: str, *, stderr: bool, style: str | None) -> None:
+        # The one redaction point for result lines: what a registry or AWS answered (retry
+        # reasons, echoed headers) may carry a secret the process holds.
+        text = redact(text)
         if self.fancy:
             self.console(stderr).print(text, markup=False, soft_wrap=True, style=style)
         else:

@@ -640,6 +640,64 @@ def test_tag_rejections(registry: FakeRegistry, make_client, image: OciLayout, a
         make_client().push_layout(image, REPO, ["1"])
 
 
+# --- version tags in a mutable repository: no compare-and-swap, so check, PUT, read back ------
+
+
+def _other_pipeline_sets(registry: FakeRegistry, tag: str, digest: str, *, when: str) -> Hook:
+    """Another pipeline points `tag` at `digest`: on our second HEAD of the tag (the check just
+    before our PUT), or right after our PUT of it was stored."""
+    heads = [0]
+
+    def hook(request: httpx.Request) -> httpx.Response | None:
+        path = f"/v2/{REPO}/manifests/{tag}"
+        if request.url.path != path:
+            return None
+        if when == "before-put" and request.method == "HEAD":
+            heads[0] += 1
+            if heads[0] == 2:
+                registry.tags[(REPO, tag)] = digest
+        if when == "after-put" and request.method == "PUT":
+            answer = registry._manifest(request, REPO, tag)  # stored, then overwritten
+            registry.tags[(REPO, tag)] = digest
+            return answer
+        return None
+
+    return hook
+
+
+@pytest.mark.parametrize("when", ["before-put", "after-put"])
+def test_a_version_tag_taken_during_the_push_fails_it(registry: FakeRegistry, make_client,
+                                                      tmp_path: Path, image: OciLayout,
+                                                      build_layout, when: str) -> None:
+    other = OciLayout.open(build_layout(tmp_path / "other"))
+    make_client().push_layout(other, REPO, [])  # the other pipeline's image, untagged
+    registry.hooks.append(_other_pipeline_sets(registry, "1.0.0", other.digest, when=when))
+    with pytest.raises(ConflictError) as caught:
+        make_client().push_layout(image, REPO, ["1.0.0", "latest"],
+                                  unique_tags=["1.0.0"])
+    assert caught.value.exit_code == 6
+    message = str(caught.value)
+    assert "team/app:1.0.0 was" in message and other.digest[:19] in message
+    # the tag stays on the other pipeline's image, and `latest` never moved
+    assert registry.tags[(REPO, "1.0.0")] == other.digest
+    assert (REPO, "latest") not in registry.tags
+    puts = registry.requests("PUT").count(f"/v2/{REPO}/manifests/1.0.0")
+    assert puts == (0 if when == "before-put" else 1)
+
+
+def test_a_version_tag_is_checked_before_its_put_and_read_back(
+        registry: FakeRegistry, make_client, image: OciLayout, sleeps: list[float]) -> None:
+    make_client().push_layout(image, REPO, ["1.0.0", "latest"], unique_tags=["1.0.0"])
+    # read back after a pause, so a racing PUT sent on the heels of its check is seen
+    assert sleeps == [0.25]
+    version = f"/v2/{REPO}/manifests/1.0.0"
+    calls = [(m, p) for m, p in registry.log if p == version]
+    # the first round's HEAD, the HEAD just before the PUT, the PUT, the HEAD after it
+    assert calls == [("HEAD", version), ("HEAD", version), ("PUT", version), ("HEAD", version)]
+    # a moving tag is written without those checks
+    assert [m for m, p in registry.log if p == f"/v2/{REPO}/manifests/latest"] == ["HEAD", "PUT"]
+
+
 # --- authentication ------------------------------------------------------------------------
 
 

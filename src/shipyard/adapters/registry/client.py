@@ -259,8 +259,9 @@ class RegistryClient:
         manifest is pushed by digest.
 
         `unique_tags` (version tags) must be absent or already on this image when the push
-        starts, checked with the same HEADs, before any upload: in a mutable repository that
-        is what stops a racing pipeline's version from being overwritten (an immutable one
+        starts, checked with the same HEADs, before any upload; in a mutable repository each
+        is checked again right before its PUT and read back a moment after it, so of two
+        pipelines racing for a version one fails with ConflictError (an immutable repository
         refuses the PUT itself).
 
         `fresh=True` says the repository was just created, so no blob or child manifest is

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from shipyard.errors import ConflictError, RegistryError, ShipyardError
 _log = logging.getLogger("shipyard.adapters.registry")
 _T = TypeVar("_T")
 DIGEST_HEADER = "Docker-Content-Digest"
+# Seconds between a version tag's PUT and reading it back (twice the check and PUT took).
+_SETTLE_MIN, _SETTLE_MAX = 0.25, 2.0
 
 
 class Reader(Protocol):
@@ -169,9 +172,55 @@ class Push:
                 state.report.tags_skipped.append(tag)
                 self.emit(TagSkipped(tag, top.digest))
                 continue
-            self._put_manifest(repository, tag, layout.top_content, top)
+            if tag in self.unique_tags:
+                self._put_unique_tag(tag)
+            else:
+                self._put_manifest(repository, tag, layout.top_content, top)
             state.report.tags_set.append(tag)
             self.emit(TagSet(tag, top.digest))
+
+    def _put_unique_tag(self, tag: str) -> None:
+        """Write a version tag that must never move: check, PUT, then read it back.
+
+        The distribution API has no compare-and-swap on tags, so in a mutable repository two
+        pipelines can both find a version free. Checking again right before the PUT (and
+        before each retry of it) leaves only the time between that answer and the PUT for
+        another pipeline to slip in; reading the tag back a moment after the PUT catches a
+        writer that did, and this push then fails instead of claiming another image's tag.
+        """
+        repository, top, content = self.repository, self.layout.top, self.layout.top_content
+        what = f"PUT /v2/{repository}/manifests/{tag}"
+
+        def once() -> httpx.Response | None:
+            now = self.reader.manifest_digest(repository, tag)
+            if now == top.digest:
+                return None  # an earlier attempt's PUT arrived; its answer was lost
+            if now is not None:
+                raise ConflictError(
+                    f"image tag {repository}:{tag} was set to {now[:19]}…, another image, by "
+                    "another push while this one uploaded; versions are never overwritten: "
+                    "choose another version")
+            return self.session.attempt(
+                "PUT", f"{self.base_url}/v2/{repository}/manifests/{tag}",
+                scope=push_scope(repository), what=what, body=content,
+                headers={"Content-Type": top.media_type})
+
+        started = time.monotonic()
+        response = self.session.retrying(what, once)
+        if response is not None:
+            self._manifest_written(response, repository, tag, content, top, what)
+        # A pipeline whose check answered just before our PUT landed sends its PUT one round
+        # trip later: wait a few of our own round trips before reading the tag back, so its
+        # overwrite is seen here and this push fails rather than both claiming the version.
+        self.session.pause(min(_SETTLE_MAX, max(_SETTLE_MIN,
+                                                2 * (time.monotonic() - started))))
+        after = self.reader.manifest_digest(repository, tag)
+        if after != top.digest:
+            raise ConflictError(
+                f"image tag {repository}:{tag} was written by another push at the same moment "
+                f"and now points at {(after or 'nothing')[:19]}…, not at this image "
+                f"({top.digest[:19]}…); this push lost the race and moved no other tag: "
+                "choose another version")
 
     def _push_below_top(self, pool: ThreadPoolExecutor) -> None:
         """Blobs, then the index's child manifests that the registry does not hold yet."""
@@ -313,6 +362,11 @@ class Push:
             "PUT", f"{self.base_url}/v2/{repository}/manifests/{reference}",
             scope=push_scope(repository), what=what, body=content,
             headers={"Content-Type": descriptor.media_type})
+        self._manifest_written(response, repository, reference, content, descriptor, what)
+
+    def _manifest_written(self, response: httpx.Response, repository: str, reference: str,
+                          content: bytes, descriptor: Descriptor, what: str) -> None:
+        """Check a manifest PUT's answer: refused, an immutable tag, or the stored digest."""
         if response.status_code not in (200, 201):
             if not DIGEST.match(reference) and is_immutable_rejection(response):
                 raise ConflictError(f"image tag {repository}:{reference} is immutable and "

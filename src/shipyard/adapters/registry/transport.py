@@ -144,6 +144,10 @@ class Session:
                 self._emit(RequestRetried(what, number, delay, retry.reason))
                 self._sleep(delay)
 
+    def pause(self, seconds: float) -> None:
+        """Wait with the client's sleep (a test's fake one, too)."""
+        self._sleep(seconds)
+
     def _delay(self, number: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self._max_retry_after)

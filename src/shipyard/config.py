@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
 
 from shipyard.errors import ConfigError
 
@@ -25,6 +32,10 @@ Bump = Literal["major", "minor", "patch"]
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
+# A tag prefix is the start of a git tag name: characters git allows in any tag, kept short.
+_TAG_PREFIX = re.compile(r"^[A-Za-z0-9._/-]{0,32}$")
+# Booleans, integers and numbers are strict: TOML gives real types, and pydantic's lax mode
+# would read `scan_on_push = "off"` as false. Strings, paths and arrays need no such care.
 
 
 def _prerelease_placeholders() -> tuple[str, ...]:
@@ -93,19 +104,42 @@ class VersionSettings(_Model):
     """[version]: where the version lives and how each kind of commit is versioned."""
 
     file: Path = Path("version.txt")
-    tag_prefix: str = "v"
+    tag_prefix: str = Field(default="v", description="Put before the version in git tag "
+                            "names: 'v' makes v1.2.3.")
     branches: tuple[BranchRule, ...] = Field(default_factory=_default_branch_rules)
     pull_request: VersionRule = Field(
         default_factory=lambda: VersionRule(bump="patch", prerelease="pr-{pr}"))
     other_branches: VersionRule = Field(
         default_factory=lambda: VersionRule(bump="patch", prerelease="{slug}"))
 
+    @field_validator("tag_prefix")
+    @classmethod
+    def _valid_in_a_tag_name(cls, prefix: str) -> str:
+        # `<prefix>1.2.3` must be a tag git accepts (git check-ref-format's rules that a
+        # prefix can break) and that no git command reads as an option.
+        parts = prefix.split("/")
+        if (not _TAG_PREFIX.fullmatch(prefix) or ".." in prefix or prefix.startswith(("-", "/"))
+                or "//" in prefix or any(part.startswith(".") for part in parts)
+                or any(part.endswith(".lock") for part in parts[:-1])):
+            raise ValueError(
+                f"{prefix!r} cannot start a git tag name; use up to 32 letters, digits, '.', "
+                "'_', '-' or '/' (no '..', '//', no leading '-', '/' or '.'), such as 'v'")
+        return prefix
+
 
 class TagSettings(_Model):
     """[tags]: which moving tags the tag plan adds beside the version."""
 
-    latest: Literal["auto"] | bool = "auto"
-    major: bool = False
+    latest: Literal["auto"] | StrictBool = "auto"
+    major: StrictBool = False
+
+    @field_validator("latest", mode="before")
+    @classmethod
+    def _auto_or_boolean(cls, value: object) -> object:
+        # One clear message instead of one error per member of the union.
+        if value != "auto" and not isinstance(value, bool):
+            raise ValueError('expected "auto", true or false')
+        return value
 
 
 class LabelSettings(_Model):
@@ -135,7 +169,7 @@ class BuildSettings(_Model):
     @classmethod
     def _platform_names(cls, platforms: tuple[str, ...]) -> tuple[str, ...]:
         for platform in platforms:
-            if not _PLATFORM.match(platform):
+            if not _PLATFORM.fullmatch(platform):
                 raise ValueError(f"'{platform}' is not os/arch[/variant], e.g. linux/arm64")
         return platforms
 
@@ -143,7 +177,7 @@ class BuildSettings(_Model):
 class RepositoryDefaults(_Model):
     """[repository]: how a missing ECR repository is created."""
 
-    scan_on_push: bool = True
+    scan_on_push: StrictBool = True
     tag_mutability: Literal["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION",
                             "MUTABLE_WITH_EXCLUSION"] = "IMMUTABLE_WITH_EXCLUSION"
     mutability_exclusions: tuple[str, ...] = ("latest",)
@@ -156,8 +190,8 @@ class ScanSettings(_Model):
 
     threshold: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"] = "CRITICAL"
     allowlist: Path | None = None
-    timeout: float = Field(default=600.0, gt=0)
-    poll_interval: float = Field(default=5.0, gt=0)
+    timeout: float = Field(default=600.0, gt=0, strict=True)
+    poll_interval: float = Field(default=5.0, gt=0, strict=True)
     reports_dir: Path = Path(".shipyard/scan")
 
 
@@ -173,8 +207,8 @@ class CapacityProvider(_Model):
     """One entry of a capacity provider strategy."""
 
     capacity_provider: str
-    base: int = Field(default=0, ge=0)
-    weight: int = Field(default=1, ge=0)
+    base: int = Field(default=0, ge=0, strict=True)
+    weight: int = Field(default=1, ge=0, strict=True)
 
 
 class EnvironmentSettings(_Model):
@@ -187,7 +221,7 @@ class EnvironmentSettings(_Model):
     deployment: Literal["rolling", "blue_green"] = "rolling"
     container_name: str = Field(default="", description="The container behind the load "
                                 "balancer.")
-    container_port: int | None = Field(default=None, ge=1, le=65535)
+    container_port: int | None = Field(default=None, ge=1, le=65535, strict=True)
     codedeploy_application: str = ""
     codedeploy_group: str = ""
     appspec: Path | None = None
@@ -295,5 +329,17 @@ def _one_line(path: Path, exc: ValidationError) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown setting; check its spelling against the README's configuration table"
+    elif first["type"] in _STRICT_TYPES:
+        got = _TOML_KINDS.get(type(first["input"]), "another type")
+        message = f"{message}, not {got}; write {_STRICT_TYPES[first['type']]}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{path}: {key}: {message}{more}"
+    # A quoted TOML key may hold a newline; the error stays on one line.
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], f"{path}: {key}: {message}{more}")
+
+
+_STRICT_TYPES = {"bool_type": "true or false, without quotes",
+                 "int_type": "a whole number, without quotes",
+                 "float_type": "a number, without quotes"}
+_TOML_KINDS = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+               list: "an array", dict: "a table"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-_PULL_REF = re.compile(r"^refs/pull/(\d+)/(merge|head)$")
+from shipyard.errors import UsageError
+
+_PULL_REF = re.compile(r"refs/pull/([1-9][0-9]{0,9})/(merge|head)")
+PULL_REF_PREFIX = "refs/pull/"
 TAG_REF_PREFIX = "refs/tags/"
 
 
@@ -49,7 +52,11 @@ class ActionsContext:
     @property
     def pull_request(self) -> int | None:
         """The pull-request number from `refs/pull/N/merge`, or None."""
-        match = _PULL_REF.match(self.ref)
+        match = _PULL_REF.fullmatch(self.ref)
+        if match is None and self.ref.startswith(PULL_REF_PREFIX):
+            # Not a branch either: a version decided from it would be the wrong kind.
+            raise UsageError(f"GITHUB_REF {self.ref!r} is not refs/pull/<number>/merge or "
+                             "/head; set GITHUB_REF as GitHub does, or leave it unset")
         return int(match.group(1)) if match else None
 
     @property

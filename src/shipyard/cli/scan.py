@@ -29,15 +29,15 @@ def scan_command(
     from shipyard.usecases.scan import enforce_gate, scan_image, scan_options_from_config
     from shipyard.usecases.target import resolve_target
 
-    if threshold and threshold.upper() not in GATE_SEVERITIES:
-        raise UsageError(f"--threshold '{threshold}' is not a severity; use one of "
+    if threshold is not None and threshold.upper() not in GATE_SEVERITIES:
+        raise UsageError(f"--threshold {threshold!r} is not a severity; use one of "
                          f"{', '.join(GATE_SEVERITIES)}")
     state = session(ctx)
     config = state.config()
     context = state.context(config)
     target = resolve_target(config, context)
     options = scan_options_from_config(config, target.repository, image)
-    if threshold:
+    if threshold is not None:
         options = replace(options, threshold=threshold.upper())
     out = Out(as_json)
     result = scan_image(options, context)

@@ -9,10 +9,13 @@ from datetime import datetime
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
 from shipyard.domain.versioning import RefFacts, highest_release_tag, version_from_tag
-from shipyard.errors import UsageError
+from shipyard.errors import GitError, UsageError
 
 _SCP_REMOTE = re.compile(r"^[\w.-]+@([\w.-]+):(.+)$")
 _USERINFO = re.compile(r"^(\w+://)[^/?#]*@")
+# A full commit id: SHA-1, or SHA-256 in repositories that use it. Nothing git would resolve
+# (`HEAD~1`, a branch name) may stand in for the commit the run is for.
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,8 @@ def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: st
             release_tags.append(actions.tag)
         branch = actions.branch
         pull_request = actions.pull_request
-        # GITHUB_SHA is the commit the run is for; trust it when the clone has it.
-        if actions.sha and git.has_commit(actions.sha):
-            sha = git.resolve(actions.sha)
+        if actions.sha:
+            sha = _run_commit(git, actions.sha)
         source_url = actions.repository_url or source_url
     best = highest_release_tag(release_tags, tag_prefix)
     return SourceContext(
@@ -77,6 +79,18 @@ def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: st
         in_actions=actions is not None,
         source_url=source_url,
     )
+
+
+def _run_commit(git: Git, sha: str) -> str:
+    """GITHUB_SHA, the commit the run is for: releasing HEAD instead would version, tag and
+    label another commit than the one the workflow names."""
+    if not _FULL_SHA.fullmatch(sha):
+        raise UsageError(f"GITHUB_SHA {sha!r} is not a full commit id (40 hex digits); "
+                         "set it as GitHub does, or leave it unset")
+    if not git.has_commit(sha):
+        raise GitError(f"GITHUB_SHA {sha} is not in this clone; fetch it (actions/checkout "
+                       f"with fetch-depth: 0, or git fetch origin {sha})")
+    return git.resolve(sha)
 
 
 def public_url(remote: str) -> str:

@@ -120,7 +120,7 @@ def _parse_bump(text: str | None) -> Bump | None:
     for part in BUMP_PARTS:
         if text == part:
             return part
-    raise UsageError(f"--bump '{text}' is not a version part; use major, minor or patch")
+    raise UsageError(f"--bump {text!r} is not a version part; use major, minor or patch")
 
 
 def _parse_manual(text: str | None) -> semver.Version | None:
@@ -129,7 +129,7 @@ def _parse_manual(text: str | None) -> semver.Version | None:
     version = parse_semver(text)
     if version is None:
         raise UsageError(
-            f"--version '{text}' is not a semantic version; use X.Y.Z such as 1.2.3 "
+            f"--version {text!r} is not a semantic version; use X.Y.Z such as 1.2.3 "
             "(a prerelease like 1.2.3-rc.1 and a leading 'v' are accepted)"
         )
     return version

@@ -1,0 +1,119 @@
+"""The bad-input corpus: each input is refused with one line, its exit code, and no change.
+
+A case is (id, files to write into the project, CLI arguments, environment, exit code, words
+the message must hold). The files are written before the repository's state is taken, so the
+check "nothing changed" covers everything the command could have written: files, tags, the
+index and HEAD. Inputs that must be *accepted* (a BOM, say) are in their own table below.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+TOML = "shipyard.toml"
+ACTIONS = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push"}
+
+CASES = [
+    # --- 9: accepted when it should be refused ------------------------------------------
+    ("toml-bool-as-string", {TOML: '[repository]\nscan_on_push = "off"\n'}, ["version"], {},
+     3, ["repository.scan_on_push", "boolean", "true or false"]),
+    ("toml-major-yes", {TOML: '[tags]\nmajor = "yes"\n'}, ["version"], {},
+     3, ["tags.major", "true or false"]),
+    ("toml-latest-number", {TOML: "[tags]\nlatest = 1\n"}, ["version"], {},
+     3, ["tags.latest", '"auto", true or false']),
+    ("toml-latest-string-true", {TOML: '[tags]\nlatest = "true"\n'}, ["version"], {},
+     3, ["tags.latest"]),
+    ("toml-timeout-string", {TOML: '[scan]\ntimeout = "600"\n'}, ["version"], {},
+     3, ["scan.timeout", "number"]),
+    ("toml-timeout-bool", {TOML: "[scan]\npoll_interval = true\n"}, ["version"], {},
+     3, ["scan.poll_interval", "not a boolean"]),
+    ("toml-port-string", {TOML: '[environments.prod]\ncluster = "c"\nservice = "s"\n'
+                                'task_definition = "td.json"\ncontainer_port = "8080"\n'},
+     ["version"], {}, 3, ["environments.prod.container_port", "whole number"]),
+    ("toml-port-float", {TOML: '[environments.prod]\ncluster = "c"\nservice = "s"\n'
+                               'task_definition = "td.json"\ncontainer_port = 8080.0\n'},
+     ["version"], {}, 3, ["environments.prod.container_port"]),
+    ("toml-weight-bool", {TOML: '[environments.prod]\ncluster = "c"\nservice = "s"\n'
+                                'task_definition = "td.json"\n'
+                                '[[environments.prod.capacity_provider_strategy]]\n'
+                                'capacity_provider = "FARGATE"\nweight = true\n'},
+     ["version"], {}, 3, ["capacity_provider_strategy.0.weight"]),
+    ("toml-key-with-newline", {TOML: '[environments."a\\nb"]\ncluster = 1\n'}, ["version"],
+     {}, 3, ["environments.a\\nb"]),
+    *[(f"tag-prefix-{name}", {TOML: f"[version]\ntag_prefix = {value}\n"}, ["version"], {},
+       3, ["version.tag_prefix", "git tag name"])
+      for name, value in [("leading-dash", '"-v"'), ("dot-dot", '"v..x"'),
+                          ("space", '"release v"'), ("leading-slash", '"/v"'),
+                          ("leading-dot", '".v"'), ("dot-component", '"a/.b"'),
+                          ("lock-component", '"a.lock/"'), ("double-slash", '"a//b"'),
+                          ("too-long", '"' + "x" * 33 + '"'), ("newline", '"v\\n"'),
+                          ("tilde", '"v~"'), ("colon", '"v:"'), ("at-brace", '"v@{"'),
+                          ("star", '"v*"'), ("backslash", '"v\\\\"')]],
+    ("threshold-empty", {}, ["scan", "latest", "--threshold", ""], {},
+     2, ["--threshold", "severity"]),
+    ("threshold-two-lines", {}, ["scan", "latest", "--threshold", "high\nlow"], {},
+     2, ["--threshold 'high\\nlow'"]),
+    ("bump-two-lines", {}, ["version", "--bump", "minor\nmajor"], {}, 2, ["--bump"]),
+    ("version-two-lines", {}, ["version", "--version", "1.2.3\n4.5.6"], {}, 2, ["--version"]),
+    ("github-ref-pull-not-a-number", {}, ["version"],
+     {**ACTIONS, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/abc/merge",
+      "GITHUB_HEAD_REF": "feature"}, 2, ["GITHUB_REF", "refs/pull/abc/merge"]),
+    ("github-ref-pull-empty", {}, ["version"],
+     {**ACTIONS, "GITHUB_REF": "refs/pull//merge"}, 2, ["GITHUB_REF"]),
+    ("github-sha-not-in-clone", {}, ["version"],
+     {**ACTIONS, "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "1" * 40},
+     5, ["GITHUB_SHA", "fetch-depth: 0"]),
+    ("github-sha-not-a-sha", {}, ["version"],
+     {**ACTIONS, "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "HEAD~1"},
+     2, ["GITHUB_SHA", "full commit id"]),
+]
+
+
+def _assert_refused(result, code: int, words: list[str]) -> None:
+    assert result.code == code, (result.code, result.err)
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    assert "Traceback" not in result.err and "unexpected" not in result.err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize(("files", "args", "env", "code", "words"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_is_refused_with_one_line_and_no_change(
+        repo, shipyard, files, args, env, code, words) -> None:
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        (repo.project / name).write_bytes(data)
+    before = repo.state()
+    result = shipyard(repo, *args, env=env)
+    _assert_refused(result, code, words)
+    assert result.out == ""
+    assert repo.state() == before
+
+
+# --- inputs that look odd but are right: accepted, and read as meant ----------------------
+
+ACCEPTED = [
+    ("tag-prefix-with-slash", {TOML: '[version]\ntag_prefix = "release/v"\n'},
+     "release/v1.3.0", "1.3.0"),
+    ("tag-prefix-empty", {TOML: '[version]\ntag_prefix = ""\n'}, "1.3.0", "1.3.0"),
+    ("integer-for-a-number-and-real-booleans",
+     {TOML: "[scan]\ntimeout = 600\n[tags]\nlatest = true\nmajor = false\n"
+            "[repository]\nscan_on_push = false\n"}, None, "1.1.0"),
+]
+
+
+@pytest.mark.parametrize(("files", "tag", "version"), [case[1:] for case in ACCEPTED],
+                         ids=[case[0] for case in ACCEPTED])
+def test_odd_but_valid_input_is_accepted(repo, shipyard, files, tag, version) -> None:
+    for name, content in files.items():
+        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        (repo.project / name).write_bytes(data)
+    if tag:
+        repo.commit("release")
+        repo.tag(tag)
+    result = shipyard(repo, "version", "--bump", "minor")
+    assert (result.code, result.out) == (0, f"{version}\n"), result.err

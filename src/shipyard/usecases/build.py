@@ -1,4 +1,4 @@
-"""`shipyard build`: build the service's image into an OCI image layout on disk.
+"""Builds for `shipyard push`: the service's image into an OCI image layout on disk.
 
 Reproducible: timestamps come from the commit (`SOURCE_DATE_EPOCH`), labels from the tag plan,
 so the same commit and version build the same digest. `push` builds through this module.

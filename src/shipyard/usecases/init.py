@@ -130,7 +130,7 @@ def init_project(options: InitOptions, project_dir: Path) -> InitResult:
     overwritten = _conflicts(folder, files, options.force)
     _check_writable(folder, files)
     notes = () if (folder / "Dockerfile").exists() else (
-        f"no Dockerfile in {folder}: `shipyard build` needs one (build.dockerfile in "
+        f"no Dockerfile in {folder}: `shipyard push` builds from one (build.dockerfile in "
         "shipyard.toml); init does not write one",)
     result = InitResult(folder, answers, files, tuple(overwritten), kept,
                         version or files[VERSION_PATH].strip(), notes, options.dry_run)

@@ -102,6 +102,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
                          "and --platform")
     layout = OciLayout.open(options.from_oci) if options.from_oci else None
+    if layout is not None:
+        layout.verify()  # every blob's size and sha256: a corrupt layer stops the push here
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
     repository_name = repository_of(config, ctx.env)
@@ -132,6 +134,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
     result = PushResult(plan, target, repository, existing is None, platforms, options.dry_run)
     result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
     with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
+        if existing is None:  # nothing to read yet, but a write must not be the first contact
+            registry.check_auth()
         current = {} if existing is None else _current_tags(registry, target, plan)
         layout_source = None
         if layout is not None and layout.external:  # a build that reused its base's blobs
@@ -158,6 +162,9 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
                 layout = reuse.layout
                 result.warnings.extend(reuse.warnings)
             _decide_tags(result, layout.digest, current)
+            # What the builder wrote, checked before the first write; the rewrite above adds
+            # manifests (checked on open) and removes no blob, so this covers both layouts.
+            built.verify()
         if existing is None:
             result.repository = ecr.create_repository(repository)
         assert layout is not None

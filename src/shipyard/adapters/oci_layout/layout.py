@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,22 @@ class OciLayout:
             raise self._corrupt(blob, f"{seen} bytes instead of {blob.size}")
         if "sha256:" + hasher.hexdigest() != blob.digest:
             raise self._corrupt(blob, "content does not match its sha256 digest")
+
+    def verify(self) -> None:
+        """Read every blob the layout holds and raise UsageError unless each one's size and
+        sha256 match: a push runs this before its first write, so a corrupt layer stops it
+        before a repository is created or a byte uploaded. Layers of the base image that the
+        layout does not hold (`external`) are the registry's to provide."""
+        held = [blob for blob in self.blobs() if blob.digest not in self.external]
+        if len(held) <= 1:
+            for blob in held:
+                self.verify_blob(blob)
+            return
+        # sha256 releases the GIL on large chunks: a few threads hash layers side by side.
+        with ThreadPoolExecutor(max_workers=min(4, len(held)),
+                                thread_name_prefix="shipyard-verify") as pool:
+            for _done in pool.map(self.verify_blob, held):
+                pass
 
     def verify_blob(self, blob: Descriptor) -> None:
         """Read a blob once, in chunks, and raise UsageError unless size and digest match."""

@@ -10,6 +10,7 @@ must always be there."""
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -180,9 +181,17 @@ class LayoutReader:
     def _check_blob_file(self, descriptor: Descriptor) -> None:
         path = self._blob_file(descriptor.digest)
         try:
-            size = path.stat().st_size
+            status = path.stat()
         except FileNotFoundError as exc:
             raise missing_blob(self.path, descriptor.digest) from exc
+        # Only a regular file inside the layout is read: opening a FIFO blocks forever, a
+        # device never ends, and a symlink could push any file of the machine.
+        if not stat.S_ISREG(status.st_mode) or (
+                path.is_symlink() and not path.resolve().is_relative_to(self.path.resolve())):
+            raise UsageError(f"blob {descriptor.digest} in OCI layout {self.path} is not a "
+                             "regular file inside the layout (a FIFO, device, folder or "
+                             "symlink out of it); write the layout again")
+        size = status.st_size
         if size != descriptor.size:
             raise UsageError(f"blob {descriptor.digest} in OCI layout {self.path} is corrupt "
                              f"({size} bytes instead of {descriptor.size}); write the layout "

@@ -18,7 +18,7 @@ import typer
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
 from shipyard.cli import help_types
-from shipyard.redaction import redact
+from shipyard.redaction import SECRETS, redact
 
 if TYPE_CHECKING:
     from shipyard.adapters.builders import Builder
@@ -58,7 +58,11 @@ class Session:
         return ActionsContext.from_env(self.env)
 
     def outputs(self) -> GitHubOutputs:
-        return GitHubOutputs(self.env)
+        """The step's output files, checked: a command that publishes calls this before its
+        use case runs, so an unwritable file stops it before any tag, file or push."""
+        outputs = GitHubOutputs(self.env)
+        outputs.check()
+        return outputs
 
     def context(self, config: Config, *, builder: Builder | None = None,
                 progress: ProgressCallback | None = None) -> Context:
@@ -134,7 +138,7 @@ class Out:
         return self._consoles[stderr]
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(redact(json.dumps(data, indent=2)) + "\n")
+        sys.stdout.write(SECRETS.redact(json.dumps(data, indent=2)) + "\n")
 
     def line(self, text: str) -> None:
         """A plain line on stdout (markup is never interpreted)."""
@@ -149,9 +153,11 @@ class Out:
         self._write(f"warning: {text}", stderr=True, style="yellow")
 
     def _write(self, text: str, *, stderr: bool, style: str | None) -> None:
-        # The one redaction point for result lines: what a registry or AWS answered (retry
-        # reasons, echoed headers) may carry a secret the process holds.
-        text = redact(text)
+        # The one redaction point for output lines. Notes on stderr (retry reasons: what a
+        # registry or proxy answered) lose secret shapes too; results on stdout are data that
+        # must stay exact (a secret's ARN looks like `secret:...`), so only the secrets this
+        # process holds are masked there, in every encoding.
+        text = redact(text) if stderr else SECRETS.redact(text)
         if self.fancy:
             self.console(stderr).print(text, markup=False, soft_wrap=True, style=style)
         else:

@@ -188,7 +188,7 @@ def test_render_classifies_failures_by_cause(environment, repo, shipyard, sandbo
          'not a valid task definition for ECS: Unknown parameter in input: "netwrokMode"'),
         # a wrong type: cpu is a string in RegisterTaskDefinition
         (lambda t: t.replace('"{{ values.cpu }}"', "512"),
-         "Invalid type for parameter cpu, value: 512"),
+         "Invalid type for parameter cpu (int), valid types: <class 'str'>"),
         # a Jinja syntax error, with its line
         (lambda t: t.replace("{{ values.cpu }}", "{{ values.cpu }"),
          "line 6: template syntax error"),
@@ -205,6 +205,27 @@ def test_bad_templates(environment, repo, shipyard, edit, message) -> None:
     assert result.code == 3, result.err
     assert message in result.err
     assert result.err.count("\n") == 1 and result.out == ""
+
+
+@pytest.mark.parametrize("placement", [
+    ('"{{ values.cpu }}"', '{{ ssm("%s") }}', "parameter cpu (int)"),  # a number-looking secret
+    ('"networkMode"', '"ephemeralStorage": {"sizeInGiB": "{{ ssm("%s") }}"}, "networkMode"',
+     "parameter ephemeralStorage.sizeInGiB (str)"),
+], ids=["number-into-string-field", "string-into-number-field"])
+def test_secret_in_a_wrong_type_field_is_not_printed(
+        environment, repo, shipyard, placement) -> None:
+    environment.create()
+    secret, name = "73519428604417", f"/{environment.id}/db-password"
+    environment.client("ssm").put_parameter(Name=name, Value=secret, Type="SecureString")
+    template = repo.project / "deploy" / "ecs-task-definition-staging.json"
+    old, new, where = placement
+    assert old in template.read_text()
+    template.write_text(template.read_text().replace(old, new % name, 1))
+    for command in ("render", "verify"):
+        result = shipyard(repo, command, "staging")
+        assert result.code in (3, 13), result.err
+        assert where in result.out + result.err, result.out + result.err
+        assert secret not in result.out + result.err
 
 
 def test_missing_lookups_and_environments(environment, repo, shipyard) -> None:

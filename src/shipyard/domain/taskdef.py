@@ -156,7 +156,31 @@ def model_problems(definition: Mapping[str, Any]) -> list[str]:
     report = ParamValidator().validate(dict(definition), _register_shape())
     if not report.has_errors():
         return []
-    return [line.strip() for line in report.generate_report().splitlines() if line.strip()]
+    return [_value_free(report, error) for error in report._errors]
+
+
+# botocore's report prints the offending value, and a rendered value may be a secret (an SSM
+# SecureString in `cpu`): these kinds are told by the parameter's path and what it must be.
+_VALUE_FREE = {
+    "invalid type": "Invalid type for parameter {name} ({got}), valid types: {valid}",
+    "invalid type for document": "Invalid type for document parameter {name} ({got}), "
+                                 "valid types: {valid}",
+    "invalid range": "Invalid value for parameter {name}, valid min value: {min}",
+    "invalid length": "Invalid length for parameter {name}, valid min length: {min}",
+    "unable to encode to json": "Invalid parameter {name}: must be JSON serializable",
+}
+
+
+def _value_free(report: Any, error: tuple[str, str, dict[str, Any]]) -> str:
+    """One line of botocore's report for `error`, never holding a rendered value."""
+    kind, name, details = error
+    template = _VALUE_FREE.get(kind)
+    if template is None:  # missing or unknown keys, unions: names only, as botocore says them
+        return " ".join(report._format_error(error).split())
+    return template.format(name=name.lstrip(".") or "input",
+                           got=type(details.get("param")).__name__,
+                           valid=", ".join(details.get("valid_types", ())),
+                           min=details.get("min_allowed"))
 
 
 def registrable(described: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,9 @@ def test_model_problems() -> None:
     problems = model_problems(bad)
     assert any("Invalid type for parameter cpu" in p for p in problems)
     assert any('Unknown parameter in containerDefinitions[0]: "imag"' in p for p in problems)
+    # the path and the types, never the value: a rendered value may be a secret
+    assert "Invalid type for parameter cpu (int), valid types: <class 'str'>" in problems
+    assert not any("256" in p for p in problems)
 
 
 def test_normalized_ignores_what_describe_adds() -> None:

@@ -8,11 +8,15 @@ index and HEAD. Inputs that must be *accepted* (a BOM, say) are in their own tab
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytestmark = pytest.mark.integration
 
 TOML = "shipyard.toml"
+FOLDER, FIFO = object(), object()  # file contents that are not contents: a folder, a FIFO
+NO_REGION = {"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}  # so service.region decides
 ACTIONS = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push"}
 
 CASES = [
@@ -68,7 +72,52 @@ CASES = [
     ("github-sha-not-a-sha", {}, ["version"],
      {**ACTIONS, "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "HEAD~1"},
      2, ["GITHUB_SHA", "full commit id"]),
+    # --- 10: messages that mislead -------------------------------------------------------
+    ("version-file-folder", {"version.txt": FOLDER}, ["version"], {}, 4, ["is a folder"]),
+    ("version-file-fifo", {"version.txt": FIFO}, ["version"], {}, 4, ["not a regular file"]),
+    ("git-dubious-ownership", {}, ["version"], {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"},
+     5, ["dubious ownership", "git config --global --add safe.directory"]),
+    ("git-dubious-ownership-manual-version", {}, ["version", "--version", "1.2.3"],
+     {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"}, 5, ["dubious ownership"]),
+    ("version-file-two-lines", {"version.txt": "1.0.0\n2.0.0\n"}, ["version"], {},
+     4, ["holds 2 lines", "one line"]),
+    ("version-file-two-versions-cr", {"version.txt": "1.0.0\r1.1.0"}, ["version"], {},
+     4, ["holds 2 lines"]),
+    ("version-file-utf16", {"version.txt": "1.0.0\n".encode("utf-16")}, ["version"], {},
+     4, ["UTF-16", "UTF-8"]),
+    ("version-file-utf16-no-bom", {"version.txt": "1.0.0\n".encode("utf-16-le")},
+     ["version"], {}, 4, ["UTF-16"]),
+    ("version-file-binary", {"version.txt": b"\x89PNG\r\n\x1a\n\x00\x00"}, ["version"], {},
+     4, ["not a text file"]),
+    ("version-file-latin1", {"version.txt": b"1.0.0\xe9\n"}, ["version"], {},
+     4, ["not a text file"]),
+    ("version-file-escape-sequence", {"version.txt": "1.0.0\x1b[2J"}, ["version"], {},
+     4, ["not a text file"]),
+    ("version-file-huge", {"version.txt": "1.0.0" + " " * 5000}, ["version"], {},
+     4, ["too long"]),
+    ("version-file-bom-and-garbage", {"version.txt": "\ufeffone\n"}, ["version"], {},
+     4, ["holds 'one'"]),
+    ("region-env-garbage", {}, ["scan", "latest"], {"AWS_REGION": "not a region!"},
+     2, ["AWS_REGION", "not an AWS region"]),
+    ("region-default-env-garbage", {}, ["scan", "latest"],
+     {"AWS_DEFAULT_REGION": "us_east_1"}, 2, ["AWS_DEFAULT_REGION"]),
+    ("region-config-garbage", {TOML: '[service]\nregion = "Seoul"\n'}, ["scan", "latest"],
+     NO_REGION, 2, ["service.region", "'Seoul'"]),
+    ("region-env-newline", {}, ["scan", "latest"], {"AWS_REGION": "us-east-1\nx"},
+     2, ["AWS_REGION"]),
 ]
+
+
+def _write(repo, files: dict) -> None:
+    for name, content in files.items():
+        path = repo.project / name
+        path.unlink(missing_ok=True)
+        if content is FOLDER:
+            path.mkdir()
+        elif content is FIFO:
+            os.mkfifo(path)
+        else:
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
 
 
 def _assert_refused(result, code: int, words: list[str]) -> None:
@@ -84,9 +133,7 @@ def _assert_refused(result, code: int, words: list[str]) -> None:
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_bad_input_is_refused_with_one_line_and_no_change(
         repo, shipyard, files, args, env, code, words) -> None:
-    for name, content in files.items():
-        data = content if isinstance(content, bytes) else content.encode("utf-8")
-        (repo.project / name).write_bytes(data)
+    _write(repo, files)
     before = repo.state()
     result = shipyard(repo, *args, env=env)
     _assert_refused(result, code, words)
@@ -100,6 +147,8 @@ ACCEPTED = [
     ("tag-prefix-with-slash", {TOML: '[version]\ntag_prefix = "release/v"\n'},
      "release/v1.3.0", "1.3.0"),
     ("tag-prefix-empty", {TOML: '[version]\ntag_prefix = ""\n'}, "1.3.0", "1.3.0"),
+    ("version-file-bom", {"version.txt": "\ufeff1.0.0\r\n"}, None, "1.1.0"),
+    ("shipyard-toml-bom", {TOML: '\ufeff[tags]\nmajor = true\n'}, None, "1.1.0"),
     ("integer-for-a-number-and-real-booleans",
      {TOML: "[scan]\ntimeout = 600\n[tags]\nlatest = true\nmajor = false\n"
             "[repository]\nscan_on_push = false\n"}, None, "1.1.0"),
@@ -109,9 +158,7 @@ ACCEPTED = [
 @pytest.mark.parametrize(("files", "tag", "version"), [case[1:] for case in ACCEPTED],
                          ids=[case[0] for case in ACCEPTED])
 def test_odd_but_valid_input_is_accepted(repo, shipyard, files, tag, version) -> None:
-    for name, content in files.items():
-        data = content if isinstance(content, bytes) else content.encode("utf-8")
-        (repo.project / name).write_bytes(data)
+    _write(repo, files)
     if tag:
         repo.commit("release")
         repo.tag(tag)

@@ -46,12 +46,29 @@ class Git:
         if self._probe is None:
             result = self._run("rev-parse", "--is-inside-work-tree", "--is-shallow-repository",
                                "--verify", "-q", "HEAD", check=False)
+            if result.returncode not in (0, 1):
+                self._refusal(result.stderr)
             lines = result.stdout.split()
             inside = result.returncode in (0, 1) and lines[:1] == ["true"]
             shallow = inside and lines[1:2] == ["true"]
             head = lines[2] if inside and result.returncode == 0 and len(lines) > 2 else None
             self._probe = (inside, shallow, head)
         return self._probe
+
+    def _refusal(self, stderr: str) -> None:
+        """Raise what git said when it refused to look at the repository for another reason
+        than there being none (dubious ownership, a broken .git), with the fix it names."""
+        if "not a git repository" in stderr or not stderr.strip():
+            return
+        said = stderr.strip().splitlines()[0].removeprefix("fatal: ").strip()
+        fix = next((line.strip() for line in stderr.splitlines()
+                    if "safe.directory" in line and line.strip().startswith("git config")), "")
+        if "dubious ownership" in said:
+            fix = fix or f"git config --global --add safe.directory {self.cwd}"
+            raise GitError(f"git {said} (another user owns it); if you trust it, run "
+                           f"'{fix}', or run as the owner")
+        raise GitError(f"git cannot read the repository at {self.cwd}: {said}; fix or "
+                       "re-clone it")
 
     def _forget(self) -> None:
         """HEAD or the tags moved (we committed or tagged): ask git again next time."""

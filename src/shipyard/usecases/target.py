@@ -17,6 +17,9 @@ from shipyard.errors import UsageError
 from shipyard.usecases.context import Context
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+# The shape of every AWS region name (us-east-1, ap-northeast-2, us-gov-west-1): a garbage
+# region is a usage error here, not an AWS error after the first call to a made-up endpoint.
+_REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,18 @@ class Target:
 
 
 def region_of(config: Config, env: Mapping[str, str]) -> str:
-    return env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or config.service.region
+    """The region: `AWS_REGION`, `AWS_DEFAULT_REGION`, then `service.region`; its shape checked."""
+    for source in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(source):
+            return _checked_region(env[source], source)
+    return _checked_region(config.service.region, "service.region")
+
+
+def _checked_region(region: str, source: str) -> str:
+    if not _REGION.fullmatch(region):
+        raise UsageError(f"{source} {region!r} is not an AWS region name; use one such as "
+                         "us-east-1 or ap-northeast-2")
+    return region
 
 
 def repository_of(config: Config, env: Mapping[str, str], repository: str | None = None

@@ -143,19 +143,58 @@ def read_version_file(path: Path, *, required: bool = True) -> semver.Version | 
         raise VersionFileError(
             f"{path} is missing; create it holding the current release, such as 1.0.0"
         )
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VersionFileError(f"{path} cannot be read ({exc}); fix its permissions") from exc
+    text = _version_text(path)
     if not text:
         raise VersionFileError(f"{path} is empty; write the current release in it, such as 1.0.0")
+    lines = text.splitlines()
+    if len(lines) > 1:
+        raise VersionFileError(f"{path} holds {len(lines)} lines; write only the version, on "
+                               "one line, such as 1.0.0")
     version = parse_semver(text) if not text.startswith(("v", "V")) else None
     if version is None or not is_stable(version) or version.build is not None:
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise VersionFileError(
-            f"{path} holds '{shown}', not a stable version X.Y.Z; write one such as 1.0.0"
+            f"{path} holds {shown!r}, not a stable version X.Y.Z; write one such as 1.0.0"
         )
     return version
+
+
+# A version file is a few bytes; reading more than this only proves it is something else.
+_VERSION_FILE_MAX = 1024
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _version_text(path: Path) -> str:
+    """The version file's text, stripped; a leading UTF-8 BOM (Windows editors) is accepted.
+
+    Whatever is not a small UTF-8 text file is named for what it is, so the fix is plain.
+    """
+    if path.is_dir():
+        raise VersionFileError(f"{path} is a folder, not a file; remove it and write the "
+                               "version in a file of that name, such as 1.0.0")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise VersionFileError(f"{path} is not a regular file; replace it with a text file "
+                               "holding the version, such as 1.0.0")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_VERSION_FILE_MAX + 1)
+    except OSError as exc:
+        fix = "fix its permissions" if isinstance(exc, PermissionError) else "check the disk"
+        raise VersionFileError(f"{path} cannot be read ({exc.strerror}); {fix}") from exc
+    if data.startswith(_UTF16_BOMS) or (len(data) >= 2 and b"\x00" in data[:2]):
+        raise VersionFileError(f"{path} is UTF-16 text; save it as UTF-8 (plain ASCII), "
+                               "holding the version such as 1.0.0")
+    if len(data) > _VERSION_FILE_MAX:
+        raise VersionFileError(f"{path} is larger than {_VERSION_FILE_MAX} bytes, too long for "
+                               "a version; write only the version, such as 1.0.0")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text):
+        raise VersionFileError(f"{path} is not a text file (binary content); write the "
+                               "version in it as text, such as 1.0.0")
+    return text.strip()
 
 
 def _highest_base(

@@ -7,7 +7,9 @@ In Actions the checkout is a detached HEAD, so the branch, tag or pull request c
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,13 +89,26 @@ class ActionsContext:
 
 
 class GitHubOutputs:
-    """Writes step outputs and the step summary when Actions names their files."""
+    """Writes step outputs and the step summary when Actions names their files.
+
+    `check()` runs before a command's first write (the CLI's `Session.outputs()` calls it), so
+    a file that cannot be appended to stops the command before it tags, writes or pushes
+    anything, rather than after its work is done.
+    """
 
     def __init__(self, env: Mapping[str, str]) -> None:
         output = env.get("GITHUB_OUTPUT")
         summary = env.get("GITHUB_STEP_SUMMARY")
         self.output_file = Path(output) if output else None
         self.summary_file = Path(summary) if summary else None
+
+    def check(self) -> None:
+        """Raise UsageError unless each named file can be appended to; changes nothing."""
+        for variable, path in self._files():
+            problem = _append_problem(path)
+            if problem:
+                raise UsageError(f"{variable} {path} {problem}; point {variable} at a writable "
+                                 "file (in GitHub Actions, leave it as the runner sets it)")
 
     def set(self, **outputs: str) -> None:
         """Append `key=value` lines; a value with a newline uses the heredoc form."""
@@ -106,12 +121,51 @@ class GitHubOutputs:
                 lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
             else:
                 lines.append(f"{key}={value}\n")
-        with self.output_file.open("a", encoding="utf-8") as handle:
-            handle.write("".join(lines))
+        self._append("GITHUB_OUTPUT", self.output_file, "".join(lines))
 
     def summary(self, markdown: str) -> None:
         """Append a Markdown section to the job summary."""
         if self.summary_file is None:
             return
-        with self.summary_file.open("a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip("\n") + "\n\n")
+        self._append("GITHUB_STEP_SUMMARY", self.summary_file, markdown.rstrip("\n") + "\n\n")
+
+    def _files(self) -> list[tuple[str, Path]]:
+        named = (("GITHUB_OUTPUT", self.output_file), ("GITHUB_STEP_SUMMARY", self.summary_file))
+        return [(variable, path) for variable, path in named if path is not None]
+
+    @staticmethod
+    def _append(variable: str, path: Path, text: str) -> None:
+        # Checked before the command's work, so this fails only when the file changed since
+        # (a full disk, a race): the command's result is printed by then; say it happened.
+        try:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"{variable} {path} could not be written ({exc.strerror}) after "
+                             "the command's work was done (its result is printed above); "
+                             f"point {variable} at a writable file") from exc
+
+
+def _append_problem(path: Path) -> str | None:
+    """Why `path` cannot be appended to, or None. Opens an existing file for appending and
+    closes it at once (no byte written, nothing created); a new file needs a writable folder."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        folder = path.parent
+        if not folder.is_dir():
+            return "is in a folder that does not exist"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return "cannot be created (its folder is not writable)"
+        return None
+    except OSError as exc:
+        return f"cannot be reached ({exc.strerror})"
+    if stat.S_ISDIR(status.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(status.st_mode) and str(path) != os.devnull:
+        return "is not a regular file"  # a FIFO would block the command until read
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror})"
+    return None

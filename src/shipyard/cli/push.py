@@ -41,6 +41,7 @@ def push_command(
     from shipyard.usecases.push import PushOptions, push
 
     state = session(ctx)
+    outputs = state.outputs()  # checked before any work: an unusable file stops it here
     config = state.config()
     out = Out(as_json)
     builder = None
@@ -61,11 +62,11 @@ def push_command(
                                                      progress=progress))
     for warning in result.warnings:
         out.warn(warning)
-    _publish(result, state.outputs())
     if as_json:
         out.json(result.to_json())
     else:
         print_push(result, out)
+    _publish(result, outputs)  # after the result is printed: it happened whatever follows
     if result.scan:
         from shipyard.usecases.scan import enforce_gate
 

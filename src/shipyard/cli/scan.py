@@ -33,6 +33,7 @@ def scan_command(
         raise UsageError(f"--threshold {threshold!r} is not a severity; use one of "
                          f"{', '.join(GATE_SEVERITIES)}")
     state = session(ctx)
+    outputs = state.outputs()  # checked before any work: an unusable file stops it here
     config = state.config()
     context = state.context(config)
     target = resolve_target(config, context)
@@ -41,7 +42,7 @@ def scan_command(
         options = replace(options, threshold=threshold.upper())
     out = Out(as_json)
     result = scan_image(options, context)
-    publish_scan(result, state.outputs())
+    publish_scan(result, outputs)
     if as_json:
         out.json(result.summary())
     else:

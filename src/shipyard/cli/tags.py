@@ -25,6 +25,7 @@ def tags_command(
 ) -> None:
     """Print the image tags and OCI labels for this commit's version."""
     state = session(ctx)
+    outputs = state.outputs()  # checked before any work: an unusable file stops it here
     config = state.config()
     from shipyard.usecases.tags import TagsOptions, plan_image_tags
 
@@ -35,7 +36,7 @@ def tags_command(
     out = Out(as_json)
     for warning in (*result.version.warnings, *result.plan.warnings):
         out.warn(warning)
-    publish_tags(result, state.outputs())
+    publish_tags(result, outputs)
     if as_json:
         out.json(result.to_json())
     else:

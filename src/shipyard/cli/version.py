@@ -26,6 +26,7 @@ def version_command(
 ) -> None:
     """Print the release version for this commit (manual > release tag > --bump > branch rule)."""
     state = session(ctx)
+    outputs = state.outputs()  # checked before any work: an unusable file stops it here
     config = state.config()
     from shipyard.usecases.version import VersionOptions, compute_version
 
@@ -35,10 +36,14 @@ def version_command(
     out = Out(as_json)
     for warning in result.warnings:
         out.warn(warning)
-    _publish(result, state.outputs())
     if as_json:
         out.json(result.to_json())
-        return
+    else:
+        print_version(result, out)
+    _publish(result, outputs)  # after the result is printed: it happened whatever follows
+
+
+def print_version(result: VersionResult, out: Out) -> None:
     out.line(str(result.decision.version))
     out.info(explain(result))
     verb = "would write" if result.dry_run else "wrote"

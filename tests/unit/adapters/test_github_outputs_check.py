@@ -44,7 +44,7 @@ def test_unusable_files_are_named(tmp_path: Path, make, problem) -> None:
 def test_a_file_under_a_file_is_refused(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.write_text("")
-    with pytest.raises(UsageError, match="GITHUB_OUTPUT .* cannot be reached"):
+    with pytest.raises(UsageError, match=r"GITHUB_OUTPUT .* cannot be reached"):
         GitHubOutputs({"GITHUB_OUTPUT": str(plain / "out")}).check()
 
 

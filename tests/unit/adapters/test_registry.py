@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import json
 import os
 import re
 import ssl
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from shipyard.adapters.oci_layout import (
+    BASE_NAME_ANNOTATION,
     BLOB_CHUNK_BYTES,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -27,6 +29,7 @@ from shipyard.adapters.registry import (
     BasicAuth,
     BlobAdvanced,
     BlobDone,
+    BlobNotMounted,
     BlobSkipped,
     BlobStarted,
     ManifestPushed,
@@ -137,6 +140,10 @@ class FakeRegistry:
                 return _error(400, "DIGEST_INVALID", "provided digest did not match")
             self.blobs[(self.uploads.pop(id), digest)] = request.content
             return httpx.Response(201, headers=self._digest_header(digest))
+        if request.method == "DELETE" and id:
+            # cancelling a session; `uploads` keeps only the sessions nobody closed
+            return httpx.Response(204) if self.uploads.pop(id, None) else _error(
+                404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
         return _error(405, "UNSUPPORTED", f"{request.method} on uploads")
 
     def _blob(self, request: httpx.Request, repo: str, digest: str) -> httpx.Response:
@@ -457,6 +464,57 @@ def test_corrupt_layer_fails_the_push(tmp_path: Path, make_client, build_layout)
         make_client(concurrency=1).push_layout(layout, REPO, ["1"])
 
 
+# --- abandoned upload sessions are cancelled ------------------------------------------------
+
+
+def test_a_refused_blob_put_cancels_its_session(registry: FakeRegistry, make_client,
+                                                image: OciLayout) -> None:
+    registry.hooks.append(_fail_first(1, _is_blob_put,
+                                      lambda: _error(400, "BLOB_UPLOAD_INVALID", "no")))
+    with pytest.raises(RegistryError, match="BLOB_UPLOAD_INVALID"):
+        make_client(concurrency=1).push_layout(image, REPO, ["1"])
+    # the refused session and any the failure aborted (the next blob's, with one worker)
+    deletes = registry.requests("DELETE")
+    assert deletes and all("/blobs/uploads/" in path for path in deletes)
+    assert registry.uploads == {}
+
+
+def test_uploads_aborted_by_another_blobs_failure_are_cancelled(
+        tmp_path: Path, registry: FakeRegistry, make_client, build_layout) -> None:
+    big = 3 * BLOB_CHUNK_BYTES
+    layout = OciLayout.open(build_layout(tmp_path / "big", layer_sizes=(big, big)))
+
+    def slow_big_blobs(event) -> None:
+        # the two big layers stream slowly, so the small blob's refusal aborts them mid-body
+        if isinstance(event, BlobAdvanced) and event.nbytes == BLOB_CHUNK_BYTES:
+            time.sleep(0.1)
+
+    registry.hooks.append(lambda r: _error(400, "BLOB_UPLOAD_INVALID", "no") if _is_blob_put(r)
+                          and int(r.headers["Content-Length"]) < BLOB_CHUNK_BYTES else None)
+    with pytest.raises(RegistryError, match="BLOB_UPLOAD_INVALID"):
+        make_client(concurrency=4, progress=slow_big_blobs).push_layout(layout, REPO, ["1"])
+    # the refused blob's session and both aborted big uploads' sessions were cancelled
+    assert not any(digest == layout.blobs()[0].digest for _, digest in registry.blobs)
+    assert len(registry.requests("DELETE")) >= 3 and registry.uploads == {}
+
+
+def test_a_mount_session_left_unused_is_cancelled(tmp_path: Path, registry: FakeRegistry,
+                                                  make_client, build_layout) -> None:
+    layout_path = build_layout(tmp_path / "image")
+    layer = OciLayout.open(layout_path).blobs()[-1]
+    # a layout built on a base image names it, and may lack the base's layers
+    index = json.loads((layout_path / "index.json").read_bytes())
+    index["manifests"][0]["annotations"] = {BASE_NAME_ANNOTATION: f"{HOST}/team/base:1"}
+    (layout_path / "index.json").write_text(json.dumps(index))
+    (layout_path / "blobs" / "sha256" / layer.digest[7:]).unlink()
+    layout = OciLayout.open(layout_path)
+    assert layer.digest in layout.external
+    registry.mountable = False  # the mount POST opens a session instead (202)
+    with pytest.raises(BlobNotMounted):
+        make_client().push_layout(layout, REPO, ["1"], mount_from="team/base")
+    assert len(registry.requests("DELETE")) == 1 and registry.uploads == {}
+
+
 # --- cross-repository mounts -------------------------------------------------------------------
 
 
@@ -531,6 +589,8 @@ def test_retries_honour_retry_after_and_restart_uploads(
     assert sleeps[0] == 7.0 and len(sleeps) == 5
     # every failed PUT started over with a fresh POST: 4 blobs + 2 failed PUTs + 1 failed POST
     assert len(registry.requests("POST")) == 7
+    # ... and the session it gave up was cancelled: none is left open
+    assert len(registry.requests("DELETE")) == 2 and registry.uploads == {}
     retried = [e for e in events if isinstance(e, RequestRetried)]
     assert [e.reason.split()[0] for e in retried].count("503") == 2
     assert any(isinstance(e, BlobStarted) and e.attempt == 2 for e in events)

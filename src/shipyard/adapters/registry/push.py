@@ -47,6 +47,8 @@ _T = TypeVar("_T")
 DIGEST_HEADER = "Docker-Content-Digest"
 # Seconds between a version tag's PUT and reading it back (twice the check and PUT took).
 _SETTLE_MIN, _SETTLE_MAX = 0.25, 2.0
+# Cancelling an abandoned upload is a courtesy: it must not hold up the failure it follows.
+_CANCEL_SECONDS = 5.0
 
 
 class Reader(Protocol):
@@ -257,6 +259,8 @@ class Push:
                 outcome = "mounted"
                 self.emit(BlobDone(blob.digest, blob.size, mounted=True))
             elif blob.digest in self.layout.external:
+                if isinstance(session, str):
+                    self._cancel_upload(session)
                 raise self._not_mounted(blob)
             else:
                 self._upload(blob, session or None)
@@ -315,19 +319,37 @@ class Push:
             location = session if session and attempts == 1 else self._start_upload()
             self.emit(BlobStarted(blob.digest, blob.size, attempts))
             put_what = f"PUT {path_of(location)}"
-            response = self.session.attempt(
-                "PUT", with_digest(location, blob.digest), scope=push_scope(self.repository),
-                what=put_what,
-                # Content-Length with an iterator body keeps httpx from chunked encoding;
-                # the body is a generator reading the file, never the whole blob at once.
-                headers={"Content-Type": "application/octet-stream",
-                         "Content-Length": str(blob.size)},
-                body=lambda: self._blob_body(blob))
-            if response.status_code != 201:
-                raise self.session.failure(response, put_what)
+            completed = False
+            try:
+                response = self.session.attempt(
+                    "PUT", with_digest(location, blob.digest),
+                    scope=push_scope(self.repository), what=put_what,
+                    # Content-Length with an iterator body keeps httpx from chunked encoding;
+                    # the body is a generator reading the file, never the whole blob at once.
+                    headers={"Content-Type": "application/octet-stream",
+                             "Content-Length": str(blob.size)},
+                    body=lambda: self._blob_body(blob))
+                if response.status_code != 201:
+                    raise self.session.failure(response, put_what)
+                completed = True
+            finally:
+                if not completed:  # failed, retried with a fresh session, or aborted
+                    self._cancel_upload(location)
             self._check_stored_digest(response, blob.digest, put_what)
 
         self.session.retrying(what, once)
+
+    def _cancel_upload(self, location: str) -> None:
+        """End an upload session we abandon, best effort: otherwise the registry keeps it
+        (distribution keeps its folder until the weekly purge). A failure changes nothing:
+        distribution 2.8, for one, refuses to cancel a session whose PUT wrote data (its
+        Location's state no longer matches), and ECR lets sessions expire."""
+        what = f"DELETE {path_of(location)}"
+        try:
+            self.session.attempt("DELETE", location, scope=push_scope(self.repository),
+                                 what=what, timeout=_CANCEL_SECONDS)
+        except (Retry, ShipyardError) as exc:
+            _log.debug("%s failed (%s); the registry expires the session itself", what, exc)
 
     def _start_upload(self) -> str:
         what = f"POST /v2/{self.repository}/blobs/uploads/"

@@ -159,12 +159,15 @@ class Session:
     def attempt(self, method: str, url: str, *, scope: str, what: str,
                 headers: Mapping[str, str] | None = None, body: Body = None,
                 params: Mapping[str, str] | None = None,
-                follow_redirects: bool = False) -> httpx.Response:
+                follow_redirects: bool = False,
+                timeout: float | None = None) -> httpx.Response:
         """Send once, answering one auth challenge; raise Retry for retriable outcomes.
 
         `body` is bytes or a factory of a fresh iterator, so the request can be sent again
-        after a 401 challenge without having buffered a streamed blob.
+        after a 401 challenge without having buffered a streamed blob. `timeout` replaces
+        the client's limits for this request.
         """
+        limits = {} if timeout is None else {"timeout": timeout}
         answered_challenge = False
         while True:
             with self.auth.first_contact(scope):
@@ -174,7 +177,7 @@ class Session:
                 content = body() if callable(body) else body
                 response = self.send(method, url, what, headers=request_headers,
                                      content=content, params=params,
-                                     follow_redirects=follow_redirects)
+                                     follow_redirects=follow_redirects, **limits)
                 if response.status_code in RETRIABLE_STATUSES:
                     raise Retry(describe(response), retry_after(response))
                 sent = request_headers.get("Authorization")

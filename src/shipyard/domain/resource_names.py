@@ -20,7 +20,8 @@ IAM_ROLE_MAX_LENGTH = 64
 _NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 _CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# The shape of every AWS region name: us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1.
+_REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 def name_from_folder(folder: str) -> str:
@@ -61,9 +62,14 @@ def cluster_problem(cluster: str) -> str | None:
             "digits, '-' and '_'")
 
 
+def is_region(region: str) -> bool:
+    """Whether `region` is shaped like an AWS region name (fullmatch: no trailing newline)."""
+    return _REGION.fullmatch(region) is not None
+
+
 def region_problem(region: str) -> str | None:
     """Why `region` is not an AWS region name, or None when it looks like one."""
-    if _REGION.match(region):
+    if is_region(region):
         return None
     return f"--region '{region}' is not an AWS region name; use one such as {EXAMPLE_REGION}"
 

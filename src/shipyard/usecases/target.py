@@ -13,13 +13,11 @@ from dataclasses import dataclass
 
 from shipyard.config import Config
 from shipyard.domain.names import ECR_REPOSITORY, is_loopback_host
+from shipyard.domain.resource_names import is_region
 from shipyard.errors import UsageError
 from shipyard.usecases.context import Context
 
 _ACCOUNT = re.compile(r"^\d{12}$")
-# The shape of every AWS region name (us-east-1, ap-northeast-2, us-gov-west-1): a garbage
-# region is a usage error here, not an AWS error after the first call to a made-up endpoint.
-_REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,8 @@ def region_of(config: Config, env: Mapping[str, str]) -> str:
 
 
 def _checked_region(region: str, source: str) -> str:
-    if not _REGION.fullmatch(region):
+    # A garbage region is a usage error here, not an AWS error from the first call to it.
+    if not is_region(region):
         raise UsageError(f"{source} {region!r} is not an AWS region name; use one such as "
                          "us-east-1 or ap-northeast-2")
     return region

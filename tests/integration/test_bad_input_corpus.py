@@ -66,6 +66,8 @@ CASES = [
       "GITHUB_HEAD_REF": "feature"}, 2, ["GITHUB_REF", "refs/pull/abc/merge"]),
     ("github-ref-pull-empty", {}, ["version"],
      {**ACTIONS, "GITHUB_REF": "refs/pull//merge"}, 2, ["GITHUB_REF"]),
+    ("github-ref-tag-two-lines", {}, ["version"],
+     {**ACTIONS, "GITHUB_REF": "refs/tags/nightly\nv1.2.3"}, 2, ["GITHUB_REF", "\\n"]),
     ("github-sha-not-in-clone", {}, ["version"],
      {**ACTIONS, "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "1" * 40},
      5, ["GITHUB_SHA", "fetch-depth: 0"]),

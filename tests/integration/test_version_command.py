@@ -164,7 +164,7 @@ def test_non_release_tag_ref_is_refused(repo, shipyard) -> None:
     before = repo.state()
     result = shipyard(repo, "version", "--write", env=actions("push", "refs/tags/nightly"))
     assert result.code == 2
-    assert result.err == ("error: GITHUB_REF refs/tags/nightly is not a release tag "
+    assert result.err == ("error: GITHUB_REF 'refs/tags/nightly' is not a release tag "
                           "'v<semver>'; tag releases like v1.2.3, or pass --version\n")
     assert repo.state() == before
 

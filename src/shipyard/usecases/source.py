@@ -58,7 +58,7 @@ def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: st
         if actions.tag is not None and not manual_version:
             if version_from_tag(actions.tag, tag_prefix) is None:
                 raise UsageError(
-                    f"GITHUB_REF {actions.ref} is not a release tag '{tag_prefix}<semver>'; "
+                    f"GITHUB_REF {actions.ref!r} is not a release tag '{tag_prefix}<semver>'; "
                     f"tag releases like {tag_prefix}1.2.3, or pass --version"
                 )
             release_tags.append(actions.tag)

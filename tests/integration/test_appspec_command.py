@@ -124,8 +124,8 @@ def test_check_lists_every_problem_and_exits_2(shipyard, tmp_path: Path) -> None
     assert result.code == 2
     lines = result.err.splitlines()
     assert lines[:3] == [
-        f"{bad}: TargetService: LoadBalancerInfo.ContainerPort is 70000; a port is a whole "
-        "number from 1 to 65535",
+        f"{bad}: TargetService: LoadBalancerInfo.ContainerPort is a number that is not a port; "
+        "a port is a whole number from 1 to 65535",
         f"{bad}: Hooks: 'ApplicationStart' is an EC2/on-premises hook, not an ECS one: ECS "
         "starts the containers itself; use AfterInstall, which runs once the replacement task "
         "set is up",
@@ -146,6 +146,26 @@ def test_check_json_reports_problems_for_scripts(shipyard, tmp_path: Path) -> No
     assert result.json() == {"file": str(bad), "valid": False, "problems": [
         "Hooks is a mapping; the AppSpec lists hooks, one per entry: "
         "'- BeforeInstall: my-function'"]}
+
+
+@pytest.mark.parametrize("content", [
+    "DB_PASSWORD=hunter2-0a9f7c\nAPI_TOKEN=tok-0a9f7c55e1\n",  # an env file: one scalar
+    "version: 0.0\nDB_PASSWORD=hunter2-0a9f7c\nAPI_TOKEN=tok-0a9f7c55e1\n",  # a YAML error
+    "DB_PASSWORD=hunter2-0a9f7c: 1\nAPI_TOKEN=tok-0a9f7c55e1: 2\n",  # lines as keys
+    '{"DB_PASSWORD=hunter2-0a9f7c": 1, "version": "tok-0a9f7c55e1"}',  # JSON
+    "Resources:\n- A=hunter2-0a9f7c: tok-0a9f7c55e1\nHooks:\n- B=hunter2-0a9f7c: tok-0a9f7c55e1\n"
+    "- [tok-0a9f7c55e1]\n",  # values, and keys that are not names, in the sections
+], ids=["env-file", "yaml-error", "keys", "json", "sections"])
+def test_check_never_prints_the_files_content(shipyard, tmp_path: Path, content: str) -> None:
+    # `--check` pointed at a credentials file in CI must not copy it into the job log
+    credentials = tmp_path / "credentials.env"
+    credentials.write_text(content)
+    result = shipyard(None, "appspec", "--check", str(credentials))
+    assert result.code == 2 and result.out == ""
+    for secret in ("hunter2", "0a9f7c"):
+        assert secret not in result.err, result.err
+    if "keys" in content or ": 1" in content:
+        assert "line 1: unknown top-level key (not a name, so not shown)" in result.err
 
 
 def test_check_of_a_missing_file(shipyard, tmp_path: Path) -> None:
@@ -182,7 +202,7 @@ def test_bad_task_definition_flag_writes_nothing(service, shipyard, tmp_path: Pa
     result = shipyard(service, "appspec", "production", "--task-definition", "svc:3",
                       "--output", str(target))
     assert result.code == 2
-    assert "--task-definition: TaskDefinition 'svc:3' is not a task-definition ARN" in result.err
+    assert "--task-definition: TaskDefinition (text) is not a task-definition ARN" in result.err
     assert not target.exists()
 
 

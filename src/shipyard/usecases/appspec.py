@@ -22,6 +22,7 @@ from shipyard.domain.appspec import (
     parse_appspec,
     render_appspec,
     task_definition_problem,
+    top_level_lines,
     validate_appspec,
 )
 from shipyard.errors import ConfigError, ShipyardError, UsageError
@@ -99,7 +100,7 @@ def check_file(path: Path) -> AppSpecResult:
         raise UsageError(f"{path} cannot be read as text ({exc}); check the path") from exc
     document, problems = parse_appspec(text)
     if document is not None:
-        problems += validate_appspec(document)
+        problems += validate_appspec(document, top_level_lines(text))
     failure = None
     if problems:
         failure = UsageError(f"{path} is not a valid ECS AppSpec: {_count(problems)} listed "

@@ -156,13 +156,14 @@ def test_valid_appspecs_have_no_problems(document: dict) -> None:
         # a script path, as on EC2
         (with_hooks({"AfterInstall": "scripts/after_install.sh"}), "not a Lambda function name"),
         # no value at all
-        (with_hooks({"AfterInstall": None}), "runs None, which is not a Lambda function name"),
+        (with_hooks({"AfterInstall": None}),
+         "AfterInstall runs empty that is not a Lambda function name"),
         # --- TaskDefinition ---
         # missing
         (without_property("TaskDefinition"), "TaskDefinition is missing"),
         # family:revision is not an ARN
         (with_properties(TaskDefinition="gamepulse:7"),
-         "TaskDefinition 'gamepulse:7' is not a task-definition ARN"),
+         "TaskDefinition (text) is not a task-definition ARN"),
         # an ARN without the revision
         (with_properties(TaskDefinition=TASK_DEFINITION.rsplit(":", 1)[0]),
          "is not a task-definition ARN"),
@@ -174,12 +175,13 @@ def test_valid_appspecs_have_no_problems(document: dict) -> None:
          "LoadBalancerInfo.ContainerPort is missing"),
         # ports are 1-65535
         (with_properties(LoadBalancerInfo={"ContainerName": "gp", "ContainerPort": 0}),
-         "LoadBalancerInfo.ContainerPort is 0; a port is a whole number from 1 to 65535"),
+         "LoadBalancerInfo.ContainerPort is a number that is not a port; a port is a whole "
+         "number from 1 to 65535"),
         (with_properties(LoadBalancerInfo={"ContainerName": "gp", "ContainerPort": 65536}),
-         "ContainerPort is 65536"),
+         "ContainerPort is a number that is not a port"),
         # a quoted port is text, not a number
         (with_properties(LoadBalancerInfo={"ContainerName": "gp", "ContainerPort": "8080"}),
-         "ContainerPort is '8080'"),
+         "ContainerPort is text that is not a port"),
         # --- Resources ---
         # two target services
         (changed(lambda d: d["Resources"].append(copy.deepcopy(d["Resources"][0]))),
@@ -187,9 +189,10 @@ def test_valid_appspecs_have_no_problems(document: dict) -> None:
         # a Lambda deployment's resource type
         (changed(lambda d: d["Resources"][0]["TargetService"].update(
             Type="AWS::Lambda::Function")),
-         "Type is 'AWS::Lambda::Function'; an ECS AppSpec deploys Type AWS::ECS::Service"),
+         "Type is text, not AWS::ECS::Service; an ECS AppSpec deploys Type AWS::ECS::Service"),
         # no Type at all
-        (changed(lambda d: d["Resources"][0]["TargetService"].pop("Type")), "Type is None"),
+        (changed(lambda d: d["Resources"][0]["TargetService"].pop("Type")),
+         "Type is empty, not AWS::ECS::Service"),
         (changed(lambda d: d.update(Resources=[])), "Resources is empty"),
         (changed(lambda d: d.pop("Resources")), "Resources is missing"),
         # a mapping instead of a list
@@ -204,21 +207,22 @@ def test_valid_appspecs_have_no_problems(document: dict) -> None:
         # an EC2-only section
         (changed(lambda d: d.update(files=[])), "'files' is an EC2/on-premises section"),
         (changed(lambda d: d.update(version=1.0)),
-         "version is 1.0; the only AppSpec version is 0.0"),
+         "version is a number other than 0.0; the only AppSpec version is 0.0"),
         # 0 and false compare equal to 0.0 in Python, but are not the version
-        (changed(lambda d: d.update(version=0)), "version is 0;"),
-        (changed(lambda d: d.update(version=False)), "version is False;"),
+        (changed(lambda d: d.update(version=0)), "version is a number other than 0.0;"),
+        (changed(lambda d: d.update(version=False)), "version is true/false other than 0.0;"),
         (changed(lambda d: d.pop("version")), "version is missing"),
         # --- optional properties ---
         (with_properties(NetworkConfiguration={"AwsvpcConfiguration": {
             "Subnets": [], "AssignPublicIp": "ENABLED"}}), "Subnets is empty"),
         (with_properties(NetworkConfiguration={"AwsvpcConfiguration": {
-            "Subnets": ["subnet-1"], "AssignPublicIp": "YES"}}), "AssignPublicIp is 'YES'"),
+            "Subnets": ["subnet-1"], "AssignPublicIp": "YES"}}),
+         "AssignPublicIp is neither ENABLED nor DISABLED"),
         (with_properties(NetworkConfiguration={"Subnets": ["subnet-1"]}),
          "NetworkConfiguration must hold AwsvpcConfiguration"),
         (with_properties(CapacityProviderStrategy=[{"CapacityProvider": "FARGATE",
                                                     "Weight": 1001}]),
-         "CapacityProviderStrategy[0].Weight is 1001"),
+         "CapacityProviderStrategy[0].Weight is a number outside 0-1000"),
         (with_properties(PlatformVersion=1.4), "PlatformVersion must be text"),
         # --- not an AppSpec at all ---
         (["version", 0.0], "an AppSpec is a mapping"),

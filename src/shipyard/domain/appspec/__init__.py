@@ -34,7 +34,7 @@ from shipyard.domain.appspec.hooks import (
     hooks_problems,
     lambda_target_problem,
 )
-from shipyard.domain.appspec.parse import parse_appspec
+from shipyard.domain.appspec.parse import parse_appspec, top_level_lines
 from shipyard.domain.appspec.schema import (
     ECS_HOOKS,
     ECS_SERVICE_TYPE,
@@ -60,5 +60,6 @@ __all__ = [
     "parse_appspec",
     "render_appspec",
     "task_definition_problem",
+    "top_level_lines",
     "validate_appspec",
 ]

@@ -7,6 +7,8 @@ import difflib
 from typing import Any
 
 from shipyard.domain.appspec.schema import ECS_HOOKS, LAMBDA_TARGET
+from shipyard.domain.appspec.shown import key, kind
+from shipyard.domain.appspec.shown import name as shown_name
 
 _EC2 = "is an EC2/on-premises hook, not an ECS one"
 _RESERVED = "is a step CodeDeploy runs itself and no hook can run at it"
@@ -58,13 +60,13 @@ def hooks_problems(hooks: Any) -> list[str]:
     else:
         return ["Hooks must be a list of entries like '- BeforeInstall: my-function'"]
     seen: set[str] = set()
-    for entry in entries:
+    for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict) or len(entry) != 1:
-            problems.append(f"Hooks entry {entry!r} must be one 'Event: function' pair")
+            problems.append(f"Hooks entry {number} must be one 'Event: function' pair")
             continue
         [(name, target)] = entry.items()
         if name in seen:
-            problems.append(f"Hooks: '{name}' is listed twice; CodeDeploy runs one function "
+            problems.append(f"Hooks: {key(name)} is listed twice; CodeDeploy runs one function "
                             "per event, so keep one")
         seen.add(name)
         problems += _maybe(hook_name_problem(name))
@@ -77,18 +79,19 @@ def hook_name_problem(name: Any) -> str | None:
     if name in ECS_HOOKS:
         return None
     if name in HOOK_GUIDANCE:
-        return f"Hooks: '{name}' {HOOK_GUIDANCE[name]}"
+        return f"Hooks: {key(name)} {HOOK_GUIDANCE[name]}"
     by_lower = {hook.lower(): hook for hook in ECS_HOOKS}
     close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
     hint = f" (did you mean '{by_lower[close[0]]}'?)" if close else ""
-    return (f"Hooks: '{name}' is not an ECS lifecycle event; use {', '.join(ECS_HOOKS)}{hint}")
+    return (f"Hooks: {key(name)} is not an ECS lifecycle event; use {', '.join(ECS_HOOKS)}{hint}")
 
 
 def lambda_target_problem(name: Any, target: Any) -> str | None:
     """Why `target` cannot be the Lambda function hooked at `name`, or None when it can."""
     if isinstance(target, str) and LAMBDA_TARGET.match(target):
         return None
-    return (f"Hooks: {name} runs {target!r}, which is not a Lambda function name (1-64 "
+    return (f"Hooks: {shown_name(name, 'an event')} runs "
+            f"{kind(target)} that is not a Lambda function name (1-64 "
             "letters, digits, '-', '_') or ARN (arn:aws:lambda:<region>:<account>:function:"
             "<name>)")
 

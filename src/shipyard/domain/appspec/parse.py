@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from shipyard.domain.appspec.shown import key as shown_key
+
 
 def parse_appspec(text: str) -> tuple[Any, list[str]]:
     """Read an AppSpec, JSON or YAML by its content: (document, problems reading it).
@@ -31,11 +33,11 @@ def parse_appspec(text: str) -> tuple[Any, list[str]]:
         try:
             document = loader.get_single_data()
         except yaml.YAMLError as exc:
-            return None, [f"not valid YAML ({' '.join(str(exc).split())})"]
+            return None, [f"not valid YAML ({_yaml_problem(exc)})"]
         finally:
             loader.dispose()
         repeated = loader.repeated
-    return document, [f"key '{key}' appears twice; keep one" for key in repeated]
+    return document, [f"key {shown_key(key)} appears twice; keep one" for key in repeated]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -51,3 +53,23 @@ class _StrictLoader(yaml.SafeLoader):
         hashable = [key for key in keys if isinstance(key, str | int | float | bool)]
         self.repeated.extend(str(k) for k in dict.fromkeys(hashable) if hashable.count(k) > 1)
         return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, without the lines PyYAML quotes: the file may hold secrets."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "cannot be read"
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
+
+
+def top_level_lines(text: str) -> dict[str, int]:
+    """The line of each top-level key (JSON is read as YAML here), for problems to name."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in root.value
+            if isinstance(key, yaml.ScalarNode)}

@@ -3,6 +3,7 @@ properties; the Hooks section is checked by `hooks`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shipyard.domain.appspec.hooks import hooks_problems
@@ -11,6 +12,9 @@ from shipyard.domain.appspec.schema import (
     TASK_DEFINITION_ARN,
     TASK_DEFINITION_PLACEHOLDER,
 )
+from shipyard.domain.appspec.shown import key as shown_key
+from shipyard.domain.appspec.shown import kind
+from shipyard.domain.appspec.shown import name as shown_name
 
 _TOP_LEVEL = ("version", "Resources", "Hooks")
 _EC2_SECTIONS = ("os", "files", "permissions", "file_exists_behavior")
@@ -18,19 +22,24 @@ _PROPERTIES = ("TaskDefinition", "LoadBalancerInfo", "PlatformVersion", "Network
                "CapacityProviderStrategy")
 
 
-def validate_appspec(document: Any) -> list[str]:
+def validate_appspec(document: Any, lines: Mapping[str, int] | None = None) -> list[str]:
     """Every reason CodeDeploy would refuse `document` as an ECS AppSpec ([] when it is fine).
+
+    Problems name keys (with their line, from `lines`, when known) and kinds of values,
+    never a value: the file may not be an AppSpec at all, but someone's credentials.
 
     >>> validate_appspec({"version": 0.0, "Resources": []})
     ['Resources is empty; list one TargetService of Type AWS::ECS::Service']
     """
     if not isinstance(document, dict):
         return ["an AppSpec is a mapping of version, Resources and Hooks"]
-    problems = [_unknown_top_level(key) for key in document if key not in _TOP_LEVEL]
+    problems = [_at((lines or {}).get(key)) + _unknown_top_level(key)
+                for key in document if key not in _TOP_LEVEL]
     if "version" not in document:
         problems.append("version is missing; set version: 0.0")
     elif not _is_version_zero(document["version"]):
-        problems.append(f"version is {document['version']!r}; the only AppSpec version is 0.0")
+        problems.append(f"version is {kind(document['version'])} other than 0.0; the only "
+                        "AppSpec version is 0.0")
     problems += _resources_problems(document.get("Resources"))
     if "Hooks" in document:
         problems += hooks_problems(document["Hooks"])
@@ -42,13 +51,17 @@ def _is_version_zero(value: Any) -> bool:
     return (type(value) is float and value == 0.0) or value == "0.0"
 
 
+def _at(line: int | None) -> str:
+    return f"line {line}: " if line else ""
+
+
 def _unknown_top_level(key: Any) -> str:
     if key in _EC2_SECTIONS:
         return f"'{key}' is an EC2/on-premises section; an ECS AppSpec has only {_listed()}"
     for known in _TOP_LEVEL:
         if str(key).lower() == known.lower():
             return f"unknown top-level key '{key}'; the ECS AppSpec spells it '{known}'"
-    return f"unknown top-level key '{key}'; an ECS AppSpec has only {_listed()}"
+    return f"unknown top-level key {shown_key(key)}; an ECS AppSpec has only {_listed()}"
 
 
 def _listed() -> str:
@@ -72,7 +85,7 @@ def _resources_problems(resources: Any) -> list[str]:
                             "'- TargetService: {Type: ..., Properties: ...}'")
             continue
         [(name, resource)] = entry.items()
-        problems += [f"{name}: {p}" for p in _service_problems(resource)]
+        problems += [f"{shown_name(name, 'a resource')}: {p}" for p in _service_problems(resource)]
     return problems
 
 
@@ -81,14 +94,14 @@ def _service_problems(resource: Any) -> list[str]:
         return ["must hold Type and Properties"]
     problems = []
     if resource.get("Type") != ECS_SERVICE_TYPE:
-        problems.append(f"Type is {resource.get('Type')!r}; an ECS AppSpec deploys "
-                        f"Type {ECS_SERVICE_TYPE}")
-    problems += [f"unknown key '{key}' (only Type and Properties)"
+        problems.append(f"Type is {kind(resource.get('Type'))}, not {ECS_SERVICE_TYPE}; an ECS "
+                        f"AppSpec deploys Type {ECS_SERVICE_TYPE}")
+    problems += [f"unknown key {shown_key(key)} (only Type and Properties)"
                  for key in resource if key not in ("Type", "Properties")]
     properties = resource.get("Properties")
     if not isinstance(properties, dict):
         return [*problems, "Properties is missing; set TaskDefinition and LoadBalancerInfo"]
-    problems += [f"unknown property '{key}' (known: {', '.join(_PROPERTIES)})"
+    problems += [f"unknown property {shown_key(key)} (known: {', '.join(_PROPERTIES)})"
                  for key in properties if key not in _PROPERTIES]
     if "TaskDefinition" not in properties:
         problems.append(f"TaskDefinition is missing; set a task-definition ARN or "
@@ -110,7 +123,7 @@ def task_definition_problem(value: Any) -> str | None:
     if value == TASK_DEFINITION_PLACEHOLDER or (
             isinstance(value, str) and TASK_DEFINITION_ARN.match(value)):
         return None
-    return (f"TaskDefinition {value!r} is not a task-definition ARN "
+    return (f"TaskDefinition ({kind(value)}) is not a task-definition ARN "
             "(arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>) "
             f"nor the placeholder {TASK_DEFINITION_PLACEHOLDER}")
 
@@ -119,7 +132,8 @@ def _balancer_problems(balancer: Any) -> list[str]:
     if not isinstance(balancer, dict):
         return ["LoadBalancerInfo is missing; set ContainerName and ContainerPort of the "
                 "container behind the load balancer"]
-    problems = [f"LoadBalancerInfo: unknown key '{key}' (only ContainerName and ContainerPort)"
+    problems = [f"LoadBalancerInfo: unknown key {shown_key(key)} (only ContainerName and "
+                "ContainerPort)"
                 for key in balancer if key not in ("ContainerName", "ContainerPort")]
     name = balancer.get("ContainerName")
     if not isinstance(name, str) or not name:
@@ -130,8 +144,8 @@ def _balancer_problems(balancer: Any) -> list[str]:
         problems.append("LoadBalancerInfo.ContainerPort is missing; set the port the load "
                         "balancer sends traffic to")
     elif type(port) is not int or not 1 <= port <= 65535:
-        problems.append(f"LoadBalancerInfo.ContainerPort is {port!r}; a port is a whole "
-                        "number from 1 to 65535")
+        problems.append(f"LoadBalancerInfo.ContainerPort is {kind(port)} that is not a port; "
+                        "a port is a whole number from 1 to 65535")
     return problems
 
 
@@ -148,7 +162,7 @@ def _network_problems(network: Any) -> list[str]:
         elif required and not ids:
             problems.append(f"AwsvpcConfiguration.{key} is empty; awsvpc tasks need a subnet")
     if vpc.get("AssignPublicIp", "DISABLED") not in ("ENABLED", "DISABLED"):
-        problems.append(f"AwsvpcConfiguration.AssignPublicIp is {vpc['AssignPublicIp']!r}; "
+        problems.append("AwsvpcConfiguration.AssignPublicIp is neither ENABLED nor DISABLED; "
                         "use ENABLED or DISABLED")
     return problems
 
@@ -166,7 +180,8 @@ def _strategy_problems(strategy: Any) -> list[str]:
         for key, top in (("Base", 100_000), ("Weight", 1_000)):
             value = item.get(key, 0)
             if type(value) is not int or not 0 <= value <= top:
-                problems.append(f"{where}.{key} is {value!r}; use a whole number 0-{top}")
+                problems.append(f"{where}.{key} is {kind(value)} outside 0-{top}; use a whole "
+                                f"number 0-{top}")
     return problems
 
 

@@ -88,8 +88,15 @@ def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"allowlist {path}: not valid TOML ({exc}); fix the syntax") from exc
+    ignore = data.get("ignore", [])
+    if not isinstance(ignore, list):
+        raise ConfigError(f"allowlist {path}: 'ignore' is not a list of entries; write each "
+                          "entry as an [[ignore]] table with id, reason and expires")
     entries = []
-    for number, item in enumerate(data.get("ignore", []), start=1):
+    for number, item in enumerate(ignore, start=1):
+        if not isinstance(item, dict):
+            raise ConfigError(f"allowlist {path}: entry {number} is not a table; write it as "
+                              "an [[ignore]] table with id, reason and expires")
         missing = [key for key in ("id", "reason", "expires") if not item.get(key)]
         if missing:
             raise ConfigError(f"allowlist {path}: entry {number} lacks {', '.join(missing)}; "

@@ -85,6 +85,11 @@ def test_basic_and_enhanced_findings_normalize_alike() -> None:
         # a date and time is not a date: comparing them would crash
         ('[[ignore]]\nid = "CVE-1"\nreason = "x"\nexpires = 2026-12-31T00:00:00\n',
          "expires is not a date"),
+        # malformed shapes: a string, a table, a list of numbers where [[ignore]] tables go
+        ('ignore = "CVE-1"\n', "'ignore' is not a list of entries"),
+        ('[ignore]\nid = "CVE-1"\n', "'ignore' is not a list of entries"),
+        ("ignore = [1, 2]\n", "entry 1 is not a table"),
+        ('ignore = [["CVE-1"]]\n', "entry 1 is not a table"),
     ],
 )
 def test_bad_allowlists(text: str, message: str) -> None:

@@ -319,7 +319,30 @@ def load_config(project_dir: Path) -> Config:
                                         "source_file": path if path.exists() else None})
     except ValidationError as exc:
         raise ConfigError(_one_line(path, exc)) from exc
+    _check_written_paths(config, path)
     return config
+
+
+# Settings naming a place Shipyard writes (the version file, build layouts, scan reports, the
+# demo's base layout). Each must stay inside the project folder, so that a shipyard.toml (one
+# from a pull request, say) cannot make a command rewrite a file anywhere else.
+WRITTEN_PATHS = (("version", "file"), ("build", "output"), ("scan", "reports_dir"),
+                 ("demo", "base_image_layout"))
+
+
+def outside_project(project_dir: Path, path: Path) -> bool:
+    """True when `path` (relative to the project folder, or absolute) leaves the folder once
+    `..` and symlinks are followed, as a write to it would."""
+    return not (project_dir / path).resolve().is_relative_to(project_dir.resolve())
+
+
+def _check_written_paths(config: Config, source: Path) -> None:
+    for section, key in WRITTEN_PATHS:
+        value = getattr(getattr(config, section), key)
+        if value is not None and outside_project(config.project_dir, value):
+            raise ConfigError(f"{source}: {section}.{key}: {value} is outside the project "
+                              f"folder {config.project_dir}, and Shipyard writes only inside "
+                              "it; use a path inside the project folder")
 
 
 def _one_line(path: Path, exc: ValidationError) -> str:

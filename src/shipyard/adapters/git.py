@@ -63,7 +63,7 @@ class Git:
         said = stderr.strip().splitlines()[0].removeprefix("fatal: ").strip()
         fix = next((line.strip() for line in stderr.splitlines()
                     if "safe.directory" in line and line.strip().startswith("git config")), "")
-        if "dubious ownership" in said:
+        if "dubious ownership" in said or "unsafe repository" in said:  # git >= 2.36, 2.35.2
             fix = fix or f"git config --global --add safe.directory {self.cwd}"
             raise GitError(f"git {said} (another user owns it); if you trust it, run "
                            f"'{fix}', or run as the owner")

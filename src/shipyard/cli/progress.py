@@ -12,6 +12,7 @@ from shipyard.adapters.registry import (
     BlobStarted,
     ProgressEvent,
     RequestRetried,
+    RequestWaiting,
     TagSet,
 )
 from shipyard.cli.app import Out
@@ -29,6 +30,8 @@ def describe(event: ProgressEvent) -> str | None:
     if isinstance(event, RequestRetried):
         return (f"retrying {event.what} in {event.delay:.1f}s "
                 f"(attempt {event.attempt}: {event.reason})")
+    if isinstance(event, RequestWaiting):
+        return f"waiting for {event.what}: no answer for {event.seconds:.0f}s"
     return None
 
 
@@ -46,6 +49,7 @@ class PushProgress:
         self._embedded = embedded
         self.bars: Any = None
         self._tasks: dict[str, Any] = {}
+        self._waiting: Any = None  # the bar line naming a request that waits, if any
         if out.fancy:
             from rich.progress import (
                 BarColumn,
@@ -73,9 +77,10 @@ class PushProgress:
         with self._lock:
             self.last = None
             if self.bars is not None:
-                for task in self._tasks.values():
+                for task in [*self._tasks.values(), *filter(None, [self._waiting])]:
                     self.bars.remove_task(task)
             self._tasks.clear()
+            self._waiting = None
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
@@ -87,6 +92,19 @@ class PushProgress:
                 self.out.info(line)
 
     def _draw(self, bars: Any, event: ProgressEvent) -> None:
+        if isinstance(event, RequestWaiting):
+            from rich.markup import escape
+
+            # One line under the bars says what is waited on; later progress clears it.
+            text = f"[yellow]{escape(describe(event) or '')}"
+            if self._waiting is None:
+                self._waiting = bars.add_task(text, total=None)
+            else:
+                bars.update(self._waiting, description=text)
+            return
+        if self._waiting is not None and not isinstance(event, BlobAdvanced):
+            bars.remove_task(self._waiting)
+            self._waiting = None
         if isinstance(event, BlobStarted):
             if event.digest in self._tasks:
                 bars.reset(self._tasks[event.digest])

@@ -37,6 +37,10 @@ What it does about the registries we push to:
 * A multi-arch index is pushed bottom-up: blobs, then each child manifest by digest, then the
   index under each tag. A tag that already points at our digest is not written again.
 * ECR rejects overwriting an immutable tag with `400 TAG_INVALID`; that becomes ConflictError.
+* Every wait is bounded (connect 10 s, read and write 60 s, pool 30 s, and a deadline per
+  whole request, `deadline.py`); a request silent for 5 s is reported while it waits
+  (`RequestWaiting`, from `waits.py`), and a stalled first request holds others 5 s at most.
+* Abandoned upload sessions are cancelled with DELETE, best effort.
 * Credentials go out once the registry's 401 challenge asked for them (Basic, or Bearer tokens
   per scope from its token service); until then the first request goes alone, so parallel
   requests do not all collect the same 401 or send a blob body twice.
@@ -47,8 +51,9 @@ The client never prints: progress is reported as small dataclass events to a cal
 
 The package, one job a module: `names` (hosts, URLs, the loopback rule, argument checks),
 `events` (progress events, PushReport, BasicAuth), `answers` (registry error bodies, fixes,
-Retry-After), `auth` (challenges, bearer tokens), `transport` (the HTTP client, retries, error
-translation), `push` (blobs, manifests, tags) and `client` (RegistryClient and its read API).
+Retry-After), `auth` (challenges, bearer tokens), `deadline` (limits on every wait), `waits`
+(reporting long waits), `transport` (the HTTP client, retries, error translation), `push`
+(blobs, manifests, tags) and `client` (RegistryClient and its read API).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ from shipyard.adapters.registry.events import (
     ProgressEvent,
     PushReport,
     RequestRetried,
+    RequestWaiting,
     TagSet,
     TagSkipped,
 )
@@ -92,6 +98,7 @@ __all__ = [
     "PushReport",
     "RegistryClient",
     "RequestRetried",
+    "RequestWaiting",
     "TagSet",
     "TagSkipped",
     "is_loopback_host",

@@ -40,9 +40,10 @@ class Authenticator:
     """What one registry host wants as credentials, learned from its challenges; thread-safe."""
 
     def __init__(self, host: str, credentials: BasicAuth | None, *,
-                 basic_first: bool = False) -> None:
+                 basic_first: bool = False, probe_wait: float = 5.0) -> None:
         self.host = host
         self.credentials = credentials
+        self.probe_wait = probe_wait
         self._token_lock = threading.Lock()
         self._fetch_lock = threading.Lock()
         self._probe_lock = threading.Lock()
@@ -66,16 +67,23 @@ class Authenticator:
         """Run the first request of a scope alone while we do not know what the registry wants.
 
         Parallel first requests would each collect a 401 (and a streamed body would be sent
-        for nothing); the others wait for the first answer and then go with credentials.
+        for nothing); the others wait for the first answer and then go with credentials. They
+        wait `probe_wait` seconds at most: a first request that stalls must not hold up every
+        other one until its timeout, and going without the answer costs at most a 401.
         """
         if self._known(scope):
             yield
             return
-        with self._probe_lock:
+        if not self._probe_lock.acquire(timeout=self.probe_wait):
+            yield
+            return
+        try:
             if not self._known(scope):
                 yield
                 self._probed.add(scope)
                 return
+        finally:
+            self._probe_lock.release()
         yield
 
     def _known(self, scope: str) -> bool:

@@ -21,6 +21,7 @@ from shipyard.adapters.oci_layout import (
 )
 from shipyard.adapters.registry.answers import media_type
 from shipyard.adapters.registry.auth import Authenticator
+from shipyard.adapters.registry.deadline import RequestDeadline
 from shipyard.adapters.registry.events import (
     BasicAuth,
     ProgressCallback,
@@ -58,6 +59,10 @@ class RegistryClient:
 
     Credentials go out once the registry's 401 asked for them, unless `basic_first=True`
     says the registry takes Basic auth (ECR always does): then they go with the first request.
+
+    Every wait is bounded: `timeout` (connect, read, write, pool; `deadline.REGISTRY_TIMEOUT`
+    by default) and `deadline` for a whole request; a request silent for `wait_notice`
+    seconds is reported as a `RequestWaiting` event, again every 10 s while it waits.
     """
 
     def __init__(
@@ -76,6 +81,8 @@ class RegistryClient:
         max_retry_after: float = 60.0,
         timeout: httpx.Timeout | float | None = None,
         basic_first: bool = False,
+        deadline: RequestDeadline | None = None,
+        wait_notice: float = 5.0,
     ) -> None:
         if concurrency < 1 or max_retries < 0:
             raise UsageError("registry concurrency must be at least 1 and retries at least 0; "
@@ -87,11 +94,12 @@ class RegistryClient:
         self._progress_lock = threading.Lock()
         self._known_blobs = KnownBlobs()
         self._session = Session(
-            self.host, http_client(self.base_url, transport, concurrency + 2, timeout),
+            self.host,
+            http_client(self.base_url, transport, concurrency + 2, timeout, deadline),
             Authenticator(self.host, self._auth, basic_first=basic_first),
             max_retries=max_retries, sleep=sleep,
             backoff_base=backoff_base, backoff_cap=backoff_cap,
-            max_retry_after=max_retry_after, emit=self._emit)
+            max_retry_after=max_retry_after, emit=self._emit, wait_notice=wait_notice)
 
     @property
     def retries(self) -> int:

@@ -22,6 +22,7 @@ __all__ = [
     "ProgressEvent",
     "PushReport",
     "RequestRetried",
+    "RequestWaiting",
     "TagSet",
     "TagSkipped",
 ]
@@ -97,8 +98,16 @@ class RequestRetried:
     reason: str
 
 
+@dataclass(frozen=True)
+class RequestWaiting:
+    """A request has had no answer (nor sent body bytes) for `seconds`; it is still going."""
+
+    what: str
+    seconds: float
+
+
 ProgressEvent = (BlobStarted | BlobAdvanced | BlobDone | BlobSkipped | ManifestPushed | TagSet
-                 | TagSkipped | RequestRetried)
+                 | TagSkipped | RequestRetried | RequestWaiting)
 ProgressCallback = Callable[[ProgressEvent], None]
 
 

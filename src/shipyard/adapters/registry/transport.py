@@ -24,8 +24,15 @@ from shipyard.adapters.registry.answers import (
     retry_after,
 )
 from shipyard.adapters.registry.auth import Authenticator
+from shipyard.adapters.registry.deadline import (
+    REGISTRY_TIMEOUT,
+    RequestDeadline,
+    WithDeadline,
+    stall_reason,
+)
 from shipyard.adapters.registry.events import ProgressEvent, RequestRetried
 from shipyard.adapters.registry.names import is_loopback_host
+from shipyard.adapters.registry.waits import WaitWatch
 from shipyard.call_log import REGISTRY_LOG as _log
 from shipyard.call_log import registry_call
 from shipyard.errors import RegistryError
@@ -70,23 +77,26 @@ class _OnFirstUse(httpx.BaseTransport):
 
 
 def http_client(base_url: str, transport: httpx.BaseTransport | None, connections: int,
-                timeout: httpx.Timeout | float | None) -> httpx.Client:
+                timeout: httpx.Timeout | float | None,
+                deadline: RequestDeadline | None = None) -> httpx.Client:
     """One pooled, keep-alive HTTP/1.1 client for every thread of a RegistryClient."""
     loopback = is_loopback_host(httpx.URL(base_url).netloc.decode("ascii"))
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     mounts: dict[str, httpx.BaseTransport] = {}
+    deadline = deadline or RequestDeadline()
     if transport is None:
         transport = _OnFirstUse(lambda: httpx.HTTPTransport(limits=limits,
                                                             trust_env=not loopback))
         if base_url.startswith("http://"):
             # Plain HTTP to the loopback registry: no TLS ever happens on this transport. Its
             # context has no CA loaded, so anything that did try TLS through it would fail.
-            mounts["http://"] = httpx.HTTPTransport(
-                verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits, trust_env=False)
+            mounts["http://"] = WithDeadline(httpx.HTTPTransport(
+                verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits, trust_env=False),
+                deadline)
     return httpx.Client(
-        transport=transport,
+        transport=WithDeadline(transport, deadline),
         mounts=mounts or None,
-        timeout=timeout or httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=60.0),
+        timeout=timeout or REGISTRY_TIMEOUT,
         headers={"User-Agent": USER_AGENT},
         # Proxy variables are for reaching the internet; a loopback registry is local.
         trust_env=not loopback,
@@ -99,10 +109,11 @@ class Session:
     def __init__(self, host: str, http: httpx.Client, auth: Authenticator, *,
                  max_retries: int, sleep: Callable[[float], None], backoff_base: float,
                  backoff_cap: float, max_retry_after: float,
-                 emit: Callable[[ProgressEvent], None]) -> None:
+                 emit: Callable[[ProgressEvent], None], wait_notice: float = 5.0) -> None:
         self.host = host
         self.http = http
         self.auth = auth
+        self.waits = WaitWatch(emit, wait_notice)
         if auth.credentials is not None:
             register_secret(auth.credentials.password)
         self.retries = 0
@@ -204,16 +215,24 @@ class Session:
              **options: object) -> httpx.Response:
         """One HTTP exchange, logged; httpx's errors become Retry (network) or RegistryError."""
         try:
-            with registry_call(method, url, options.get("params")) as call:
+            with registry_call(method, url, options.get("params")) as call, \
+                    self.waits.watch(what) as wait:
+                content = options.get("content")
+                if content is not None and not isinstance(content, bytes):
+                    # A streamed body is progress: only a silence afterwards is a wait.
+                    options["content"] = wait.moving(content)  # type: ignore[arg-type]
                 response = self.http.request(method, url, **options)  # type: ignore[arg-type]
                 call.answered(response.status_code)
                 return response
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             raise RegistryError(f"registry {self.host}: {what} could not be sent "
                                 f"({type(exc).__name__}); check the registry host") from exc
+        except httpx.TimeoutException as exc:
+            # A stalled connection or registry: say which limit ran out, and try again.
+            raise Retry(stall_reason(exc)) from exc
         except httpx.TransportError as exc:
-            # Connection refused or reset, timeouts, a peer that hung up mid-answer: the
-            # request may not have arrived, so it is worth another try.
+            # Connection refused or reset, a peer that hung up mid-answer: the request may
+            # not have arrived, so it is worth another try.
             raise Retry(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise RegistryError(f"registry {self.host}: {what} failed "

@@ -28,8 +28,9 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
-# A shorter secret would mask ordinary words; real tokens and keys are far longer.
-MIN_SECRET_LENGTH = 6
+# A shorter secret would mask ordinary words (the sandbox's dummy AWS key is "sandbox", and
+# errors go through the mask too); real tokens and keys are far longer.
+MIN_SECRET_LENGTH = 8
 # Characters of a base64 word: standard or URL-safe, maybe URL-encoded or with JSON's `\/`;
 # '=' only ends one.
 _BASE64_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-%\\")
@@ -186,6 +187,20 @@ def register_secret(value: str | bytes | None) -> None:
 def redact(text: str, secrets: SecretRegistry = SECRETS) -> str:
     """`text` with registered secrets and secret-shaped values replaced by `***`."""
     return redact_shapes(secrets.redact(text))
+
+
+def redact_output(text: str, secrets: SecretRegistry = SECRETS) -> str:
+    """`text` for a person to read: registered secrets in every encoding, credentials in an
+    Authorization value, a `Basic`/`Bearer` token or URL user-info masked.
+
+    Lighter than `redact`: `key: value` shapes would mangle ordinary messages
+    (`ecr:GetAuthorizationToken: cannot reach ...`) and results (a secret's ARN).
+    """
+    text = secrets.redact(text)
+    text = _AUTHORIZATION.sub(lambda m: (m["key"] + (m["open"] or "") + (m["scheme"] or "")
+                                         + MASK), text)
+    text = _SCHEME_VALUE.sub(lambda m: f"{m[1]} {MASK}", text)
+    return _URL_USERINFO.sub(lambda m: f"{m[1]}{MASK}@", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -83,9 +83,9 @@ def test_ordinary_lines_are_left_alone(secrets, text) -> None:
 
 def test_short_values_are_not_registered_so_words_survive() -> None:
     registry = SecretRegistry()
-    for value in ("x", "abc", "12345", "", None):
+    for value in ("x", "abc", "12345", "sandbox", "", None):
         registry.register(value)
-    assert registry.redact("x abc 12345 stays") == "x abc 12345 stays"
+    assert registry.redact("x abc 12345 sandbox stays") == "x abc 12345 sandbox stays"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -192,3 +192,18 @@ def test_the_filter_reads_a_traceback_formatted_before_it(secrets) -> None:
 ])
 def test_safe_url(url, params, expected) -> None:
     assert safe_url(url, params) == expected
+
+
+def test_redact_output_masks_credentials_but_keeps_messages_readable() -> None:
+    from shipyard.redaction import redact_output
+
+    secrets = SecretRegistry()
+    secrets.register("pw-4f9a2c81d7e6")
+    basic = base64.b64encode(b"AWS:pw-4f9a2c81d7e6").decode()
+    echoed = f"503 DENIED: you sent {basic} (pw-4f9a2c81d7e6), Bearer abcdefghijklmnopqrstu"
+    shown = redact_output(echoed, secrets)
+    assert "pw-4f9a2c81d7e6" not in shown and basic[4:20] not in shown
+    assert "abcdefghijklmnop" not in shown
+    # a message that merely looks like `key: value` stays as written
+    message = "ecr:GetAuthorizationToken: cannot reach http://127.0.0.1:9/; check the network"
+    assert redact_output(message, secrets) == message

@@ -25,7 +25,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
 from shipyard.cli.app import app
 from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError
-from shipyard.redaction import redact
+from shipyard.redaction import redact_output
 
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -72,9 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Every error message passes through `redact`: a registry, proxy or WAF may echo the request's
 # credentials into the text an error carries, and this is the one place errors are written.
 def _error(message: str, exit_code: ExitCode) -> None:
-    sys.stderr.write(f"error: {redact(message)}\n")
+    sys.stderr.write(f"error: {redact_output(message)}\n")
 
 
 def _json_error(message: str, exit_code: ExitCode) -> None:
-    error = {"code": exit_code.name.lower(), "exit": int(exit_code), "message": redact(message)}
+    error = {"code": exit_code.name.lower(), "exit": int(exit_code),
+             "message": redact_output(message)}
     sys.stderr.write(json.dumps({"error": error}) + "\n")

@@ -18,7 +18,7 @@ import typer
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext, GitHubOutputs
 from shipyard.cli import help_types
-from shipyard.redaction import SECRETS, redact
+from shipyard.redaction import SECRETS, redact_output
 
 if TYPE_CHECKING:
     from shipyard.adapters.builders import Builder
@@ -154,10 +154,10 @@ class Out:
 
     def _write(self, text: str, *, stderr: bool, style: str | None) -> None:
         # The one redaction point for output lines. Notes on stderr (retry reasons: what a
-        # registry or proxy answered) lose secret shapes too; results on stdout are data that
-        # must stay exact (a secret's ARN looks like `secret:...`), so only the secrets this
+        # registry or proxy answered) lose Authorization values too; results on stdout are
+        # data that must stay exact (a rendered task definition), so only the secrets this
         # process holds are masked there, in every encoding.
-        text = redact(text) if stderr else SECRETS.redact(text)
+        text = redact_output(text) if stderr else SECRETS.redact(text)
         if self.fancy:
             self.console(stderr).print(text, markup=False, soft_wrap=True, style=style)
         else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.redaction import redact
+from shipyard.redaction import redact_output
 
 if TYPE_CHECKING:
     from shipyard.usecases.appspec import AppSpecResult
@@ -70,7 +70,7 @@ def appspec_command(
     result = run_appspec(options, state.config)
     out = Out(as_json)
     for problem in result.problems:
-        sys.stderr.write(redact(f"{result.problem_source}: {problem}\n"))
+        sys.stderr.write(redact_output(f"{result.problem_source}: {problem}\n"))
     if as_json:
         out.json(result.to_json())
     else:

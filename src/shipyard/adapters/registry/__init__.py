@@ -52,8 +52,9 @@ The client never prints: progress is reported as small dataclass events to a cal
 The package, one job a module: `names` (hosts, URLs, the loopback rule, argument checks),
 `events` (progress events, PushReport, BasicAuth), `answers` (registry error bodies, fixes,
 Retry-After), `auth` (challenges, bearer tokens), `deadline` (limits on every wait), `waits`
-(reporting long waits), `transport` (the HTTP client, retries, error translation), `push`
-(blobs, manifests, tags) and `client` (RegistryClient and its read API).
+(reporting long waits), `transport` (the HTTP client, retries, error translation),
+`uploads` (mounts, blob uploads, cancelling them), `push` (the order of blobs, manifests and
+tags) and `client` (RegistryClient and its read API).
 """
 
 from __future__ import annotations

@@ -37,8 +37,9 @@ from shipyard.adapters.registry.names import (
     check_tag,
     pull_scope,
 )
-from shipyard.adapters.registry.push import DIGEST_HEADER, KnownBlobs, Push
+from shipyard.adapters.registry.push import KnownBlobs, Push
 from shipyard.adapters.registry.transport import Session, http_client
+from shipyard.adapters.registry.uploads import DIGEST_HEADER
 from shipyard.errors import RegistryError, UsageError
 
 # HEAD/GET of a manifest must list every type we can handle; a registry picks the stored type

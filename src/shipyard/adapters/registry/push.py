@@ -8,47 +8,34 @@ parallel round of HEAD requests (the top manifest and the tags) and nothing else
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
-from urllib.parse import urljoin
 
 import httpx
 
 from shipyard.adapters.oci_layout import Descriptor, OciLayout
 from shipyard.adapters.registry.answers import is_immutable_rejection
 from shipyard.adapters.registry.events import (
-    BlobAdvanced,
     BlobDone,
     BlobSkipped,
-    BlobStarted,
     ManifestPushed,
     ProgressEvent,
     PushReport,
     TagSet,
     TagSkipped,
 )
-from shipyard.adapters.registry.names import (
-    DIGEST,
-    path_of,
-    pull_scope,
-    push_scope,
-    with_digest,
-)
-from shipyard.adapters.registry.transport import Retry, Session
-from shipyard.errors import ConflictError, RegistryError, ShipyardError
+from shipyard.adapters.registry.names import DIGEST, push_scope
+from shipyard.adapters.registry.transport import Session
+from shipyard.adapters.registry.uploads import BlobUploads, check_stored_digest
+from shipyard.errors import ConflictError, RegistryError
 
-_log = logging.getLogger("shipyard.adapters.registry")
 _T = TypeVar("_T")
-DIGEST_HEADER = "Docker-Content-Digest"
 # Seconds between a version tag's PUT and reading it back (twice the check and PUT took).
 _SETTLE_MIN, _SETTLE_MAX = 0.25, 2.0
-# Cancelling an abandoned upload is a courtesy: it must not hold up the failure it follows.
-_CANCEL_SECONDS = 5.0
 
 
 class Reader(Protocol):
@@ -57,10 +44,6 @@ class Reader(Protocol):
     def blob_exists(self, repository: str, digest: str) -> bool: ...
 
     def manifest_digest(self, repository: str, reference: str) -> str | None: ...
-
-
-class _Aborted(Exception):
-    """Stops an upload stream because the push already failed elsewhere."""
 
 
 @dataclass
@@ -129,6 +112,8 @@ class Push:
         self.state = _PushState(PushReport(repository=repository, digest=layout.digest,
                                            media_type=layout.media_type,
                                            platforms=layout.platforms))
+        self.uploads = BlobUploads(session, emit, base_url, repository, layout,
+                                   self.state.abort)
 
     def run(self) -> PushReport:
         retries_before = self.session.retries
@@ -254,16 +239,17 @@ class Push:
             outcome = "present"
             self.emit(BlobSkipped(blob.digest, blob.size))
         else:
-            session = self._mount(blob, source) if source and source != repository else None
+            uploads = self.uploads
+            session = uploads.mount(blob, source) if source and source != repository else None
             if session is True:
                 outcome = "mounted"
                 self.emit(BlobDone(blob.digest, blob.size, mounted=True))
             elif blob.digest in self.layout.external:
                 if isinstance(session, str):
-                    self._cancel_upload(session)
+                    uploads.cancel(session)
                 raise self._not_mounted(blob)
             else:
-                self._upload(blob, session or None)
+                uploads.upload(blob, session or None)
                 outcome = "uploaded"
                 self.emit(BlobDone(blob.digest, blob.size))
         self.known.add(key)
@@ -279,102 +265,6 @@ class Push:
             "; allow cross-repository mounts (ECR: `aws ecr put-account-setting --name "
             "BLOB_MOUNTING --value ENABLED`, both repositories with the same encryption) and "
             "pull access to the base image's repository, then push again")
-
-    def _mount(self, blob: Descriptor, source: str) -> bool | str:
-        """Try a cross-repository mount: True when mounted (a verified 201 Created), else the
-        upload session the registry opened instead (202), or False."""
-        repository = self.repository
-        what = f"POST /v2/{repository}/blobs/uploads/ (mount from {source})"
-        try:
-            response = self.session.attempt(
-                "POST", f"{self.base_url}/v2/{repository}/blobs/uploads/",
-                params={"mount": blob.digest, "from": source},
-                scope=f"{push_scope(repository)} {pull_scope(source)}", what=what)
-        except (Retry, ShipyardError) as exc:
-            # A mount is only an optimisation: any failure (no pull access to the source, a
-            # registry without mount support, an outage) falls back to a normal upload.
-            _log.debug("mount of %s failed (%s); uploading instead", blob.digest, exc)
-            return False
-        if response.status_code == 202:
-            # The registry did not mount, and opened an upload session instead (the source
-            # lacks the blob, or we may not read it): the upload uses it, so a mount that
-            # fails costs no extra round trip.
-            try:
-                return self._location(response, what)
-            except ShipyardError:
-                return False
-        if response.status_code != 201:
-            return False
-        return response.headers.get(DIGEST_HEADER, blob.digest) == blob.digest
-
-    def _upload(self, blob: Descriptor, session: str | None = None) -> None:
-        """Monolithic upload: POST for a session (unless a failed mount opened one), then one
-        PUT streaming the whole blob. A retry always starts a fresh session."""
-        what = f"upload of blob {blob.digest} to {self.repository}"
-        attempts = 0
-
-        def once() -> None:
-            nonlocal attempts
-            attempts += 1
-            location = session if session and attempts == 1 else self._start_upload()
-            self.emit(BlobStarted(blob.digest, blob.size, attempts))
-            put_what = f"PUT {path_of(location)}"
-            completed = False
-            try:
-                response = self.session.attempt(
-                    "PUT", with_digest(location, blob.digest),
-                    scope=push_scope(self.repository), what=put_what,
-                    # Content-Length with an iterator body keeps httpx from chunked encoding;
-                    # the body is a generator reading the file, never the whole blob at once.
-                    headers={"Content-Type": "application/octet-stream",
-                             "Content-Length": str(blob.size)},
-                    body=lambda: self._blob_body(blob))
-                if response.status_code != 201:
-                    raise self.session.failure(response, put_what)
-                completed = True
-            finally:
-                if not completed:  # failed, retried with a fresh session, or aborted
-                    self._cancel_upload(location)
-            self._check_stored_digest(response, blob.digest, put_what)
-
-        self.session.retrying(what, once)
-
-    def _cancel_upload(self, location: str) -> None:
-        """End an upload session we abandon, best effort: otherwise the registry keeps it
-        (distribution keeps its folder until the weekly purge). A failure changes nothing:
-        distribution 2.8, for one, refuses to cancel a session whose PUT wrote data (its
-        Location's state no longer matches), and ECR lets sessions expire."""
-        what = f"DELETE {path_of(location)}"
-        try:
-            self.session.attempt("DELETE", location, scope=push_scope(self.repository),
-                                 what=what, timeout=_CANCEL_SECONDS)
-        except (Retry, ShipyardError) as exc:
-            _log.debug("%s failed (%s); the registry expires the session itself", what, exc)
-
-    def _start_upload(self) -> str:
-        what = f"POST /v2/{self.repository}/blobs/uploads/"
-        response = self.session.attempt(
-            "POST", f"{self.base_url}/v2/{self.repository}/blobs/uploads/",
-            scope=push_scope(self.repository), what=what)
-        if response.status_code != 202:
-            raise self.session.failure(response, what)
-        return self._location(response, what)
-
-    def _location(self, response: httpx.Response, what: str) -> str:
-        location = response.headers.get("Location")
-        if not location:
-            raise RegistryError(f"registry {self.session.host}: {what} answered 202 without a "
-                                "Location header; the registry does not follow the "
-                                "distribution spec")
-        # Location may be absolute (distribution, ECR) or relative to the request (allowed).
-        return self.session.checked_url(urljoin(str(response.url), location), what)
-
-    def _blob_body(self, blob: Descriptor) -> Iterator[bytes]:
-        for chunk in self.layout.iter_blob(blob):
-            if self.state.abort.is_set():
-                raise _Aborted(blob.digest)
-            yield chunk
-            self.emit(BlobAdvanced(blob.digest, len(chunk)))
 
     def _put_manifest(self, repository: str, reference: str, content: bytes,
                       descriptor: Descriptor) -> None:
@@ -394,20 +284,9 @@ class Push:
                 raise ConflictError(f"image tag {repository}:{reference} is immutable and "
                                     "already points at another image; choose another version")
             raise self.session.failure(response, what)
-        self._check_stored_digest(response, descriptor.digest, what)
+        check_stored_digest(self.session.host, response, descriptor.digest, what)
         self.state.manifest_pushed(len(content))
         self.emit(ManifestPushed(descriptor.digest, descriptor.media_type, reference))
-
-    def _check_stored_digest(self, response: httpx.Response, expected: str, what: str) -> None:
-        # The registry names what it stored; if that differs from what we computed, the
-        # bytes changed on the way and the tag would point at something we never built.
-        # A registry that omits the header is taken at its 201: for blobs it has checked the
-        # `?digest=` we sent, and for manifests it stores the exact bytes we sent.
-        stored = response.headers.get(DIGEST_HEADER)
-        if stored is not None and stored != expected:
-            raise RegistryError(f"registry {self.session.host}: {what} stored digest {stored} "
-                                f"but we sent {expected}; something altered the content, push "
-                                "again")
 
 
 def _results(futures: Sequence[Future[_T]]) -> list[_T]:

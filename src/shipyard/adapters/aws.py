@@ -58,6 +58,37 @@ _UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
                 botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
 
 
+class NotAnAwsAnswer(botocore.exceptions.BotoCoreError):
+    """A successful HTTP answer that is not AWS's (a web server, a proxy's page, a captive
+    portal at AWS_ENDPOINT_URL): botocore would parse it into an empty result."""
+
+    fmt = "{endpoint} answered, but not as AWS does"
+
+
+def _refuse_foreign_answers(client: Any) -> Any:
+    """Check every successful answer looks like the service's protocol before botocore
+    parses it; a web server's page would otherwise become a result without its fields."""
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return client
+    endpoint = getattr(client.meta, "endpoint_url", "the endpoint")
+
+    def check(operation_model: Any, response_dict: Mapping[str, Any], **_: object) -> None:
+        if response_dict.get("status_code", 500) >= 300 or operation_model.has_streaming_output:
+            return  # an error answer is parsed as an error and translated by code
+        body = response_dict.get("body") or b""
+        head = body.lstrip()[:15].lower() if isinstance(body, bytes) else b""
+        protocol = operation_model.service_model.protocol
+        json_answer = protocol in ("json", "rest-json")
+        if head.startswith((b"<!doctype html", b"<html")) or (
+                head and json_answer and not head.startswith(b"{")) or (
+                head and not json_answer and not head.startswith(b"<")):
+            raise NotAnAwsAnswer(endpoint=endpoint)
+
+    events.register("before-parse", check)
+    return client
+
+
 class Aws:
     """Makes AWS clients for one region; tests pass a `client_factory` of their own.
 
@@ -80,7 +111,8 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 try:
-                    self._clients[service] = watch_aws_client(self._create(service), service)
+                    self._clients[service] = _refuse_foreign_answers(
+                        watch_aws_client(self._create(service), service))
                 except (botocore.exceptions.BotoCoreError, ValueError) as exc:
                     raise translate(f"{service} client", exc) from exc
             return self._clients[service]
@@ -115,6 +147,9 @@ def translate(operation: str, exc: Exception) -> ShipyardError:
         return AwsError(f"{operation}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}; "
                         "check AWS_ENDPOINT_URL and the network (is the sandbox up? "
                         "shipyard sandbox up)")
+    if isinstance(exc, NotAnAwsAnswer):
+        return AwsError(f"{operation}: {exc}; check AWS_ENDPOINT_URL (it must be an AWS "
+                        "endpoint, or the sandbox's: eval \"$(shipyard sandbox env)\")")
     if isinstance(exc, botocore.exceptions.ProfileNotFound | botocore.exceptions.NoRegionError):
         return AuthError(f"{operation}: {exc}; check AWS_PROFILE and AWS_REGION")
     return AwsError(f"{operation} failed: {_one_line(str(exc))}; check AWS_ENDPOINT_URL, "

@@ -58,6 +58,27 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def registry_port_problem(host: str) -> str | None:
+    """Why the port of `host[:port]` cannot be one (None when there is none or it is fine).
+
+    >>> registry_port_problem("127.0.0.1:5000"), registry_port_problem("127.0.0.1:abc")
+    (None, "port 'abc' is not a number from 1 to 65535")
+    """
+    text = host.split("://", 1)[-1].rstrip("/")
+    if "@" in text:
+        return None  # user-info, refused (and never echoed) where the registry is opened
+    if text.startswith("["):
+        after = text[text.find("]") + 1:] if "]" in text else ""
+        port = after[1:] if after.startswith(":") else None
+    else:
+        port = text.rsplit(":", 1)[1] if text.count(":") == 1 else None
+    if port is None:
+        return None
+    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
+        return None
+    return f"port '{port}' is not a number from 1 to 65535"
+
+
 @dataclass(frozen=True)
 class ImageReference:
     """`registry/repository` with a tag, a digest, or both."""

@@ -195,6 +195,12 @@ def test_render_classifies_failures_by_cause(environment, repo, shipyard, sandbo
         # not JSON once rendered
         (lambda t: t.replace('"family": "gamepulse-staging",', '"family": "gamepulse-staging"'),
          "the rendered template is not JSON"),
+        # a JSON array, not one object
+        (lambda t: f"[{t}]", "is JSON but not an object"),
+        # an include of itself: the loop is named, not a RecursionError
+        (lambda t: t.replace('{% include "_efs-volume.json" %}',
+                             '{% include "ecs-task-definition-staging.json" %}'),
+         "the includes form a loop"),
     ],
 )
 def test_bad_templates(environment, repo, shipyard, edit, message) -> None:
@@ -226,6 +232,18 @@ def test_secret_in_a_wrong_type_field_is_not_printed(
         assert result.code in (3, 13), result.err
         assert where in result.out + result.err, result.out + result.err
         assert secret not in result.out + result.err
+
+
+@pytest.mark.parametrize("name", ["ecs-task-definition-staging.json", "_efs-volume.json"])
+def test_a_template_that_is_not_utf8(environment, repo, shipyard, name) -> None:
+    environment.create()
+    template = repo.project / "deploy" / name
+    template.write_bytes(template.read_text().encode("utf-16"))
+    for command in ("render", "verify"):
+        result = shipyard(repo, command, "staging")
+        assert result.code == 3, result.err
+        assert f"{name}: not UTF-8 text (byte 0); save the template as UTF-8" in result.err
+        assert result.err.count("\n") == 1 and result.out == ""
 
 
 def test_missing_lookups_and_environments(environment, repo, shipyard) -> None:

@@ -89,6 +89,11 @@ def render_template(name: str, source: TemplateSource, context: TemplateContext
                           ) from exc
     except LookupFailed as exc:
         raise ConfigError(f"{_where(exc, path, shown)}: {exc}") from exc
+    except RecursionError as exc:
+        # An include of itself, directly or through others, never ends.
+        raise ConfigError(f"{path}: the includes form a loop (a template includes itself, "
+                          "directly or through another); remove the include that closes it"
+                          ) from exc
     try:
         definition = json.loads(text)
     except json.JSONDecodeError as exc:

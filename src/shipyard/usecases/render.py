@@ -93,7 +93,14 @@ def template_files(folder: Path) -> Callable[[str], tuple[str, str] | None]:
         path = folder / name
         if not path.is_file():
             return None
-        return path.read_text(encoding="utf-8"), str(path)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the template "
+                              "as UTF-8") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); "
+                              "check its permissions") from exc
 
     return load
 

@@ -128,3 +128,10 @@ def test_a_json_error_does_not_show_the_rendered_text(tmp_path: Path) -> None:
         render_files(path, ctx)
     assert "rendered line 1 column" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_an_include_loop_is_named(tmp_path) -> None:
+    (tmp_path / "a.json").write_text('{"v": {% include "b.json" %}}')
+    (tmp_path / "b.json").write_text('{% include "a.json" %}')
+    with pytest.raises(ConfigError, match=r"a\.json: the includes form a loop"):
+        render_files(tmp_path / "a.json", context())

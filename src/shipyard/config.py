@@ -24,6 +24,7 @@ from pydantic import (
 from shipyard.errors import ConfigError
 
 CONFIG_FILE_NAME = "shipyard.toml"
+_CONFIG_MAX = 1024 * 1024  # far above any real shipyard.toml
 
 Bump = Literal["major", "minor", "patch"]
 
@@ -190,8 +191,8 @@ class ScanSettings(_Model):
 
     threshold: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"] = "CRITICAL"
     allowlist: Path | None = None
-    timeout: float = Field(default=600.0, gt=0, strict=True)
-    poll_interval: float = Field(default=5.0, gt=0, strict=True)
+    timeout: float = Field(default=600.0, gt=0, strict=True, allow_inf_nan=False)
+    poll_interval: float = Field(default=5.0, gt=0, strict=True, allow_inf_nan=False)
     reports_dir: Path = Path(".shipyard/scan")
 
 
@@ -304,13 +305,15 @@ def load_config(project_dir: Path) -> Config:
     path = project_dir / CONFIG_FILE_NAME
     data: dict = {}
     if path.exists():
+        from shipyard.adapters.text_files import read_user_text
+
+        # A folder, FIFO, UTF-16 or binary file is named as such, not as a TOML syntax error.
+        text = read_user_text(path, limit=_CONFIG_MAX, error=ConfigError,
+                              fix="it must be a TOML text file in UTF-8")
         try:
-            # utf-8-sig: a byte-order mark some Windows editors write is not a TOML error.
-            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
     for reserved in ("project_dir", "source_file"):
         if reserved in data:
             raise ConfigError(f"{path}: '{reserved}' is not a setting; remove it")

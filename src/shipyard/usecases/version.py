@@ -12,6 +12,7 @@ import semver
 from shipyard.adapters.files import stage_file
 from shipyard.adapters.git import Git
 from shipyard.adapters.github import ActionsContext
+from shipyard.adapters.text_files import read_user_text
 from shipyard.config import Config
 from shipyard.domain.versioning import (
     BUMP_PARTS,
@@ -161,40 +162,12 @@ def read_version_file(path: Path, *, required: bool = True) -> semver.Version | 
 
 # A version file is a few bytes; reading more than this only proves it is something else.
 _VERSION_FILE_MAX = 1024
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def _version_text(path: Path) -> str:
-    """The version file's text, stripped; a leading UTF-8 BOM (Windows editors) is accepted.
-
-    Whatever is not a small UTF-8 text file is named for what it is, so the fix is plain.
-    """
-    if path.is_dir():
-        raise VersionFileError(f"{path} is a folder, not a file; remove it and write the "
-                               "version in a file of that name, such as 1.0.0")
-    if not path.is_file():  # a FIFO or a device would block or never end
-        raise VersionFileError(f"{path} is not a regular file; replace it with a text file "
-                               "holding the version, such as 1.0.0")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_VERSION_FILE_MAX + 1)
-    except OSError as exc:
-        fix = "fix its permissions" if isinstance(exc, PermissionError) else "check the disk"
-        raise VersionFileError(f"{path} cannot be read ({exc.strerror}); {fix}") from exc
-    if data.startswith(_UTF16_BOMS) or (len(data) >= 2 and b"\x00" in data[:2]):
-        raise VersionFileError(f"{path} is UTF-16 text; save it as UTF-8 (plain ASCII), "
-                               "holding the version such as 1.0.0")
-    if len(data) > _VERSION_FILE_MAX:
-        raise VersionFileError(f"{path} is larger than {_VERSION_FILE_MAX} bytes, too long for "
-                               "a version; write only the version, such as 1.0.0")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or any((ord(c) < 32 and c not in "\t\r\n") or c == "\x7f" for c in text):
-        raise VersionFileError(f"{path} is not a text file (binary content); write the "
-                               "version in it as text, such as 1.0.0")
-    return text.strip()
+    """The version file's text, stripped; what is not a small UTF-8 text file says so."""
+    return read_user_text(path, limit=_VERSION_FILE_MAX, error=VersionFileError,
+                          fix="write the version in it as text, such as 1.0.0").strip()
 
 
 def _highest_base(

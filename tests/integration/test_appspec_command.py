@@ -168,6 +168,18 @@ def test_check_never_prints_the_files_content(shipyard, tmp_path: Path, content:
         assert "line 1: unknown top-level key (not a name, so not shown)" in result.err
 
 
+def test_check_of_a_deeply_nested_file(shipyard, tmp_path: Path) -> None:
+    deep = tmp_path / "appspec.yml"
+    deep.write_text("version: 0.0\nResources: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    result = shipyard(None, "appspec", "--check", str(deep))
+    assert result.code == 2 and "unexpected" not in result.err
+    assert result.err.splitlines() == [
+        f"{deep}: nested too deeply for an AppSpec (lists or mappings inside each other "
+        "hundreds of levels down); an AppSpec is a few levels deep, check that this is the "
+        "file", f"error: {deep} is not a valid ECS AppSpec: 1 problem listed above; fix them "
+        "and check again"]
+
+
 def test_check_of_a_missing_file(shipyard, tmp_path: Path) -> None:
     result = shipyard(None, "appspec", "--check", str(tmp_path / "nope.yml"))
     assert result.code == 2

@@ -366,3 +366,15 @@ def test_gamepulse_production_matches_the_committed_appspec() -> None:
         {"AfterAllowTraffic": "CodeDeployHook_gamepulse-after-traffic"},
     ]
     assert yaml.safe_load(committed)["version"] == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,  # JSON
+    '{"version": 0.0, "Resources": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    "a: " + "[" * 100_000 + "]" * 100_000,  # YAML flow
+    "".join("  " * level + "k:\n" for level in range(3_000)),  # YAML block
+])
+def test_a_deeply_nested_appspec_is_a_problem_not_a_crash(text: str) -> None:
+    document, problems = parse_appspec(text)
+    assert document is None
+    assert problems == [problems[0]] and problems[0].startswith("nested too deeply")

@@ -10,6 +10,10 @@ import yaml
 
 from shipyard.domain.appspec.shown import key as shown_key
 
+# Python's parsers recurse once per level; an AppSpec is about six levels deep.
+_TOO_DEEP = ("nested too deeply for an AppSpec (lists or mappings inside each other hundreds "
+             "of levels down); an AppSpec is a few levels deep, check that this is the file")
+
 
 def parse_appspec(text: str) -> tuple[Any, list[str]]:
     """Read an AppSpec, JSON or YAML by its content: (document, problems reading it).
@@ -28,12 +32,16 @@ def parse_appspec(text: str) -> tuple[Any, list[str]]:
             document = json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
             return None, [f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        except RecursionError:
+            return None, [_TOO_DEEP]
     else:
         loader = _StrictLoader(text)
         try:
             document = loader.get_single_data()
         except yaml.YAMLError as exc:
             return None, [f"not valid YAML ({_yaml_problem(exc)})"]
+        except RecursionError:
+            return None, [_TOO_DEEP]
         finally:
             loader.dispose()
         repeated = loader.repeated
@@ -67,7 +75,7 @@ def top_level_lines(text: str) -> dict[str, int]:
     """The line of each top-level key (JSON is read as YAML here), for problems to name."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return {}
     if not isinstance(root, yaml.MappingNode):
         return {}

@@ -15,7 +15,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 TOML = "shipyard.toml"
-FOLDER, FIFO = object(), object()  # file contents that are not contents: a folder, a FIFO
+# File contents that are not contents: a folder, a FIFO, a symbolic link to nothing.
+FOLDER, FIFO, LINK_TO_NOWHERE = object(), object(), object()
 NO_REGION = {"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}  # so service.region decides
 ACTIONS = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push"}
 
@@ -89,6 +90,8 @@ CASES = [
      3, ["scan.poll_interval"]),
     ("version-file-utf32", {"version.txt": "1.0.0\n".encode("utf-32")}, ["version"], {},
      4, ["UTF-32"]),
+    ("version-file-dangling-link", {"version.txt": LINK_TO_NOWHERE}, ["version"], {},
+     4, ["symbolic link", "does not exist"]),
     ("version-file-folder", {"version.txt": FOLDER}, ["version"], {}, 4, ["is a folder"]),
     ("version-file-fifo", {"version.txt": FIFO}, ["version"], {}, 4, ["not a regular file"]),
     ("git-dubious-ownership", {}, ["version"], {"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"},
@@ -132,6 +135,8 @@ def _write(repo, files: dict) -> None:
             path.mkdir()
         elif content is FIFO:
             os.mkfifo(path)
+        elif content is LINK_TO_NOWHERE:
+            path.symlink_to("gone.txt")
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
 

@@ -88,8 +88,8 @@ def _run_commit(git: Git, sha: str) -> str:
         raise UsageError(f"GITHUB_SHA {sha!r} is not a full commit id (40 hex digits); "
                          "set it as GitHub does, or leave it unset")
     if not git.has_commit(sha):
-        raise GitError(f"GITHUB_SHA {sha} is not in this clone; fetch it (actions/checkout "
-                       f"with fetch-depth: 0, or git fetch origin {sha})")
+        raise GitError(f"GITHUB_SHA {sha} is not a commit in this clone; fetch it "
+                       f"(actions/checkout with fetch-depth: 0, or git fetch origin {sha})")
     return git.resolve(sha)
 
 

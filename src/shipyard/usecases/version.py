@@ -139,6 +139,9 @@ def _parse_manual(text: str | None) -> semver.Version | None:
 def read_version_file(path: Path, *, required: bool = True) -> semver.Version | None:
     """The stable version in `path`; None only when it is missing and not `required`."""
     if not path.exists():
+        if path.is_symlink():  # "missing" would send one looking for a file that is there
+            raise VersionFileError(f"{path} is a symbolic link to {os.readlink(path)}, which "
+                                   "does not exist; point it at the version file or replace it")
         if not required:
             return None
         raise VersionFileError(

@@ -745,17 +745,23 @@ def test_a_version_tag_taken_during_the_push_fails_it(registry: FakeRegistry, ma
     assert puts == (0 if when == "before-put" else 1)
 
 
-def test_a_version_tag_is_checked_before_its_put_and_read_back(
+def test_version_tags_are_checked_before_their_put_and_read_back_together(
         registry: FakeRegistry, make_client, image: OciLayout, sleeps: list[float]) -> None:
-    make_client().push_layout(image, REPO, ["1.0.0", "latest"], unique_tags=["1.0.0"])
-    # read back after a pause, so a racing PUT sent on the heels of its check is seen
-    assert sleeps == [0.25]
-    version = f"/v2/{REPO}/manifests/1.0.0"
-    calls = [(m, p) for m, p in registry.log if p == version]
-    # the first round's HEAD, the HEAD just before the PUT, the PUT, the HEAD after it
-    assert calls == [("HEAD", version), ("HEAD", version), ("PUT", version), ("HEAD", version)]
+    make_client().push_layout(image, REPO, ["1.0.0", "sha-abc", "latest"],
+                              unique_tags=["1.0.0", "sha-abc"])
+    paths = {tag: f"/v2/{REPO}/manifests/{tag}" for tag in ("1.0.0", "sha-abc", "latest")}
+    log = [(m, p) for m, p in registry.log if p in paths.values()]
+    for tag in ("1.0.0", "sha-abc"):
+        # the first round's HEAD, the HEAD just before the PUT, the PUT, the HEAD after it
+        assert [m for m, p in log if p == paths[tag]] == ["HEAD", "HEAD", "PUT", "HEAD"]
+    # one pause, after both versions were written, then both read back before `latest` moves
+    assert sleeps == [0.05]
+    last_version_put = max(i for i, (m, p) in enumerate(log)
+                           if m == "PUT" and p != paths["latest"])
+    read_backs = [i for i, (m, p) in enumerate(log) if m == "HEAD" and i > last_version_put]
+    assert len(read_backs) == 2 and log[-1] == ("PUT", paths["latest"])
     # a moving tag is written without those checks
-    assert [m for m, p in registry.log if p == f"/v2/{REPO}/manifests/latest"] == ["HEAD", "PUT"]
+    assert [m for m, p in log if p == paths["latest"]] == ["HEAD", "PUT"]
 
 
 # --- authentication ------------------------------------------------------------------------

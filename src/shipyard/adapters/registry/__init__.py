@@ -37,6 +37,8 @@ What it does about the registries we push to:
 * A multi-arch index is pushed bottom-up: blobs, then each child manifest by digest, then the
   index under each tag. A tag that already points at our digest is not written again.
 * ECR rejects overwriting an immutable tag with `400 TAG_INVALID`; that becomes ConflictError.
+  In a mutable repository a version tag is checked again right before its PUT and read back
+  after, so a racing pipeline's overwrite fails this push (no compare-and-swap exists).
 * Every wait is bounded (connect 10 s, read and write 60 s, pool 30 s, and a deadline per
   whole request, `deadline.py`); a request silent for 5 s is reported while it waits
   (`RequestWaiting`, from `waits.py`), and a stalled first request holds others 5 s at most.
@@ -53,8 +55,9 @@ The package, one job a module: `names` (hosts, URLs, the loopback rule, argument
 `events` (progress events, PushReport, BasicAuth), `answers` (registry error bodies, fixes,
 Retry-After), `auth` (challenges, bearer tokens), `deadline` (limits on every wait), `waits`
 (reporting long waits), `transport` (the HTTP client, retries, error translation),
-`uploads` (mounts, blob uploads, cancelling them), `push` (the order of blobs, manifests and
-tags) and `client` (RegistryClient and its read API).
+`uploads` (mounts, blob uploads, cancelling them), `tag_writes` (version tags checked before
+and read back after their PUT), `push` (the order of blobs, manifests and tags) and `client`
+(RegistryClient and its read API).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ parallel round of HEAD requests (the top manifest and the tags) and nothing else
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,13 +28,12 @@ from shipyard.adapters.registry.events import (
     TagSkipped,
 )
 from shipyard.adapters.registry.names import DIGEST, push_scope
+from shipyard.adapters.registry.tag_writes import UniqueTagWrites
 from shipyard.adapters.registry.transport import Session
 from shipyard.adapters.registry.uploads import BlobUploads, check_stored_digest
 from shipyard.errors import ConflictError, RegistryError
 
 _T = TypeVar("_T")
-# Seconds between a version tag's PUT and reading it back (twice the check and PUT took).
-_SETTLE_MIN, _SETTLE_MAX = 0.25, 2.0
 
 
 class Reader(Protocol):
@@ -154,60 +152,26 @@ class Push:
             self._push_below_top(pool)
             if not self.tags:
                 self._put_manifest(repository, top.digest, layout.top_content, top)
+        versions = UniqueTagWrites(
+            self.session, self.reader, self.base_url, repository, layout,
+            lambda answer, tag, what: self._manifest_written(
+                answer, repository, tag, layout.top_content, top, what))
         for tag in self.tags:
             if _results([tag_heads[tag]])[0] == top.digest:
                 state.report.tags_skipped.append(tag)
                 self.emit(TagSkipped(tag, top.digest))
-                continue
-            if tag in self.unique_tags:
-                self._put_unique_tag(tag)
+            elif tag in self.unique_tags:
+                versions.put(tag)
             else:
+                self._tags_set(versions.confirm(pool))  # no moving tag before the versions
                 self._put_manifest(repository, tag, layout.top_content, top)
-            state.report.tags_set.append(tag)
-            self.emit(TagSet(tag, top.digest))
+                self._tags_set([tag])
+        self._tags_set(versions.confirm(pool))
 
-    def _put_unique_tag(self, tag: str) -> None:
-        """Write a version tag that must never move: check, PUT, then read it back.
-
-        The distribution API has no compare-and-swap on tags, so in a mutable repository two
-        pipelines can both find a version free. Checking again right before the PUT (and
-        before each retry of it) leaves only the time between that answer and the PUT for
-        another pipeline to slip in; reading the tag back a moment after the PUT catches a
-        writer that did, and this push then fails instead of claiming another image's tag.
-        """
-        repository, top, content = self.repository, self.layout.top, self.layout.top_content
-        what = f"PUT /v2/{repository}/manifests/{tag}"
-
-        def once() -> httpx.Response | None:
-            now = self.reader.manifest_digest(repository, tag)
-            if now == top.digest:
-                return None  # an earlier attempt's PUT arrived; its answer was lost
-            if now is not None:
-                raise ConflictError(
-                    f"image tag {repository}:{tag} was set to {now[:19]}…, another image, by "
-                    "another push while this one uploaded; versions are never overwritten: "
-                    "choose another version")
-            return self.session.attempt(
-                "PUT", f"{self.base_url}/v2/{repository}/manifests/{tag}",
-                scope=push_scope(repository), what=what, body=content,
-                headers={"Content-Type": top.media_type})
-
-        started = time.monotonic()
-        response = self.session.retrying(what, once)
-        if response is not None:
-            self._manifest_written(response, repository, tag, content, top, what)
-        # A pipeline whose check answered just before our PUT landed sends its PUT one round
-        # trip later: wait a few of our own round trips before reading the tag back, so its
-        # overwrite is seen here and this push fails rather than both claiming the version.
-        self.session.pause(min(_SETTLE_MAX, max(_SETTLE_MIN,
-                                                2 * (time.monotonic() - started))))
-        after = self.reader.manifest_digest(repository, tag)
-        if after != top.digest:
-            raise ConflictError(
-                f"image tag {repository}:{tag} was written by another push at the same moment "
-                f"and now points at {(after or 'nothing')[:19]}…, not at this image "
-                f"({top.digest[:19]}…); this push lost the race and moved no other tag: "
-                "choose another version")
+    def _tags_set(self, tags: list[str]) -> None:
+        for tag in tags:
+            self.state.report.tags_set.append(tag)
+            self.emit(TagSet(tag, self.layout.top.digest))
 
     def _push_below_top(self, pool: ThreadPoolExecutor) -> None:
         """Blobs, then the index's child manifests that the registry does not hold yet."""

@@ -1,0 +1,94 @@
+"""Version tags in a mutable repository: checked right before the PUT, read back after.
+
+The distribution API has no compare-and-swap on tags: a manifest PUT under a tag overwrites
+whatever the tag held, so in a mutable repository two pipelines can both find a version free.
+Checking again right before the PUT (and before each retry of it) leaves only the time
+between that answer and the PUT for another pipeline to slip in; reading the tags back a
+moment after writing them catches a writer that did, and this push then fails instead of
+claiming another image's tag. (An immutable repository refuses the second PUT itself.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+import httpx
+
+from shipyard.adapters.oci_layout import OciLayout
+from shipyard.adapters.registry.names import push_scope
+from shipyard.adapters.registry.transport import Session
+from shipyard.errors import ConflictError
+
+# The pause before reading back: twice the slowest check and PUT, within these bounds. A
+# pipeline whose check answered just before our PUT landed sends its own PUT about one round
+# trip later; the pause lets that overwrite arrive before we look.
+_SETTLE_MIN, _SETTLE_MAX = 0.05, 2.0
+
+
+class TagReader(Protocol):
+    def manifest_digest(self, repository: str, reference: str) -> str | None: ...
+
+
+class UniqueTagWrites:
+    """The version tags one push writes: `put` each, then `confirm` them all at once."""
+
+    def __init__(self, session: Session, reader: TagReader, base_url: str, repository: str,
+                 layout: OciLayout,
+                 written: Callable[[httpx.Response, str, str], None]) -> None:
+        self.session, self.reader, self.base_url = session, reader, base_url
+        self.repository, self.layout = repository, layout
+        self._written = written  # checks a manifest PUT's answer (response, tag, what)
+        self._pending: list[str] = []
+        self._slowest = 0.0
+
+    def put(self, tag: str) -> None:
+        """Check that the tag is still free (or ours), then PUT the top manifest under it."""
+        repository, top = self.repository, self.layout.top
+        what = f"PUT /v2/{repository}/manifests/{tag}"
+
+        def once() -> httpx.Response | None:
+            now = self.reader.manifest_digest(repository, tag)
+            if now == top.digest:
+                return None  # an earlier attempt's PUT arrived; its answer was lost
+            if now is not None:
+                raise ConflictError(
+                    f"image tag {repository}:{tag} was set to {now[:19]}…, another image, by "
+                    "another push while this one uploaded; versions are never overwritten: "
+                    "choose another version")
+            return self.session.attempt(
+                "PUT", f"{self.base_url}/v2/{repository}/manifests/{tag}",
+                scope=push_scope(repository), what=what, body=self.layout.top_content,
+                headers={"Content-Type": top.media_type})
+
+        started = time.monotonic()
+        response = self.session.retrying(what, once)
+        if response is not None:
+            self._written(response, tag, what)
+        self._slowest = max(self._slowest, time.monotonic() - started)
+        self._pending.append(tag)
+
+    def confirm(self, pool: ThreadPoolExecutor) -> list[str]:
+        """Read back, after a pause, every tag put since the last call; those tags, in order.
+
+        Raises ConflictError when one points elsewhere now: another push won the race.
+        """
+        if not self._pending:
+            return []
+        tags, self._pending = self._pending, []
+        self.session.pause(min(_SETTLE_MAX, max(_SETTLE_MIN, 2 * self._slowest)))
+        self._slowest = 0.0
+        reads = [pool.submit(self.reader.manifest_digest, self.repository, tag)
+                 for tag in tags]
+        top = self.layout.top.digest
+        for tag, read in zip(tags, reads, strict=True):
+            after = read.result()
+            if after != top:
+                now = f"points at {after[:19]}…" if after else "is gone"
+                raise ConflictError(
+                    f"image tag {self.repository}:{tag} was written by another push at the "
+                    f"same moment and now {now}, not this image ({top[:19]}…); this push lost "
+                    "the race and moved no other tag: choose another version")
+        return tags

@@ -11,14 +11,22 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+# What a server that is not AWS answers every request with: (content type, body).
+ANSWERS = {
+    "html": ("text/html", b"<!DOCTYPE html><html><body>It works!</body></html>"),
+    "json": ("application/json", b'{"ok": true}'),
+    "empty-json": ("application/json", b"{}"),
+}
+
+
 class _Page(http.server.BaseHTTPRequestHandler):
-    """Any web server: every request gets a 200 HTML page."""
+    """Any web server or JSON API: every request gets a 200 of the server's kind."""
 
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b"<!DOCTYPE html><html><body>It works!</body></html>"
+        content_type, body = ANSWERS[self.server.kind]  # type: ignore[attr-defined]
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -29,9 +37,10 @@ class _Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def web_server() -> Iterator[str]:
+@pytest.fixture(params=list(ANSWERS))
+def web_server(request) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    server.kind = request.param  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

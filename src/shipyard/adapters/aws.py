@@ -85,7 +85,18 @@ def _refuse_foreign_answers(client: Any) -> Any:
                 head and not json_answer and not head.startswith(b"<")):
             raise NotAnAwsAnswer(endpoint=endpoint)
 
+    def check_parsed(http_response: Any, parsed: Mapping[str, Any], model: Any,
+                     **_: object) -> None:
+        # A JSON API that is not AWS (`{}` or `{"ok": true}`) parses cleanly into a result
+        # holding none of the operation's fields; AWS always sends some of them.
+        shape = model.output_shape
+        if (getattr(http_response, "status_code", 500) < 300 and shape is not None
+                and shape.members and not model.has_streaming_output
+                and not set(parsed) & set(shape.members)):
+            raise NotAnAwsAnswer(endpoint=endpoint)
+
     events.register("before-parse", check)
+    events.register("after-call", check_parsed)
     return client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,19 @@ def test_check_of_a_deeply_nested_file(shipyard, tmp_path: Path) -> None:
         "hundreds of levels down); an AppSpec is a few levels deep, check that this is the "
         "file", f"error: {deep} is not a valid ECS AppSpec: 1 problem listed above; fix them "
         "and check again"]
+
+
+def test_check_of_a_fifo_or_binary_file(shipyard, tmp_path: Path) -> None:
+    fifo = tmp_path / "appspec.yml"
+    os.mkfifo(fifo)  # reading it would wait forever for a writer
+    result = shipyard(None, "appspec", "--check", str(fifo))
+    assert (result.code, result.err) == (2, f"error: {fifo} is not a regular file; pass the "
+                                            "AppSpec file to --check\n")
+    binary = tmp_path / "appspec.bin"
+    binary.write_bytes(b"\xff\xfeversion: 0.0")
+    result = shipyard(None, "appspec", "--check", str(binary))
+    assert (result.code, result.err) == (2, f"error: {binary} is not UTF-8 text (byte 0); pass "
+                                            "a YAML or JSON AppSpec saved as UTF-8\n")
 
 
 def test_check_of_a_missing_file(shipyard, tmp_path: Path) -> None:

@@ -92,12 +92,18 @@ def run_appspec(options: AppSpecOptions, load_config: Callable[[], Config]) -> A
 
 def check_file(path: Path) -> AppSpecResult:
     """Validate the AppSpec in `path` (YAML or JSON, told apart by content)."""
+    if path.exists() and not path.is_file():  # a FIFO or a device would block the read
+        raise UsageError(f"{path} is not a regular file; pass the AppSpec file to --check")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise UsageError(f"{path} does not exist; pass the AppSpec file to --check") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} cannot be read as text ({exc}); check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}); pass a YAML or JSON "
+                         "AppSpec saved as UTF-8") from exc
+    except OSError as exc:
+        raise UsageError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); check "
+                         "the path and its permissions") from exc
     document, problems = parse_appspec(text)
     if document is not None:
         problems += validate_appspec(document, top_level_lines(text))

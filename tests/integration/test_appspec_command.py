@@ -185,13 +185,15 @@ def test_check_of_a_fifo_or_binary_file(shipyard, tmp_path: Path) -> None:
     fifo = tmp_path / "appspec.yml"
     os.mkfifo(fifo)  # reading it would wait forever for a writer
     result = shipyard(None, "appspec", "--check", str(fifo))
-    assert (result.code, result.err) == (2, f"error: {fifo} is not a regular file; pass the "
-                                            "AppSpec file to --check\n")
+    assert (result.code, result.err) == (2, f"error: {fifo} is not a regular file (a FIFO, "
+                                            "socket or device); pass a YAML or JSON AppSpec "
+                                            "file to --check\n")
     binary = tmp_path / "appspec.bin"
-    binary.write_bytes(b"\xff\xfeversion: 0.0")
+    binary.write_bytes(b"version: 0.0\n\x00\x01\x02\xff")
     result = shipyard(None, "appspec", "--check", str(binary))
-    assert (result.code, result.err) == (2, f"error: {binary} is not UTF-8 text (byte 0); pass "
-                                            "a YAML or JSON AppSpec saved as UTF-8\n")
+    assert (result.code, result.err) == (2, f"error: {binary} is not a text file (binary "
+                                            "content); pass a YAML or JSON AppSpec file to "
+                                            "--check\n")
 
 
 def test_check_of_a_missing_file(shipyard, tmp_path: Path) -> None:

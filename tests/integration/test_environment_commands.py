@@ -242,7 +242,7 @@ def test_a_template_that_is_not_utf8(environment, repo, shipyard, name) -> None:
     for command in ("render", "verify"):
         result = shipyard(repo, command, "staging")
         assert result.code == 3, result.err
-        assert f"{name}: not UTF-8 text (byte 0); save the template as UTF-8" in result.err
+        assert f"{name} is UTF-16 text, not UTF-8; save it as UTF-8" in result.err
         assert result.err.count("\n") == 1 and result.out == ""
 
 

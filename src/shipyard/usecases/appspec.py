@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.files import write_atomically
+from shipyard.adapters.text_files import read_user_text
 from shipyard.config import Config
 from shipyard.domain.appspec import (
     FORMATS,
@@ -90,20 +91,16 @@ def run_appspec(options: AppSpecOptions, load_config: Callable[[], Config]) -> A
     return _generate(options, load_config())
 
 
+# An AppSpec is a few hundred bytes; a file far larger is not one.
+_MAX_APPSPEC_BYTES = 1_000_000
+
+
 def check_file(path: Path) -> AppSpecResult:
     """Validate the AppSpec in `path` (YAML or JSON, told apart by content)."""
-    if path.exists() and not path.is_file():  # a FIFO or a device would block the read
-        raise UsageError(f"{path} is not a regular file; pass the AppSpec file to --check")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UsageError(f"{path} does not exist; pass the AppSpec file to --check") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}); pass a YAML or JSON "
-                         "AppSpec saved as UTF-8") from exc
-    except OSError as exc:
-        raise UsageError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); check "
-                         "the path and its permissions") from exc
+    if not path.exists():
+        raise UsageError(f"{path} does not exist; pass the AppSpec file to --check")
+    text = read_user_text(path, limit=_MAX_APPSPEC_BYTES, error=UsageError,
+                          fix="pass a YAML or JSON AppSpec file to --check")
     document, problems = parse_appspec(text)
     if document is not None:
         problems += validate_appspec(document, top_level_lines(text))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard.adapters.text_files import read_user_text
 from shipyard.config import Config
 from shipyard.domain.names import ImageReference, parse_image_reference
 from shipyard.domain.tagplan import version_tag
@@ -93,14 +94,9 @@ def template_files(folder: Path) -> Callable[[str], tuple[str, str] | None]:
         path = folder / name
         if not path.is_file():
             return None
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the template "
-                              "as UTF-8") from exc
-        except OSError as exc:
-            raise ConfigError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}); "
-                              "check its permissions") from exc
+        # ECS takes a task definition of up to 64 KiB; a template far larger is not one.
+        return read_user_text(path, limit=1_000_000, error=ConfigError,
+                              fix="save the template as UTF-8 text"), str(path)
 
     return load
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.ecr import Ecr
+from shipyard.adapters.text_files import read_user_text
 from shipyard.config import Config
 from shipyard.domain.scan_policy import (
     AllowlistEntry,
@@ -138,14 +139,10 @@ def scan_options_from_config(config: Config, repository: str = "", image: str = 
 
 def read_allowlist(path: Path) -> list[AllowlistEntry]:
     """The allowlist file named by scan.allowlist, read and checked."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"allowlist {path} does not exist; create it or drop the setting"
-                          ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"allowlist {path} cannot be read ({type(exc).__name__}); fix it or "
-                          "drop the setting") from exc
+    if not path.exists():
+        raise ConfigError(f"allowlist {path} does not exist; create it or drop the setting")
+    text = read_user_text(path, limit=1_000_000, error=ConfigError,
+                          fix="make the allowlist a UTF-8 TOML file or drop the setting")
     return parse_allowlist(text, str(path))
 
 

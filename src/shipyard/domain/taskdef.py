@@ -100,6 +100,10 @@ def render_template(name: str, source: TemplateSource, context: TemplateContext
         # Only the position: the rendered text may hold secrets (ssm, env).
         raise ConfigError(f"{path}: the rendered template is not JSON ({exc.msg} at rendered "
                           f"line {exc.lineno} column {exc.colno}); fix the template") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: the rendered template nests lists or objects hundreds of "
+                          "levels deep; a task definition is a few levels deep, fix the "
+                          "template") from exc
     if not isinstance(definition, dict):
         raise ConfigError(f"{path}: the rendered template is JSON but not an object; make it "
                           "one task-definition object {...}")

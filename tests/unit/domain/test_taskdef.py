@@ -135,3 +135,9 @@ def test_an_include_loop_is_named(tmp_path) -> None:
     (tmp_path / "b.json").write_text('{% include "a.json" %}')
     with pytest.raises(ConfigError, match=r"a\.json: the includes form a loop"):
         render_files(tmp_path / "a.json", context())
+
+
+def test_a_deeply_nested_rendering_is_named(tmp_path) -> None:
+    (tmp_path / "td.json").write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ConfigError, match=r"td\.json: the rendered template nests"):
+        render_files(tmp_path / "td.json", context())

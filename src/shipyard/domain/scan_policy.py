@@ -88,6 +88,9 @@ def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"allowlist {path}: not valid TOML ({exc}); fix the syntax") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"allowlist {path}: nested hundreds of levels deep; an allowlist is "
+                          "[[ignore]] tables of id, reason and expires") from exc
     ignore = data.get("ignore", [])
     if not isinstance(ignore, list):
         raise ConfigError(f"allowlist {path}: 'ignore' is not a list of entries; write each "

@@ -70,6 +70,20 @@ def test_a_registry_that_does_not_answer_as_one_stops_before_the_repository(
 
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["push", "dry-run"])
+def test_a_registry_refusing_the_login_stops_first(
+        repo, shipyard, sandbox_env, ecr_client, single_image_layout, auth_registry_server,
+        dry_run) -> None:
+    # A real registry at the address, with other credentials than the ECR login's.
+    before = repo.state()
+    result = shipyard(repo, "push", "--from-oci", str(single_image_layout),
+                      *(["--dry-run"] if dry_run else []),
+                      env={"SHIPYARD_REGISTRY": auth_registry_server.host})
+    assert result.code == 8, result.err
+    assert "GET /v2/" in result.err
+    assert_nothing_written(result, repo, before, sandbox_env, ecr_client, single_image_layout)
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["push", "dry-run"])
 def test_a_layer_with_its_size_and_other_content_stops_before_any_write(
         repo, shipyard, sandbox_env, ecr_client, oci_layout_factory, dry_run) -> None:
     layout = oci_layout_factory()

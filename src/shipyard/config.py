@@ -8,6 +8,7 @@ repository that has a version.txt.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -334,9 +335,11 @@ WRITTEN_PATHS = (("version", "file"), ("build", "output"), ("scan", "reports_dir
 
 
 def outside_project(project_dir: Path, path: Path) -> bool:
-    """True when `path` (relative to the project folder, or absolute) leaves the folder once
-    `..` and symlinks are followed, as a write to it would."""
-    return not (project_dir / path).resolve().is_relative_to(project_dir.resolve())
+    """True when `path` (relative to the project folder, or absolute) leaves the folder by
+    its `..` parts or by being absolute. Symlinks are the folder owner's own doing (a cache
+    folder on another disk, say) and are not followed."""
+    folder = Path(os.path.normpath(project_dir.absolute()))
+    return not Path(os.path.normpath(folder / path)).is_relative_to(folder)
 
 
 def _check_written_paths(config: Config, source: Path) -> None:

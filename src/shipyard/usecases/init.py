@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.files import stage_file
-from shipyard.config import CONFIG_FILE_NAME, Config, outside_project
+from shipyard.config import CONFIG_FILE_NAME, Config
 from shipyard.domain.resource_names import name_from_folder
 from shipyard.domain.scaffold import (
     CPU_ARCHITECTURES,
@@ -194,9 +194,6 @@ def _conflicts(folder: Path, files: dict[str, str], force: bool) -> list[str]:
 
 def _check_writable(folder: Path, files: dict[str, str]) -> None:
     for relative in files:
-        if outside_project(folder, Path(relative)):  # a symlinked folder leading out of it
-            raise UsageError(f"{folder / relative} leads outside the project folder {folder} "
-                             "(a symlink); init writes only inside it: remove the link")
         place = (folder / relative).parent
         while not place.exists():
             place = place.parent

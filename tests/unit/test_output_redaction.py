@@ -66,3 +66,24 @@ def test_main_masks_credentials_a_registry_echoes(repo, capsys, monkeypatch, sta
                 assert form not in out + err, err
     finally:
         disable_verbose()
+
+
+def test_main_masks_the_aws_secret_key_an_endpoint_echoes_without_verbose(
+        repo, capsys, monkeypatch) -> None:
+    from shipyard.errors import AwsError
+
+    secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY-echoed-4c1d"
+
+    class _EchoingEcr:
+        def login(self, registry_id: str | None = None) -> RegistryLogin:
+            raise AwsError(f"ecr:GetAuthorizationToken failed: the proxy says: key {secret_key} "
+                           "is not allowed; check AWS_ENDPOINT_URL")
+
+    monkeypatch.setattr(Context, "ecr", property(lambda self: _EchoingEcr()))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
+    monkeypatch.setenv("AWS_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("AWS_REGION", "ap-northeast-2")
+    code = main(["-C", str(repo.project), "login"])
+    err = capsys.readouterr().err
+    assert code == 9 and "the proxy says: key *** is not allowed" in err, err
+    assert secret_key not in err

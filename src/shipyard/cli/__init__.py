@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import typer
 
+from shipyard.call_log import register_environment_secrets
 from shipyard.cli import (  # noqa: F401  (registers the commands)
     appspec,
     demo,
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     `{"error": {"code": "conflict", "exit": 6, "message": "..."}}`. stdout keeps at most one
     JSON document: the result, which commands such as verify print before they fail.
     """
+    # The AWS secret key and session token are masked in whatever is printed, --verbose or not
+    # (an endpoint or proxy may echo them into an error message).
+    register_environment_secrets(os.environ)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args[:args.index("--")] if "--" in args else "--json" in args
     report = _json_error if as_json else _error

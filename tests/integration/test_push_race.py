@@ -35,11 +35,14 @@ def test_racing_pushes_in_a_mutable_repository_never_both_win(
         outcomes = [(racer.wait(timeout=PROCESS_SECONDS), *racer.communicate())
                     for racer in racers]
         codes = sorted(code for code, _, _ in outcomes)
-        assert codes == [0, 6], outcomes
-        [(_, winner_out, _)] = [o for o in outcomes if o[0] == 0]
-        [(_, _, loser_err)] = [o for o in outcomes if o[0] == 6]
-        assert f"image tag {repository}:" in loser_err and "choose another version" in loser_err
-        winner = json.loads(winner_out)["digest"]
-        image = ecr_client.describe_images(repositoryName=repository,
-                                           imageIds=[{"imageTag": version}])["imageDetails"]
-        assert [i["imageDigest"] for i in image] == [winner]
+        # Never both: at most one push claims the version. Both can lose (each wins one of
+        # the unique tags, which are written one after another): safe, but not a success.
+        assert codes in ([0, 6], [6, 6]), outcomes
+        for _, _, loser_err in (o for o in outcomes if o[0] == 6):
+            assert f"image tag {repository}:" in loser_err
+            assert "choose another version" in loser_err
+        winners = [json.loads(out)["digest"] for code, out, _ in outcomes if code == 0]
+        if winners:  # the version tag ends on the one push that said it set it
+            image = ecr_client.describe_images(repositoryName=repository,
+                                               imageIds=[{"imageTag": version}])["imageDetails"]
+            assert [i["imageDigest"] for i in image] == winners

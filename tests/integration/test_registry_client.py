@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import re
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +11,7 @@ from shipyard.adapters.oci_layout import OCI_INDEX, OCI_MANIFEST, OciLayout, sha
 from shipyard.adapters.registry import BlobSkipped, RegistryClient, RequestRetried
 from shipyard.errors import AuthError, RegistryError
 from shipyard_sandbox.registry import free_port
+from shipyard_testing.fault_proxy import Fault, fault_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +196,7 @@ def test_push_survives_injected_faults(skopeo, registry_server,
         Fault("429", "HEAD", r"/blobs/", times=2),
         Fault("503", "PUT", r"/blobs/uploads/", times=2),
         Fault("drop", "POST", r"/blobs/uploads/", times=1),
-        Fault("drop-mid-body", "PUT", r"/blobs/uploads/", times=1),
+        Fault("reset-mid-body", "PUT", r"/blobs/uploads/", times=1),
         Fault("502", "PUT", r"/manifests/sha256:", times=1),
         Fault("drop", "PUT", r"/manifests/2\.0\.0$", times=1),
         Fault("504", "HEAD", r"/manifests/", times=1),
@@ -236,142 +229,6 @@ def test_persistent_faults_end_in_a_registry_error(registry_server,
             pytest.raises(RegistryError, match=r"upload of blob sha256:[a-f0-9]{64} to "
                                                r"gamepulse/api still failed after 3 attempts"):
         client.push_layout(layout, REPO, ["1"])
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """Answer the first `times` requests of `method` whose path matches `path` with `kind`:
-    "429" (with Retry-After: 1), another status such as "503", "drop" (close the connection
-    without an answer), or "drop-mid-body" (read half the body, then close)."""
-
-    kind: str
-    method: str
-    path: str
-    times: int = 1
-
-
-class _Proxy:
-    def __init__(self, upstream: str, faults: list[Fault]) -> None:
-        self.upstream = upstream
-        self.faults = [[fault, fault.times] for fault in faults]
-        self.log: list[tuple[str, str]] = []
-        self.injected: list[tuple[str, str, str]] = []
-        self.lock = threading.Lock()
-        self.host = ""
-
-    def take_fault(self, method: str, path: str) -> str | None:
-        with self.lock:
-            self.log.append((method, path))
-            for entry in self.faults:
-                fault, left = entry
-                if left > 0 and fault.method == method and re.search(fault.path, path):
-                    entry[1] -= 1
-                    self.injected.append((fault.kind, method, path))
-                    return fault.kind
-        return None
-
-
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-               "proxy-authorization", "proxy-authenticate", "content-length"}
-
-
-def _handler(proxy: _Proxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            assert "chunked" not in self.headers.get("Transfer-Encoding", "")
-            fault = proxy.take_fault(self.command, self.path.split("?")[0])
-            if fault == "drop-mid-body":
-                self.rfile.read(length // 2)
-                self._drop()
-                return
-            if fault is not None:
-                self.rfile.read(length)
-                if fault == "drop":
-                    self._drop()
-                else:
-                    self._answer_fault(int(fault))
-                return
-            self._forward(length)
-
-        def _drop(self) -> None:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-        def _answer_fault(self, status: int) -> None:
-            body = json.dumps({"errors": [{"code": "INJECTED", "message": "fault"}]}).encode()
-            self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "1")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _forward(self, length: int) -> None:
-            host, port = proxy.upstream.rsplit(":", 1)
-            upstream = http.client.HTTPConnection(host, int(port), timeout=60)
-            try:
-                # Host stays the proxy's, so the registry's Location headers point back here.
-                upstream.putrequest(self.command, self.path, skip_host=True,
-                                    skip_accept_encoding=True)
-                for name, value in self.headers.items():
-                    if name.lower() not in _HOP_BY_HOP:
-                        upstream.putheader(name, value)
-                upstream.putheader("Content-Length", str(length))
-                upstream.endheaders()
-                remaining = length
-                while remaining:
-                    chunk = self.rfile.read(min(remaining, 1 << 16))
-                    if not chunk:
-                        break
-                    upstream.send(chunk)
-                    remaining -= len(chunk)
-                answer = upstream.getresponse()
-                body = answer.read()
-                self.send_response_only(answer.status, answer.reason)
-                for name, value in answer.getheaders():
-                    if name.lower() not in _HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length",
-                                 answer.getheader("Content-Length", "0") if self.command == "HEAD"
-                                 else str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-            finally:
-                upstream.close()
-
-        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-    return Handler
-
-
-@contextmanager
-def fault_proxy(upstream: str, faults: list[Fault]) -> Iterator[_Proxy]:
-    """A threaded HTTP proxy on 127.0.0.1 in front of `upstream` that injects `faults`."""
-    proxy = _Proxy(upstream, faults)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
-    proxy.host = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
 
 
 def test_a_unique_tag_on_another_image_is_never_overwritten(registry_server,

@@ -301,26 +301,26 @@ def load_config(project_dir: Path) -> Config:
         raise ConfigError(
             f"project folder {project_dir} does not exist; pass an existing folder to -C"
         )
-    import tomllib  # here, not at the top: `--help` never reads a config
-
     path = project_dir / CONFIG_FILE_NAME
+    present = path.exists() or path.is_symlink()  # a link to nothing is named, not ignored
     data: dict = {}
-    if path.exists():
+    if present:
         from shipyard.adapters.text_files import read_user_text
+        from shipyard.domain.toml_text import TomlTextError, parse_toml
 
         # A folder, FIFO, UTF-16 or binary file is named as such, not as a TOML syntax error.
         text = read_user_text(path, limit=_CONFIG_MAX, error=ConfigError,
                               fix="it must be a TOML text file in UTF-8")
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
+            data = parse_toml(text)
+        except TomlTextError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
     for reserved in ("project_dir", "source_file"):
         if reserved in data:
             raise ConfigError(f"{path}: '{reserved}' is not a setting; remove it")
     try:
         config = Config.model_validate({**data, "project_dir": project_dir,
-                                        "source_file": path if path.exists() else None})
+                                        "source_file": path if present else None})
     except ValidationError as exc:
         raise ConfigError(_one_line(path, exc)) from exc
     _check_written_paths(config, path)

@@ -7,6 +7,7 @@ leading UTF-8 byte-order mark, which some Windows editors write, is accepted and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
@@ -22,6 +23,9 @@ _CONTROL_BYTES = frozenset([*range(32), 127]) - {ord("\t"), ord("\r"), ord("\n")
 def read_user_text(path: Path, *, limit: int, error: type[ShipyardError], fix: str) -> str:
     """The text of `path` (at most `limit` bytes), or `error` saying what the file is instead
     and `fix`, the one thing the file must be (such as "write 1.0.0 in it as UTF-8 text")."""
+    if path.is_symlink() and not path.exists():
+        raise error(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+                    f"point it at the file or replace it ({fix})")
     if path.is_dir():
         raise error(f"{path} is a folder, not a file; {fix}")
     if not path.is_file():  # a FIFO would block the read, a device might never end

@@ -7,13 +7,13 @@ findings (`enhancedFindings`: packageVulnerabilityDetails) in different shapes; 
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from shipyard.domain.toml_text import TomlTextError, parse_toml
 from shipyard.errors import ConfigError
 
 # Highest first. UNTRIAGED (enhanced scanning) and UNDEFINED rank below INFORMATIONAL: they
@@ -85,12 +85,9 @@ def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
     findings go unfixed for years.
     """
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"allowlist {path}: not valid TOML ({exc}); fix the syntax") from exc
-    except RecursionError as exc:
-        raise ConfigError(f"allowlist {path}: nested hundreds of levels deep; an allowlist is "
-                          "[[ignore]] tables of id, reason and expires") from exc
+        data = parse_toml(text)
+    except TomlTextError as exc:
+        raise ConfigError(f"allowlist {path}: {exc}") from exc
     ignore = data.get("ignore", [])
     if not isinstance(ignore, list):
         raise ConfigError(f"allowlist {path}: 'ignore' is not a list of entries; write each "

@@ -175,6 +175,48 @@ def test_bad_input_is_refused_with_one_line_and_no_change(
     assert repo.state() == before
 
 
+# --- registry hosts: one syntax check wherever a host is read -----------------------------
+
+PROD = {TOML: '[environments.prod]\ncluster = "c"\nservice = "s"\n'
+              'task_definition = "td.json"\n', "td.json": '{"family": "f"}\n'}
+HOST_CASES = [
+    *[(f"registry-env-{name}", {}, ["push", "--dry-run", "--version", "1.0.0"],
+       {"SHIPYARD_REGISTRY": value}, 2, ["SHIPYARD_REGISTRY", *words])
+      for name, value, words in [
+          ("port-not-a-number", "127.0.0.1:abc", ["port 'abc'"]),
+          ("port-zero", "127.0.0.1:0", ["port '0'"]),
+          ("port-too-big", "127.0.0.1:99999", ["port '99999'"]),
+          ("port-empty", "localhost:", ["port ''"]),
+          ("path", "127.0.0.1:5000/v2", ["is not HOST or HOST:PORT"]),
+          ("query", "127.0.0.1:5000?x=1", ["is not HOST or HOST:PORT"]),
+          ("underscore", "my_registry:5000", ["is not HOST or HOST:PORT"]),
+          ("two-colons", "a:1:2", ["is not HOST or HOST:PORT"]),
+          ("ipv6-unclosed", "[::1:5000", ["is not HOST or HOST:PORT"]),
+          ("credentials", "user:pw@127.0.0.1:5000", ["must not contain credentials"])]],
+    *[(f"render-image-host-{name}", PROD, ["render", "prod", "--image", value], {}, 2,
+       ["registry host", *words])
+      for name, value, words in [
+          ("port-not-a-number", "127.0.0.1:abc/svc:1", ["port 'abc'"]),
+          ("port-too-big", "r.example.com:70000/svc:1", ["port '70000'"]),
+          ("underscore", "my_registry.local/svc:1", ["is not HOST or HOST:PORT"]),
+          ("ipv6-unclosed", "[::1:5000/svc:1", ["is not HOST or HOST:PORT"])]],
+]
+
+
+@pytest.mark.parametrize(("files", "args", "env", "code", "words"),
+                         [case[1:] for case in HOST_CASES], ids=[case[0] for case in HOST_CASES])
+def test_a_bad_registry_host_is_refused_before_any_call(
+        repo, shipyard, files, args, env, code, words) -> None:
+    # No AWS credentials or endpoint: the host is refused before anything is asked of AWS.
+    _write(repo, files)
+    before = repo.state()
+    result = shipyard(repo, *args, env={**env, "AWS_ACCESS_KEY_ID": "", "AWS_PROFILE": "",
+                                         "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    _assert_refused(result, code, words)
+    assert "pw" not in result.err
+    assert repo.state() == before
+
+
 # --- inputs that look odd but are right: accepted, and read as meant ----------------------
 
 ACCEPTED = [

@@ -58,25 +58,35 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def registry_port_problem(host: str) -> str | None:
-    """Why the port of `host[:port]` cannot be one (None when there is none or it is fine).
+# A registry host as docker reads it: a DNS name or IPv4 address, or an IPv6 one in brackets,
+# with an optional port. Anything else (spaces, `?`, `#`, control characters) is refused here
+# rather than turned into a strange URL.
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])"
+                   r"(?::(?P<port>[^:/?#\s]*))?$")
 
-    >>> registry_port_problem("127.0.0.1:5000"), registry_port_problem("127.0.0.1:abc")
+
+def registry_host_problem(host: str) -> str | None:
+    """Why `host[:port]` (an optional http(s):// and trailing `/` aside) cannot be a registry
+    host; None when it can. The host is quoted only when it holds no credentials.
+
+    >>> registry_host_problem("127.0.0.1:5000"), registry_host_problem("127.0.0.1:abc")
     (None, "port 'abc' is not a number from 1 to 65535")
     """
-    text = host.split("://", 1)[-1].rstrip("/")
-    if "@" in text:
-        return None  # user-info, refused (and never echoed) where the registry is opened
-    if text.startswith("["):
-        after = text[text.find("]") + 1:] if "]" in text else ""
-        port = after[1:] if after.startswith(":") else None
-    else:
-        port = text.rsplit(":", 1)[1] if text.count(":") == 1 else None
-    if port is None:
-        return None
-    if port.isascii() and port.isdigit() and 1 <= int(port) <= 65535:
-        return None
-    return f"port '{port}' is not a number from 1 to 65535"
+    text = host.strip()
+    for prefix in ("https://", "http://"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    text = text.rstrip("/")
+    if "@" in text:  # never echo it: it carries credentials
+        return "it must not contain credentials; pass them as a username and password instead"
+    match = _HOST.match(text)
+    if match is None:
+        return f"{text!r} is not HOST or HOST:PORT"
+    port = match.group("port")
+    if port is not None and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"port {port!r} is not a number from 1 to 65535"
+    return None
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,9 @@ def parse_image_reference(text: str, *, registry: str, repository: str) -> Image
     first, slash, after = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         host, rest = first, after
+        if problem := registry_host_problem(host):
+            raise UsageError(f"image {text!r}: registry host {problem}; write the image as "
+                             "HOST[:PORT]/REPOSITORY:TAG")
     name, tag = rest, ""
     if ":" in rest:
         name, _, tag = rest.rpartition(":")

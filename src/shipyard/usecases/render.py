@@ -18,7 +18,7 @@ from shipyard.domain.tagplan import version_tag
 from shipyard.domain.taskdef import TemplateContext, model_problems, render_template
 from shipyard.errors import ConfigError, NotFoundError, UsageError
 from shipyard.usecases.context import Context
-from shipyard.usecases.target import Target, resolve_target
+from shipyard.usecases.target import Target, repository_of, resolve_target
 from shipyard.usecases.version import VersionOptions, compute_version
 
 MISSING_PREFIX = "<missing "
@@ -52,6 +52,8 @@ def render_environment(name: str, image: str | None, config: Config, ctx: Contex
     if not template.is_file():
         raise ConfigError(f"task-definition template {template} does not exist; fix "
                           f"environments.{name}.task_definition")
+    if image is not None:  # its syntax is checked before any AWS call: a typo is named first
+        parse_image_reference(image, registry="", repository=repository_of(config, ctx.env))
     target = resolve_target(config, ctx)
     pinned, version = resolve_image(image, target, config, ctx)
     context = TemplateContext(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipyard.config import Config
-from shipyard.domain.names import ECR_REPOSITORY, is_loopback_host, registry_port_problem
+from shipyard.domain.names import ECR_REPOSITORY, is_loopback_host, registry_host_problem
 from shipyard.domain.resource_names import is_region
 from shipyard.errors import UsageError
 from shipyard.usecases.context import Context
@@ -69,7 +69,8 @@ def resolve_target(config: Config, ctx: Context, repository: str | None = None) 
     """Resolve the target; the account comes from STS only when `AWS_ACCOUNT_ID` is unset."""
     env = ctx.env
     repository = repository_of(config, env, repository)
-    if problem := registry_port_problem(env.get("SHIPYARD_REGISTRY", "")):
+    registry_override = env.get("SHIPYARD_REGISTRY", "")
+    if registry_override and (problem := registry_host_problem(registry_override)):
         raise UsageError(f"SHIPYARD_REGISTRY: {problem}; set it to HOST or HOST:PORT, e.g. "
                          "127.0.0.1:5000")
     account = env.get("AWS_ACCOUNT_ID") or ctx.sts.account_id()

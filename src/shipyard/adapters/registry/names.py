@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from shipyard.domain.names import DIGEST, TAG, is_loopback_host, is_valid_repository
+from shipyard.domain.names import (
+    DIGEST,
+    TAG,
+    is_loopback_host,
+    is_valid_repository,
+    registry_host_problem,
+)
 from shipyard.errors import UsageError
 
 __all__ = ["DIGEST", "base_url", "check_digest", "check_reference", "check_repository",
@@ -24,12 +30,8 @@ def base_url(host: str, insecure_loopback: bool) -> tuple[str, str]:
     for prefix in ("https://", "http://"):
         if text.lower().startswith(prefix):
             scheme, text = prefix[:-3], text[len(prefix):]
-    if "@" in text:
-        # Never echo this host: it carries credentials.
-        raise UsageError("the registry host must not contain credentials; pass them as a "
-                         "username and password instead")
-    if not text or "/" in text or (text.count(":") > 1 and not text.startswith("[")):
-        raise UsageError(f"registry host {host!r} is not HOST[:PORT]; pass e.g. "
+    if problem := registry_host_problem(text):
+        raise UsageError(f"registry host: {problem}; pass e.g. "
                          "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com or 127.0.0.1:5000")
     loopback = is_loopback_host(text)
     if scheme == "http" and not (loopback and insecure_loopback):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -130,11 +131,16 @@ class Out:
         self._consoles: dict[bool, Any] = {}
 
     def console(self, stderr: bool = False) -> Any:
-        """The rich console for stdout or stderr (terminal output only)."""
+        """The rich console for stdout or stderr (terminal output only).
+
+        It writes through the same redaction as `_write`: tables, progress bars and live views
+        are drawn by rich, not by `_write`, and a secret must not reach the terminal that way.
+        """
         if stderr not in self._consoles:
             from rich.console import Console
 
-            self._consoles[stderr] = Console(stderr=stderr, highlight=False)
+            stream = _RedactingStream(sys.stderr if stderr else sys.stdout, _redactor(stderr))
+            self._consoles[stderr] = Console(file=stream, highlight=False)
         return self._consoles[stderr]
 
     def json(self, data: Any) -> None:
@@ -157,13 +163,31 @@ class Out:
         # registry or proxy answered) lose Authorization values too; results on stdout are
         # data that must stay exact (a rendered task definition), so only the secrets this
         # process holds are masked there, in every encoding.
-        text = redact_output(text) if stderr else SECRETS.redact(text)
+        text = _redactor(stderr)(text)
         if self.fancy:
             self.console(stderr).print(text, markup=False, soft_wrap=True, style=style)
         else:
             stream = sys.stderr if stderr else sys.stdout
             stream.write(text + "\n")
             stream.flush()
+
+
+def _redactor(stderr: bool) -> Callable[[str], str]:
+    return redact_output if stderr else SECRETS.redact
+
+
+class _RedactingStream:
+    """A text stream that redacts each write: what rich draws (a table, a progress bar, a
+    frame of a live view) is written whole per refresh, so a secret in it is seen whole."""
+
+    def __init__(self, stream: Any, redact: Callable[[str], str]) -> None:
+        self._stream, self._redact = stream, redact
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._redact(text))
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding: the stream's
+        return getattr(self._stream, name)
 
 
 def session(ctx: typer.Context) -> Session:

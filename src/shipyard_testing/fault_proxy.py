@@ -32,6 +32,7 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -127,6 +128,7 @@ class FaultProxy:
         self.log: list[tuple[str, str]] = []
         self.injected: list[tuple[str, str, str]] = []
         self.sessions: dict[str, UploadSession] = {}
+        self.errors: list[str] = []  # the proxy's own errors (a client that hung up first)
         self.lock = threading.Lock()
         self.host = ""
         self._bits = random.Random(seed)
@@ -214,6 +216,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self._reset()
                 return
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client hung up mid-body: nothing to forward
+                self._close()
+                return
             if fault in (None, "lost-answer", "cut-answer", "bit-flip"):
                 flip_answer = fault == "bit-flip" and not body
                 if fault == "bit-flip" and body:
@@ -306,6 +311,18 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    proxy: FaultProxy
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up (a read timeout, a push aborted elsewhere) closes while the
+        # proxy still writes: kept for the test to see, not printed into the CLI's stderr.
+        error = sys.exc_info()[1]
+        with self.proxy.lock:
+            self.proxy.errors.append(f"{type(error).__name__}: {error}")
+
+
 @contextmanager
 def fault_proxy(upstream: str, faults: list[Fault] | None = None, *,
                 schedule: Callable[[str, str, bool], str | None] | None = None,
@@ -313,8 +330,8 @@ def fault_proxy(upstream: str, faults: list[Fault] | None = None, *,
     """A threaded HTTP proxy on 127.0.0.1 in front of `upstream` ("HOST:PORT") that injects
     `faults` (first) and the faults `schedule` picks; `proxy.host` is where to send requests."""
     proxy = FaultProxy(upstream, list(faults or []), schedule, stall_seconds, seed)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _handler(proxy))
+    server.proxy = proxy
     proxy.host = f"127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
     thread.start()

@@ -30,8 +30,7 @@ from shipyard.usecases.context import Context
 from shipyard_testing.fault_proxy import Fault, RandomFaults, UploadSession, fault_proxy
 from shipyard_testing.oci_layouts import write_oci_layout
 
-# About 25 s on 2 cores: most of it the retries' waits and the stalls, each cut short.
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 SEED = 20261130
 PUSHES = 14
@@ -59,6 +58,8 @@ def own_sandbox(tmp_path_factory: pytest.TempPathFactory):
         control.down(state_dir)
 
 
+# About 20-25 s on 2 cores: most of it the retries' waits and the stalls, each cut short.
+@pytest.mark.slow
 def test_pushes_through_faults_are_whole_or_fail_cleanly(
         repo, shipyard, own_sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env, storage = own_sandbox
@@ -244,3 +245,29 @@ class _Skopeo:
             return 0  # a push that failed before any tag (the registry says 404)
         tags = json.loads(listed.stdout)["Tags"] or []
         return sum(self.digest_of(tag) != expected for tag in tags)
+
+
+def test_an_answer_with_a_flipped_bit_is_refused(registry_server, oci_layout_factory) -> None:
+    """What the client reads by digest it checks: a bit flipped in the answer is an error,
+    never content handed on."""
+    from shipyard.adapters.oci_layout import OciLayout
+    from shipyard.adapters.registry import RegistryClient
+    from shipyard.errors import RegistryError
+
+    layout = OciLayout.open(oci_layout_factory())
+    config = json.loads(layout.top_content)["config"]["digest"]
+    with RegistryClient(registry_server.host) as client:
+        client.push_layout(layout, "flips", ["1"])
+    faults = [Fault("bit-flip", "GET", r"/manifests/sha256:"),
+              Fault("bit-flip", "GET", r"/blobs/sha256:")]
+    with fault_proxy(registry_server.host, faults) as proxy, \
+            RegistryClient(proxy.host, max_retries=0) as client:
+        with pytest.raises(RegistryError, match="altered"):
+            client.get_manifest("flips", layout.digest)
+        with pytest.raises(RegistryError, match="altered"):
+            client.get_small_blob("flips", config)
+        # the same reads, now unaltered, go through
+        assert client.get_manifest("flips", layout.digest)[0] == layout.top_content
+        assert client.get_small_blob("flips", config) == (
+            layout.path / "blobs" / "sha256" / config[7:]).read_bytes()
+    assert proxy.counts() == {"bit-flip": 2}

@@ -110,7 +110,7 @@ class UploadSession:
 
     repository: str
     uuid: str
-    delivered: bool  # the client got the answer naming it
+    delivered: bool  # the client got the answer naming it, in time
     completed: bool = False  # a PUT to it was answered 201 by the registry
     cancels: list[int | None] = field(default_factory=list)  # the registry's DELETE answers
 
@@ -120,11 +120,12 @@ class FaultProxy:
 
     def __init__(self, upstream: str, faults: list[Fault],
                  schedule: Callable[[str, str, bool], str | None] | None,
-                 stall_seconds: float, seed: int) -> None:
+                 stall_seconds: float, seed: int, late_after: float) -> None:
         self.upstream = upstream
         self.faults = [[fault, fault.times] for fault in faults]
         self.schedule = schedule
         self.stall_seconds = stall_seconds
+        self.late_after = late_after
         self.log: list[tuple[str, str]] = []
         self.injected: list[tuple[str, str, str]] = []
         self.sessions: dict[str, UploadSession] = {}
@@ -216,6 +217,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self._reset()
                 return
             body = self.rfile.read(length) if length else b""
+            asked = time.monotonic()
             if len(body) < length:  # the client hung up mid-body: nothing to forward
                 self._close()
                 return
@@ -224,7 +226,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 if fault == "bit-flip" and body:
                     body = proxy.flip(body)
                 answer = self._exchange(body)
-                delivered = fault is None or fault == "bit-flip"
+                # An answer slower than `late_after` may come after the client gave up.
+                delivered = (fault is None or fault == "bit-flip") and (
+                    time.monotonic() - asked < proxy.late_after)
                 location = dict((k.lower(), v) for k, v in answer.headers).get("location")
                 proxy.record(self.command, path, answer.status, location, delivered)
                 if fault == "lost-answer":
@@ -326,10 +330,14 @@ class _Server(ThreadingHTTPServer):
 @contextmanager
 def fault_proxy(upstream: str, faults: list[Fault] | None = None, *,
                 schedule: Callable[[str, str, bool], str | None] | None = None,
-                stall_seconds: float = 3.0, seed: int = 0) -> Iterator[FaultProxy]:
+                stall_seconds: float = 3.0, seed: int = 0,
+                late_after: float = float("inf")) -> Iterator[FaultProxy]:
     """A threaded HTTP proxy on 127.0.0.1 in front of `upstream` ("HOST:PORT") that injects
-    `faults` (first) and the faults `schedule` picks; `proxy.host` is where to send requests."""
-    proxy = FaultProxy(upstream, list(faults or []), schedule, stall_seconds, seed)
+    `faults` (first) and the faults `schedule` picks; `proxy.host` is where to send requests.
+    An answer the registry took longer than `late_after` seconds to give is not counted as
+    delivered (`UploadSession.delivered`): the client may have timed out before it came."""
+    proxy = FaultProxy(upstream, list(faults or []), schedule, stall_seconds, seed,
+                       late_after)
     server = _Server(("127.0.0.1", 0), _handler(proxy))
     server.proxy = proxy
     proxy.host = f"127.0.0.1:{server.server_address[1]}"

@@ -26,6 +26,7 @@ import boto3
 import httpx
 import pytest
 
+from shipyard.call_log import disable_verbose
 from shipyard.usecases.context import Context
 from shipyard_testing.fault_proxy import Fault, RandomFaults, UploadSession, fault_proxy
 from shipyard_testing.oci_layouts import write_oci_layout
@@ -76,7 +77,8 @@ def test_pushes_through_faults_are_whole_or_fail_cleanly(
     # The first blob PUT always has a bit flipped: at least one push must fail, cleanly.
     first = [Fault("bit-flip", "PUT", r"/blobs/uploads/.")]
     with fault_proxy(registry, first, schedule=RandomFaults(SEED, RATE, WEIGHTS),
-                     stall_seconds=STALL_SECONDS, seed=SEED) as proxy:
+                     stall_seconds=STALL_SECONDS, seed=SEED,
+                     late_after=READ_TIMEOUT / 2) as proxy:
         for key, value in {**env, "SHIPYARD_REGISTRY": proxy.host}.items():
             monkeypatch.setenv(key, value)
         for number in range(PUSHES):
@@ -88,6 +90,7 @@ def test_pushes_through_faults_are_whole_or_fail_cleanly(
             flags = ["-v"] if number % 2 else []
             run = shipyard(repo, *flags, "push", "--from-oci", str(layout), "--json",
                            env={"ECR_REPOSITORY": repository})
+            disable_verbose()  # -v's handler would outlive the run (in-process CLI)
             where = f"push {number} ({repository}) exit {run.code}"
             tally.leaks += [f"{where}: a secret in its output" for text in secret_texts
                             if text in run.out + run.err]
@@ -143,7 +146,8 @@ class _Tally:
         """Count upload sessions still open in the registry storage for `repository`, by why.
 
         "abandoned": the client knew of it and never sent DELETE, a leak. The others are not
-        the client's doing: "never-known" (the answer naming it was lost or cut),
+        the client's doing: "never-known" (the answer naming it was lost or cut, or came
+        so late that the client may have given up on it),
         "cancel-faulted" (a fault met the client's DELETE), "cancel-refused (STATUS)" (the
         registry refused the DELETE; 404 after a PUT it refused as DIGEST_INVALID: it has
         forgotten the session, and distribution 2.8 leaves its folder behind)."""

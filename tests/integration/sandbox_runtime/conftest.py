@@ -194,3 +194,45 @@ def tar_of():
         return raw
 
     return build
+
+
+@dataclass
+class Running:
+    """A started container and the lines it printed so far: [(stream, line)]."""
+
+    container: object
+    lines: list[tuple[str, str]]
+
+    def out(self, stream: str = "stdout") -> list[str]:
+        return [line for name, line in self.lines if name == stream]
+
+
+@pytest.fixture
+def busybox(busybox_images, image_store):
+    """The pulled single-platform busybox image."""
+    return image_store.pull(busybox_images.repository, busybox_images.single)
+
+
+@pytest.fixture
+def run_container(busybox, task_dir: Path) -> Iterator:
+    """run(definition, image=busybox) -> Running, started; every one is stopped after the
+    test (a short stop timeout: httpd, as PID 1, ignores SIGTERM)."""
+    from shipyard_sandbox.runtime import launch
+    from shipyard_sandbox.runtime.process import Container
+
+    require_root()
+    started: list[Container] = []
+
+    def run(definition: dict, image=None) -> Running:
+        lines: list[tuple[str, str]] = []
+        plan = launch.plan(image or busybox, {"name": "app", **definition})
+        container = Container(plan, task_dir / f"c{len(started)}",
+                              lambda stream, line: lines.append((stream, line)))
+        started.append(container)
+        container.start()
+        return Running(container, lines)
+
+    yield run
+    for container in started:
+        if container._process is not None:
+            container.stop(timeout=0.2)

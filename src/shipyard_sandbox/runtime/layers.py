@@ -97,7 +97,12 @@ def _apply_entry(root: Path, tar: tarfile.TarFile, member: tarfile.TarInfo,
                     _remove(child)
         return
     if base.startswith(WHITEOUT):
-        hidden = parent / base.removeprefix(WHITEOUT)
+        name = base.removeprefix(WHITEOUT)
+        if name in ("", ".", ".."):
+            # ".wh.." would name the folder itself, ".wh..." its parent: out of the layer's
+            # reach, and out of the rootfs at its top.
+            raise LayerError(f"layer entry {member.name!r} is a whiteout of no entry")
+        hidden = parent / name
         if hidden not in written and (hidden.exists() or hidden.is_symlink()):
             _remove(hidden)
         return

@@ -64,6 +64,16 @@ def test_names_that_climb_out_or_are_absolute_are_refused(rootfs, outside, tar_o
     assert not (Path("/etc/absolute")).exists()
 
 
+@pytest.mark.parametrize("name", [".wh..", ".wh...", "etc/.wh...", "etc/.wh."])
+def test_a_whiteout_of_a_folder_itself_or_its_parent_is_refused(rootfs, outside, tar_of,
+                                                                name) -> None:
+    apply_layer(rootfs, tar_of(("etc", {"kind": DIR, "mode": 0o755}),
+                               ("etc/passwd", {"data": b"root"})))
+    with pytest.raises(LayerError, match="whiteout of no entry"):
+        apply_layer(rootfs, tar_of((name, {})))
+    assert (rootfs / "etc/passwd").exists() and (outside / "secret").exists()
+
+
 def test_a_symlink_leading_out_cannot_be_written_through(rootfs, outside, tar_of) -> None:
     apply_layer(rootfs, tar_of(("up", {"kind": SYM, "link": "../outside"}),
                                ("deep", {"kind": DIR, "mode": 0o755}),

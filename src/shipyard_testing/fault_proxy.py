@@ -120,12 +120,14 @@ class FaultProxy:
 
     def __init__(self, upstream: str, faults: list[Fault],
                  schedule: Callable[[str, str, bool], str | None] | None,
-                 stall_seconds: float, seed: int, late_after: float) -> None:
+                 stall_seconds: float, seed: int, late_after: float,
+                 echo_credentials: bool) -> None:
         self.upstream = upstream
         self.faults = [[fault, fault.times] for fault in faults]
         self.schedule = schedule
         self.stall_seconds = stall_seconds
         self.late_after = late_after
+        self.echo_credentials = echo_credentials
         self.log: list[tuple[str, str]] = []
         self.injected: list[tuple[str, str, str]] = []
         self.sessions: dict[str, UploadSession] = {}
@@ -263,7 +265,11 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.connection.close()
 
         def _answer_status(self, status: int) -> None:
-            body = json.dumps({"errors": [{"code": "INJECTED", "message": "fault"}]}).encode()
+            message = "fault"
+            if proxy.echo_credentials:
+                # as a careless gateway does: the client must not print this on
+                message += f" (Authorization: {self.headers.get('Authorization')})"
+            body = json.dumps({"errors": [{"code": "INJECTED", "message": message}]}).encode()
             self.send_response(status)
             if status == 429:
                 self.send_header("Retry-After", "1")
@@ -331,13 +337,16 @@ class _Server(ThreadingHTTPServer):
 def fault_proxy(upstream: str, faults: list[Fault] | None = None, *,
                 schedule: Callable[[str, str, bool], str | None] | None = None,
                 stall_seconds: float = 3.0, seed: int = 0,
-                late_after: float = float("inf")) -> Iterator[FaultProxy]:
+                late_after: float = float("inf"),
+                echo_credentials: bool = False) -> Iterator[FaultProxy]:
     """A threaded HTTP proxy on 127.0.0.1 in front of `upstream` ("HOST:PORT") that injects
     `faults` (first) and the faults `schedule` picks; `proxy.host` is where to send requests.
     An answer the registry took longer than `late_after` seconds to give is not counted as
-    delivered (`UploadSession.delivered`): the client may have timed out before it came."""
+    delivered (`UploadSession.delivered`): the client may have timed out before it came.
+    With `echo_credentials` the error body of a status fault repeats the request's
+    Authorization header, as a careless gateway might."""
     proxy = FaultProxy(upstream, list(faults or []), schedule, stall_seconds, seed,
-                       late_after)
+                       late_after, echo_credentials)
     server = _Server(("127.0.0.1", 0), _handler(proxy))
     server.proxy = proxy
     proxy.host = f"127.0.0.1:{server.server_address[1]}"

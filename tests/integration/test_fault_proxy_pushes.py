@@ -78,7 +78,7 @@ def test_pushes_through_faults_are_whole_or_fail_cleanly(
     first = [Fault("bit-flip", "PUT", r"/blobs/uploads/.")]
     with fault_proxy(registry, first, schedule=RandomFaults(SEED, RATE, WEIGHTS),
                      stall_seconds=STALL_SECONDS, seed=SEED,
-                     late_after=READ_TIMEOUT / 2) as proxy:
+                     late_after=READ_TIMEOUT / 2, echo_credentials=True) as proxy:
         for key, value in {**env, "SHIPYARD_REGISTRY": proxy.host}.items():
             monkeypatch.setenv(key, value)
         for number in range(PUSHES):

@@ -139,12 +139,27 @@ def registry_login(sandbox: dict[str, str]) -> BasicAuth:
 
 
 @pytest.fixture(scope="session")
-def busybox_images(sandbox: dict[str, str], registry_login: BasicAuth,
-                   tmp_path_factory: pytest.TempPathFactory) -> BusyboxImages:
+def oci():
+    """This module's image writers, for tests that make images of their own:
+    oci.write_image, oci.write_layout, oci.layer_of, oci.tar_entry, oci.Layer, oci.sha256."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(write_image=write_image, write_layout=write_layout,
+                           layer_of=layer_of, tar_entry=tar_entry, Layer=Layer, sha256=sha256)
+
+
+@pytest.fixture(scope="session")
+def busybox_layers() -> list[Layer]:
+    """The busybox image's two layers, built once."""
     if not BUSYBOX.is_file():
         pytest.fail("/bin/busybox is missing; install busybox-static (dev/bootstrap does)")
+    return [layer_of(base_layer), layer_of(top_layer)]
+
+
+@pytest.fixture(scope="session")
+def busybox_images(sandbox: dict[str, str], registry_login: BasicAuth, busybox_layers,
+                   tmp_path_factory: pytest.TempPathFactory) -> BusyboxImages:
     root = tmp_path_factory.mktemp("busybox-layouts")
-    layers = [layer_of(base_layer), layer_of(top_layer)]
     host = host_platform()
     foreign = FOREIGN.get(host, "linux/arm64")
     pushed = {}
@@ -152,7 +167,7 @@ def busybox_images(sandbox: dict[str, str], registry_login: BasicAuth,
         for name, platforms in (("single", [host]), ("index", [host, foreign]),
                                 ("foreign", [foreign, "linux/s390x"])):
             layout = root / name
-            images = [write_image(layout, platform, layers) for platform in platforms]
+            images = [write_image(layout, platform, busybox_layers) for platform in platforms]
             write_layout(layout, images, as_index=name != "single")
             pushed[name] = client.push_layout(OciLayout.open(layout), "runtime/busybox",
                                               [name]).digest

@@ -42,7 +42,8 @@ OutputCallback = Callable[[str, str], None]
 
 
 class Container:
-    """A container's process; `start()` once, then `wait()`/`stop()` from any thread."""
+    """A container's process; `start()` once, then `wait()`/`stop()` from any thread.
+    Call `stop()` also after the process ended by itself: it removes the writable layer."""
 
     def __init__(self, plan: LaunchPlan, workdir: Path, on_output: OutputCallback) -> None:
         self.plan = plan
@@ -53,6 +54,7 @@ class Container:
         self._pidfd: int | None = None
         self._readers: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Lock()
         self._sigkilled = False
 
     def start(self) -> None:
@@ -62,12 +64,15 @@ class Container:
         for part in ("upper", "work", "merged"):
             (self.workdir / part).mkdir(parents=True, exist_ok=True)
         spec = self.workdir / "spec.json"
-        spec.write_text(json.dumps({
-            "lower": str(self.plan.rootfs), "upper": str(self.workdir / "upper"),
-            "work": str(self.workdir / "work"), "merged": str(self.workdir / "merged"),
-            "argv": self.plan.argv, "env": self.plan.env, "cwd": self.plan.cwd,
-            "uid": self.plan.uid, "gid": self.plan.gid, "groups": self.plan.groups}))
-        spec.chmod(0o600)  # the environment may hold secrets
+        spec.unlink(missing_ok=True)
+        # Created readable by root only, and removed once the starter read it: the
+        # environment may hold secrets.
+        with os.fdopen(os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            json.dump({
+                "lower": str(self.plan.rootfs), "upper": str(self.workdir / "upper"),
+                "work": str(self.workdir / "work"), "merged": str(self.workdir / "merged"),
+                "argv": self.plan.argv, "env": self.plan.env, "cwd": self.plan.cwd,
+                "uid": self.plan.uid, "gid": self.plan.gid, "groups": self.plan.groups}, out)
         report = self.workdir / "report"
         report.unlink(missing_ok=True)
         os.mkfifo(report, 0o600)
@@ -80,6 +85,10 @@ class Container:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True, env={"PATH": "/usr/bin:/bin"})
             failure = _read_report(report_fd, self._process)
+        except OSError as error:  # unshare itself missing or not executable
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise ContainerStartError(f"container {self.plan.name}: cannot run unshare "
+                                      f"(util-linux): {error}") from error
         finally:
             os.close(report_fd)
         spec.unlink(missing_ok=True)
@@ -118,7 +127,7 @@ class Container:
         """Send `signum` to the container's PID 1. As under Docker, PID 1 receives only the
         signals it handles (SIGKILL aside): a process without a SIGTERM handler ignores it."""
         with self._lock:
-            if self._pidfd is not None and self.exit_code is None:
+            if self._pidfd is not None and self._process and self._process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(self._pidfd, signum)
 
@@ -126,22 +135,23 @@ class Container:
         """Docker's stop: the image's stop signal, SIGKILL after `timeout` (ECS's
         stopTimeout) seconds; returns the exit code once nothing of the task is left."""
         assert self._process is not None
-        if self.exit_code is None:
-            self.signal(self.plan.stop_signal)
-            if self.wait(timeout) is None:
-                self.signal(signal.SIGKILL)  # PID 1's death kills its whole pid namespace
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            # Only if the starter hung before becoming PID 1: unshare --kill-child ends it.
-            self._process.kill()
-            self._process.wait(10)
-        self._join_readers()
-        with self._lock:
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        with self._stopping:  # a second stop waits for the first, then finds it done
+            if self._process.poll() is None:
+                self.signal(self.plan.stop_signal)
+                if self.wait(timeout) is None:
+                    self.signal(signal.SIGKILL)  # PID 1's death kills its pid namespace
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                # Only if the starter hung before becoming PID 1: --kill-child ends it.
+                self._process.kill()
+                self._process.wait(10)
+            self._join_readers()
+            with self._lock:
+                if self._pidfd is not None:
+                    os.close(self._pidfd)
+                    self._pidfd = None
+            shutil.rmtree(self.workdir, ignore_errors=True)
         code = self.exit_code
         assert code is not None
         return code
@@ -177,7 +187,8 @@ class Container:
 
     def _join_readers(self) -> None:
         for reader in self._readers:
-            reader.join(timeout=10)
+            if reader is not threading.current_thread():  # an on_output asking exit_code
+                reader.join(timeout=10)
 
 
 def _read_report(fd: int, process: subprocess.Popen[bytes]) -> str | None:

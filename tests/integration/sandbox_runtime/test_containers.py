@@ -170,3 +170,12 @@ def leftovers(namespaces: dict[str, str], workdir: str) -> list[str]:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     found += [f"named netns {line}" for line in netns.stdout.splitlines()]
     return found
+
+
+def test_each_task_writes_to_a_layer_of_its_own(run_container, busybox) -> None:
+    writer = run_container({"command": ["echo mine > /www/written; cat /www/written"],
+                            "user": "root"})
+    assert writer.container.wait(WAIT) == 0 and writer.out() == ["mine"]
+    reader = run_container({"command": ["cat /www/written || echo absent"]})
+    assert reader.container.wait(WAIT) == 0 and reader.out()[-1] == "absent"
+    assert not (busybox.rootfs / "www/written").exists()  # the cached image is untouched

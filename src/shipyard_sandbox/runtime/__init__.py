@@ -16,6 +16,8 @@ What it models:
   and a minimal /dev mounted, loopback up, as PID 1; its stdout/stderr lines passed on; Docker's
   exit codes; stop as `docker stop` does (stop signal, SIGKILL after stopTimeout), leaving
   no process, mount, namespace or writable layer behind;
+- `network`: a task's network namespace (loopback only), held as ECS's pause container holds
+  it, which the task's containers join, so that they reach each other on localhost;
 - `forwarder`: a container port reached from the host through a Unix socket in the state
   folder, relayed to 127.0.0.1:PORT by a forwarder inside the task's network namespace;
 - `healthcheck`: the container definition's healthCheck run inside the task (CMD and
@@ -24,8 +26,7 @@ What it models:
 
 What it does not model:
 - no network but loopback: a task has no ENI, no IP address, no DNS, no outbound traffic;
-  containers of one task do not share a namespace yet (awsvpc tasks do); port mappings exist
-  only as forwarders; nothing ever gets an address off 127.0.0.0/8;
+  port mappings exist only as forwarders; nothing ever gets an address off 127.0.0.0/8;
 - no cgroups: `cpu`, `memory`, ulimits are not enforced, and no OOM kill;
 - no user namespace, capabilities, seccomp, AppArmor or read-only root: a container's root
   is the machine's root, confined by chroot and namespaces only (the sandbox runs only images

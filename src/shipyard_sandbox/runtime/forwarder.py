@@ -63,7 +63,7 @@ class Forwarder:
             stderr=subprocess.PIPE, start_new_session=True, env={"PATH": "/usr/bin:/bin"})
         forwarder = cls(process, socket_path, port)
         assert process.stdout is not None and process.stderr is not None
-        ready = _first_line(process.stdout, timeout)
+        ready = first_line(process.stdout, timeout)
         if ready != READY:
             forwarder.stop()
             raise ForwarderError(f"forwarder to port {port} of task process {pid} did not "
@@ -124,7 +124,7 @@ def request(socket_path: Path, method: str = "GET", target: str = "/", *,
         connection.close()
 
 
-def _first_line(stream, timeout: float) -> bytes:
+def first_line(stream, timeout: float) -> bytes:
     """The first line of `stream`, or b"" if none came within `timeout`."""
     line: list[bytes] = []
     reader = threading.Thread(target=lambda: line.append(stream.readline(64)), daemon=True)

@@ -6,8 +6,10 @@
     container.stop(stop_timeout)   # stop signal, SIGKILL after stop_timeout; the exit code
 
 The process is `unshare --net --mount --pid --fork --kill-child` around `_starter.py`, which
-becomes the container (see there). `pid` is the host's id of the container's PID 1, the
-target for `nsenter` (health checks, the forwarder). stdout and stderr lines go to
+becomes the container (see there). With `network=PID` the container joins the network
+namespace of PID (a `network.TaskNetwork`, shared by a task's containers) instead. `pid` is
+the host's id of the container's PID 1, the target for `nsenter` (health checks, the
+forwarder). stdout and stderr lines go to
 `on_output(stream, line)` as they come ("stdout"/"stderr", no newline; a line longer than
 16 KiB arrives in parts, as Docker splits it). The exit code is Docker's: the process's own,
 or 128 + the signal that killed it. After `stop()` nothing is left: the namespaces die with
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from shipyard_sandbox.runtime.launch import ContainerStartError, LaunchPlan
+from shipyard_sandbox.runtime.network import joined
 
 UNSHARE = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child",
            "--propagation", "private"]
@@ -45,8 +48,10 @@ class Container:
     """A container's process; `start()` once, then `wait()`/`stop()` from any thread.
     Call `stop()` also after the process ended by itself: it removes the writable layer."""
 
-    def __init__(self, plan: LaunchPlan, workdir: Path, on_output: OutputCallback) -> None:
+    def __init__(self, plan: LaunchPlan, workdir: Path, on_output: OutputCallback, *,
+                 network: int | None = None) -> None:
         self.plan = plan
+        self.network = network
         self.workdir = workdir
         self.on_output = on_output
         self.pid: int | None = None
@@ -81,7 +86,8 @@ class Container:
         report_fd = os.open(report, os.O_RDONLY | os.O_NONBLOCK)
         try:
             self._process = subprocess.Popen(
-                [*UNSHARE, sys.executable, "-I", "-S", str(STARTER), str(spec), str(report)],
+                [*self._namespaces(), sys.executable, "-I", "-S", str(STARTER), str(spec),
+                 str(report)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True, env={"PATH": "/usr/bin:/bin"})
             failure = _read_report(report_fd, self._process)
@@ -155,6 +161,13 @@ class Container:
         code = self.exit_code
         assert code is not None
         return code
+
+    def _namespaces(self) -> list[str]:
+        """unshare, or with `network`: nsenter into that network namespace, then unshare of
+        the mount and pid namespaces (nsenter execs unshare: its pid stays ours to wait)."""
+        if self.network is None:
+            return UNSHARE
+        return [*joined(self.network), *(arg for arg in UNSHARE if arg != "--net")]
 
     def _open_pid1(self) -> tuple[int | None, int | None]:
         """A pidfd of unshare's child, the namespace's PID 1 (None if it already ended)."""

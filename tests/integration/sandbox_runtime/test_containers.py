@@ -179,3 +179,27 @@ def test_each_task_writes_to_a_layer_of_its_own(run_container, busybox) -> None:
     reader = run_container({"command": ["cat /www/written || echo absent"]})
     assert reader.container.wait(WAIT) == 0 and reader.out()[-1] == "absent"
     assert not (busybox.rootfs / "www/written").exists()  # the cached image is untouched
+
+
+def test_containers_of_one_task_share_its_network_namespace(run_container) -> None:
+    from shipyard_sandbox.runtime.network import TaskNetwork
+
+    network = TaskNetwork().start()
+    namespace = network.namespace
+    try:
+        server = run_container({"command": ["echo serving; exec httpd -f -p 127.0.0.1:8080 "
+                                            "-h /www"]}, network=network.pid)
+        wait_for_line(server, "serving")
+        fetch = ("for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://127.0.0.1:8080/ && "
+                 "exit 0; sleep 0.2; done; exit 1")
+        sidecar = run_container({"command": [fetch]}, network=network.pid)
+        alone = run_container({"command": ["wget -q -T 1 -O- http://127.0.0.1:8080/ || "
+                                           "echo unreachable"]})
+        assert sidecar.container.wait(WAIT) == 0
+        assert sidecar.out() == ["hello from busybox"]
+        assert alone.container.wait(WAIT) == 0 and alone.out() == ["unreachable"]
+        assert os.readlink(f"/proc/{server.container.pid}/ns/net") == namespace
+        assert server.container.stop(timeout=0.2) == 137
+    finally:
+        network.stop()
+    assert leftovers({"net": namespace}, "no-such-folder") == []

@@ -1,5 +1,6 @@
 """Images pulled from the sandbox registry by digest and unpacked into a cached rootfs.
 
+`ImageStore.resolve(repository, tag)` pins a tag to its digest, as ECS does at launch;
 `ImageStore.pull(repository, digest)` reads the manifest over HTTP from the registry (basic
 auth, 127.0.0.1 only), picks the host platform's image from an index as ECS's agent does (an
 index with no image for the host fails with `PlatformMismatch`, naming what it has), checks
@@ -91,6 +92,18 @@ class ImageStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def resolve(self, repository: str, tag: str) -> str:
+        """The digest `repository:tag` names now, as ECS pins a task's image at launch."""
+        answer = self._http.get(f"{self.url}/v2/{repository}/manifests/{tag}",
+                                headers={"Accept": MANIFEST_ACCEPT})
+        if answer.status_code != 200:
+            raise ImageError(f"registry answered {answer.status_code} for {repository}:{tag}")
+        if len(answer.content) > MAX_MANIFEST_BYTES:
+            raise ImageError(f"manifest {repository}:{tag} is larger than "
+                             f"{MAX_MANIFEST_BYTES} bytes")
+        # The digest of the bytes themselves; a header could name another manifest.
+        return "sha256:" + hashlib.sha256(answer.content).hexdigest()
 
     def pull(self, repository: str, digest: str, *, platform: str | None = None) -> Image:
         """The image `repository@digest` for `platform` (the host's by default), unpacked."""

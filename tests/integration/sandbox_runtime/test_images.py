@@ -62,6 +62,14 @@ def test_an_index_without_the_host_platform_fails_naming_what_it_has(busybox_ima
     assert not any(image_store.cache_dir.glob(f"*{busybox_images.foreign_index[7:]}*"))
 
 
+def test_a_tag_resolves_to_the_digest_of_what_it_names_now(busybox_images,
+                                                         image_store) -> None:
+    assert image_store.resolve(busybox_images.repository, "single") == busybox_images.single
+    assert image_store.resolve(busybox_images.repository, "index") == busybox_images.index
+    with pytest.raises(ImageError, match="404"):
+        image_store.resolve(busybox_images.repository, "no-such-tag")
+
+
 def test_a_digest_the_registry_lacks_is_an_error(busybox_images, image_store) -> None:
     with pytest.raises(ImageError, match="404"):
         image_store.pull(busybox_images.repository, "sha256:" + "0" * 64)

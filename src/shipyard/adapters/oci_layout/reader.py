@@ -222,6 +222,9 @@ def _parse_json(content: bytes, where: str, layout: Path) -> Mapping[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where} in OCI layout {layout} is not valid JSON; write the layout "
                          "again") from exc
+    except RecursionError as exc:  # `[[[[...` many thousand deep: json recurses per level
+        raise UsageError(f"{where} in OCI layout {layout} is nested too deeply to be an OCI "
+                         "document; write the layout again") from exc
     if not isinstance(data, Mapping):
         raise UsageError(f"{where} in OCI layout {layout} is not a JSON object; write the "
                          "layout again")

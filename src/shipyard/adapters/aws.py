@@ -7,6 +7,7 @@ which botocore reads itself, so the sandbox, LocalStack and real AWS are one cod
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -122,8 +123,12 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 try:
+                    client = self._create(service)
+                    # botocore takes `http://host:abc` and fails in urllib3 at the first call
+                    # with a bare ValueError; asking for the port here makes it this one error.
+                    _ = urllib.parse.urlsplit(getattr(client.meta, "endpoint_url", "") or "").port
                     self._clients[service] = _refuse_foreign_answers(
-                        watch_aws_client(self._create(service), service))
+                        watch_aws_client(client, service))
                 except (botocore.exceptions.BotoCoreError, ValueError) as exc:
                     raise translate(f"{service} client", exc) from exc
             return self._clients[service]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.adapters.credentials import RegistryLogin
 from shipyard.adapters.files import write_atomically
+from shipyard.adapters.text_files import read_user_text
 from shipyard.config import Config
 from shipyard.errors import UsageError
 from shipyard.usecases.context import Context
@@ -33,26 +33,36 @@ class LoginResult:
 
 def login(config: Config, ctx: Context, docker_config: Path | None = None) -> LoginResult:
     """Get an ECR token, prove the registry accepts it, and optionally store it for docker."""
+    # The docker config is read and checked first: a folder, a FIFO or broken JSON there is
+    # refused before any AWS or registry request, not after the login was made.
+    existing = read_docker_config(docker_config) if docker_config is not None else {}
     target = resolve_target(config, ctx)
     credentials = ctx.ecr.login(target.account_id).for_host(target.registry)
     with ctx.registry(target.registry, auth=credentials) as client:
         client.check_auth()
     if docker_config is not None:
-        write_docker_credential(docker_config, credentials)
+        existing.setdefault("auths", {})[credentials.host] = {"auth": credentials.token()}
+        write_atomically(docker_config, json.dumps(existing, indent=2), mode=0o600)
     return LoginResult(target, docker_config)
 
 
-def write_docker_credential(path: Path, login: RegistryLogin) -> None:
-    """Merge one `auths` entry into a docker config file, atomically and readable only by us."""
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = json.loads(path.read_text() or "{}")
-        except (ValueError, OSError) as exc:
-            raise UsageError(f"{path} cannot be read as JSON ({exc.__class__.__name__}); fix "
-                             "or remove it before logging in") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("auths", {}), dict):
-            raise UsageError(f"{path} is not a docker config (an object with an 'auths' "
-                             "object); fix or remove it before logging in")
-    data.setdefault("auths", {})[login.host] = {"auth": login.token()}
-    write_atomically(path, json.dumps(data, indent=2), mode=0o600)
+def read_docker_config(path: Path) -> dict[str, Any]:
+    """The docker config `--docker-config` names, to merge one `auths` entry into ({} when it
+    is new); a file that cannot be one, or a new file whose folder is missing, is refused."""
+    fix = "fix or remove it, or pass another --docker-config"
+    if not path.exists() and not path.is_symlink():
+        if not path.parent.is_dir():
+            raise UsageError(f"--docker-config {path} is in a folder that does not exist; "
+                             "create the folder or pass another --docker-config")
+        return {}
+    text = read_user_text(path, limit=10_000_000, error=UsageError,
+                          fix=f"--docker-config must be a docker config.json; {fix}")
+    try:
+        data = json.loads(text or "{}")
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"--docker-config {path} cannot be read as JSON "
+                         f"({exc.__class__.__name__}); {fix}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("auths", {}), dict):
+        raise UsageError(f"--docker-config {path} is not a docker config (an object with an "
+                         f"'auths' object); {fix}")
+    return data

@@ -88,6 +88,13 @@ def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
         data = parse_toml(text)
     except TomlTextError as exc:
         raise ConfigError(f"allowlist {path}: {exc}") from exc
+    # A misspelt key would otherwise be dropped in silence: `[[ignroe]]` allows nothing, and
+    # the team believes it allowed something. Keys are named; values never (they may be
+    # anything pasted in).
+    for key in data:
+        if key != "ignore":
+            raise ConfigError(f"allowlist {path}: unknown key {key!r}; the file holds only "
+                              "[[ignore]] entries with id, reason and expires")
     ignore = data.get("ignore", [])
     if not isinstance(ignore, list):
         raise ConfigError(f"allowlist {path}: 'ignore' is not a list of entries; write each "
@@ -97,6 +104,10 @@ def parse_allowlist(text: str, path: str) -> list[AllowlistEntry]:
         if not isinstance(item, dict):
             raise ConfigError(f"allowlist {path}: entry {number} is not a table; write it as "
                               "an [[ignore]] table with id, reason and expires")
+        unknown = [key for key in item if key not in ("id", "reason", "expires")]
+        if unknown:
+            raise ConfigError(f"allowlist {path}: entry {number} has the unknown key "
+                              f"{unknown[0]!r}; an entry holds only id, reason and expires")
         missing = [key for key in ("id", "reason", "expires") if not item.get(key)]
         if missing:
             raise ConfigError(f"allowlist {path}: entry {number} lacks {', '.join(missing)}; "

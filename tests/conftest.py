@@ -120,7 +120,13 @@ def shipyard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 # --- the sandbox (registry + moto), shared by a test session ------------------------------
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory):
+def sandbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session sandbox's state folder; its registry stores under `registry/storage`."""
+    return tmp_path_factory.mktemp("sandbox")
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_dir: Path):
     """A running sandbox (`shipyard sandbox up` in a temporary state folder); its environment.
 
     One per session: starting one takes about two seconds. Tests stay apart by using their own
@@ -128,7 +134,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory):
     """
     from shipyard_sandbox import control
 
-    state_dir = tmp_path_factory.mktemp("sandbox")
+    state_dir = sandbox_dir
     endpoints, _ = control.up(state_dir, region="ap-northeast-2")
     try:
         yield endpoints.environment()

@@ -161,10 +161,24 @@ def _keep_quotes(value: str) -> str:
     return MASK
 
 
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def _mask_authorization(match: re.Match[str]) -> str:
+    """The header's key and scheme kept, its value masked. An unquoted value runs to the end
+    of the line, as a header does; but a Basic or Bearer value is one token68 word, so what
+    follows it on the line (a retry note, say) is kept."""
+    scheme, value = match["scheme"] or "", match["value"]
+    rest = ""
+    if not match["open"] and scheme.strip().lower() in ("basic", "bearer", "token"):
+        token = _TOKEN68.match(value)
+        rest = value[token.end():] if token else value
+    return match["key"] + (match["open"] or "") + scheme + MASK + rest
+
+
 def redact_shapes(text: str) -> str:
     """Mask what looks like a credential wherever it appears, registered or not."""
-    text = _AUTHORIZATION.sub(lambda m: (m["key"] + (m["open"] or "") + (m["scheme"] or "")
-                                         + MASK), text)
+    text = _AUTHORIZATION.sub(_mask_authorization, text)
     text = _SCHEME_VALUE.sub(lambda m: f"{m[1]} {MASK}", text)
     text = _KEY_VALUE.sub(lambda m: m["key"] + _keep_quotes(m["value"]), text)
     text = _XML_ELEMENT.sub(lambda m: m["open"] + MASK, text)
@@ -197,8 +211,7 @@ def redact_output(text: str, secrets: SecretRegistry = SECRETS) -> str:
     (`ecr:GetAuthorizationToken: cannot reach ...`) and results (a secret's ARN).
     """
     text = secrets.redact(text)
-    text = _AUTHORIZATION.sub(lambda m: (m["key"] + (m["open"] or "") + (m["scheme"] or "")
-                                         + MASK), text)
+    text = _AUTHORIZATION.sub(_mask_authorization, text)
     text = _SCHEME_VALUE.sub(lambda m: f"{m[1]} {MASK}", text)
     return _URL_USERINFO.sub(lambda m: f"{m[1]}{MASK}@", text)
 

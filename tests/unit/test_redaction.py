@@ -98,6 +98,11 @@ def test_short_values_are_not_registered_so_words_survive() -> None:
      "{'Authorization': b'AWS4-HMAC-SHA256 ***', 'X': b'y'}"),
     ('{"authorization": "Bearer abc"}', '{"authorization": "Bearer ***"}'),  # JSON
     ("Proxy-Authorization: Basic abc", "Proxy-Authorization: Basic ***"),
+    # a Basic value is one word: the retry note after it stays readable
+    ("you sent Authorization: Basic QVdTOnBhc3M= (retry 2 in 0.5s)",
+     "you sent Authorization: Basic *** (retry 2 in 0.5s)"),
+    # no scheme, so no telling where the value ends: the rest of the line goes
+    ("Authorization: s3cr3t and more", "Authorization: ***"),
     # the session token: as a header, and as botocore's canonical request line
     ("{'X-Amz-Security-Token': b'IQoJb3JpZ2luX2Vj'}", "{'X-Amz-Security-Token': b'***'}"),
     ("x-amz-security-token:IQoJb3Jp\nx-amz-target:Foo",

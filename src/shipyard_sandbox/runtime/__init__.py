@@ -20,6 +20,8 @@ What it models:
   it, which the task's containers join, so that they reach each other on localhost;
 - `forwarder`: a container port reached from the host through a Unix socket in the state
   folder, relayed to 127.0.0.1:PORT by a forwarder inside the task's network namespace;
+- `leftovers`: every process started in a session of its own is recorded beside its state
+  (pid and start time), so that a sandbox started after one that crashed ends what it left;
 - `healthcheck`: the container definition's healthCheck run inside the task (CMD and
   CMD-SHELL), with interval, timeout, retries and startPeriod, divided by a time scale;
   ECS's HEALTHY/UNHEALTHY/UNKNOWN.

@@ -15,6 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from shipyard_sandbox.runtime import leftovers
 from shipyard_sandbox.runtime.forwarder import first_line
 
 READY_TIMEOUT = 10.0
@@ -40,7 +41,9 @@ class TaskNetwork:
         """The namespace's identity ("net:[inode]"), as /proc/PID/ns/net shows it."""
         return os.readlink(f"/proc/{self.pid}/ns/net")
 
-    def start(self) -> TaskNetwork:
+    def start(self, state: Path | None = None) -> TaskNetwork:
+        """Make the namespace; with `state` (a folder), record the holder there for
+        `leftovers.reap`."""
         self._process = subprocess.Popen(
             ["unshare", "--net", "--", "/bin/sh", "-c",
              "ip link set lo up && echo up && exec sleep infinity"],
@@ -51,6 +54,9 @@ class TaskNetwork:
             self.stop()
             raise TaskNetworkError("could not make the task's network namespace: "
                                    f"{self._stderr()}")
+        if state is not None:
+            state.mkdir(parents=True, exist_ok=True)
+            leftovers.record(state / f"network{leftovers.SUFFIX}", self.pid)
         return self
 
     def stop(self) -> None:

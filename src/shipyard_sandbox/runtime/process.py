@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from shipyard_sandbox.runtime import leftovers
 from shipyard_sandbox.runtime.launch import ContainerStartError, LaunchPlan
 from shipyard_sandbox.runtime.network import joined
 
@@ -98,6 +99,7 @@ class Container:
         finally:
             os.close(report_fd)
         spec.unlink(missing_ok=True)
+        leftovers.record(self.workdir / f"container{leftovers.SUFFIX}", self._process.pid)
         self._pidfd, self.pid = self._open_pid1()
         for stream, name in ((self._process.stdout, "stdout"), (self._process.stderr, "stderr")):
             reader = threading.Thread(target=self._read, args=(stream, name), daemon=True,

@@ -114,7 +114,7 @@ def test_busybox_httpd_answers_through_the_forwarder_and_nothing_is_left(
     assert forwarder.process.wait(WAIT) is not None  # ended with the task's pid namespace
     forwarder.stop()
     assert not forwarder.socket_path.exists()
-    assert leftovers(namespaces, str(container.workdir)) == []
+    assert left_behind(namespaces, str(container.workdir)) == []
     assert not container.workdir.exists()
 
 
@@ -154,15 +154,24 @@ def retry_request(socket_path: Path, target: str):
             time.sleep(0.05)
 
 
-def leftovers(namespaces: dict[str, str], workdir: str) -> list[str]:
-    """Processes still in any of `namespaces`, mounts naming `workdir`, named netns."""
+def zombie(entry: Path) -> bool:
+    """An ended process its parent has yet to wait for (this test, or the machine's init for
+    an orphan): it runs nothing and holds no mount or network namespace any more."""
+    try:
+        return (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def left_behind(namespaces: dict[str, str], workdir: str) -> list[str]:
+    """Running processes in any of `namespaces`, mounts naming `workdir`, named netns."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         for kind, namespace in namespaces.items():
             try:
-                if os.readlink(entry / "ns" / kind) == namespace:
+                if os.readlink(entry / "ns" / kind) == namespace and not zombie(entry):
                     found.append(f"process {entry.name} in the task's {kind} namespace")
             except OSError:
                 continue  # ended while we looked, or a kernel thread
@@ -202,4 +211,25 @@ def test_containers_of_one_task_share_its_network_namespace(run_container) -> No
         assert server.container.stop(timeout=0.2) == 137
     finally:
         network.stop()
-    assert leftovers({"net": namespace}, "no-such-folder") == []
+    assert left_behind({"net": namespace}, "no-such-folder") == []
+
+
+def test_what_a_crashed_sandbox_left_running_is_reaped(run_container, task_dir: Path) -> None:
+    from shipyard_sandbox.runtime import leftovers
+    from shipyard_sandbox.runtime.network import TaskNetwork
+
+    network = TaskNetwork().start(state=task_dir / "network")
+    server = run_container({"command": ["echo serving; exec httpd -f -p 127.0.0.1:8080 "
+                                        "-h /www"]}, network=network.pid)
+    wait_for_line(server, "serving")
+    container = server.container
+    namespaces = {"net": network.namespace,
+                  **{kind: os.readlink(f"/proc/{container.pid}/ns/{kind}")
+                     for kind in ("mnt", "pid")}}
+    forwarder = Forwarder.start(container.pid, 8080, task_dir / "app-8080.sock")
+    # Nothing is stopped, as after a crash: only the records on disk are left to go by.
+    ended = leftovers.reap(task_dir)
+    assert sorted(ended) == sorted([network.pid, container._process.pid])
+    assert forwarder.process.wait(WAIT) is not None
+    assert left_behind(namespaces, str(task_dir)) == []
+    assert not task_dir.exists()

@@ -74,8 +74,11 @@ def test_pushes_through_faults_are_whole_or_fail_cleanly(
                     env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]]
     _short_registry_timeouts(monkeypatch)
     tally = _Tally()
-    # The first blob PUT always has a bit flipped: at least one push must fail, cleanly.
-    first = [Fault("bit-flip", "PUT", r"/blobs/uploads/.")]
+    # Both branches, whatever the random schedule does: every blob PUT of the first push is
+    # refused (it must fail, cleanly), and the second push's first blob PUT has a bit flipped
+    # (the registry refuses it as DIGEST_INVALID, and the client sends it again).
+    first = [Fault("503", "PUT", r"/v2/faults/p00/blobs/uploads/.", times=99),
+             Fault("bit-flip", "PUT", r"/v2/faults/p01/blobs/uploads/.")]
     with fault_proxy(registry, first, schedule=RandomFaults(SEED, RATE, WEIGHTS),
                      stall_seconds=STALL_SECONDS, seed=SEED,
                      late_after=READ_TIMEOUT / 2, echo_credentials=True) as proxy:

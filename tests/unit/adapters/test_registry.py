@@ -655,6 +655,27 @@ def test_blob_digest_mismatch_is_an_error(registry: FakeRegistry, make_client,
         make_client().push_layout(image, REPO, ["1"])
 
 
+def test_a_blob_altered_on_the_way_is_sent_again(registry: FakeRegistry, make_client,
+                                                  image: OciLayout, sleeps: list[float]) -> None:
+    # The stream checks every byte against the digest, so DIGEST_INVALID after a whole PUT
+    # means the bytes changed between client and registry: a retry with a fresh session.
+    registry.hooks.append(_fail_first(1, _is_blob_put, lambda: _error(
+        400, "DIGEST_INVALID", "provided digest did not match uploaded content")))
+    client = make_client(concurrency=1)
+    report = client.push_layout(image, REPO, ["1"])
+    assert report.retries == 1 and len(sleeps) == 1 and report.tags_set == ["1"]
+    assert registry.uploads == {}  # the refused session was cancelled
+
+
+def test_a_blob_altered_every_time_gives_up_after_the_retries(
+        registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    registry.hooks.append(_fail_first(99, _is_blob_put, lambda: _error(
+        400, "DIGEST_INVALID", "provided digest did not match uploaded content")))
+    with pytest.raises(RegistryError, match=r"still failed after 3 attempts \(PUT .* answered "
+                                            r"400 DIGEST_INVALID: the bytes were altered"):
+        make_client(max_retries=2, concurrency=1).push_layout(image, REPO, ["1"])
+
+
 def test_manifest_digest_mismatch_is_an_error(registry: FakeRegistry, make_client,
                                               multiarch: OciLayout) -> None:
     registry.wrong_digest_for.add(multiarch.digest)

@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 import httpx
 
 from shipyard.adapters.oci_layout import Descriptor, OciLayout
+from shipyard.adapters.registry.answers import registry_errors
 from shipyard.adapters.registry.events import BlobAdvanced, BlobStarted, ProgressEvent
 from shipyard.adapters.registry.names import path_of, pull_scope, push_scope, with_digest
 from shipyard.adapters.registry.transport import Retry, Session
@@ -43,6 +44,15 @@ def check_stored_digest(host: str, response: httpx.Response, expected: str, what
     if stored is not None and stored != expected:
         raise RegistryError(f"registry {host}: {what} stored digest {stored} but we sent "
                             f"{expected}; something altered the content, push again")
+
+
+def _altered_on_the_way(response: httpx.Response) -> bool:
+    """True when the registry refused a blob's content as not matching its digest. The
+    stream checked that digest on every byte it sent (`OciLayout.iter_blob` raises before the
+    request completes otherwise), so the bytes changed between us and the registry: a proxy,
+    a bad link. Sending them again, in a fresh session, is the fix."""
+    return response.status_code == 400 and any(
+        code == "DIGEST_INVALID" for code, _ in registry_errors(response))
 
 
 class BlobUploads:
@@ -103,6 +113,9 @@ class BlobUploads:
                     headers={"Content-Type": "application/octet-stream",
                              "Content-Length": str(blob.size)},
                     body=lambda: self._blob_body(blob))
+                if _altered_on_the_way(response):
+                    raise Retry(f"{put_what} answered 400 DIGEST_INVALID: the bytes were "
+                                "altered on the way")
                 if response.status_code != 201:
                     raise self.session.failure(response, put_what)
                 completed = True

@@ -10,7 +10,9 @@ What it models:
   owners; an entry that would land outside the rootfs refuses the image);
 - `launch`: what Docker and ECS's agent make of the image config and the container
   definition: entryPoint/command overrides, environment merged over the image's Env,
-  workingDirectory, user (names from the image's /etc/passwd and /etc/group), StopSignal;
+  workingDirectory, user (names from the image's /etc/passwd and /etc/group), StopSignal,
+  mountPoints (the task's volumes as host folders, bind-mounted, readOnly kept) and
+  readonlyRootFilesystem;
 - `process`: each container as a real process in its own mount, pid and network namespaces
   (`unshare`), root in an overlay of the cached rootfs and a writable layer of its own, /proc
   and a minimal /dev mounted, loopback up, as PID 1; its stdout/stderr lines passed on; Docker's

@@ -3,9 +3,10 @@
 Run by `process.Container` as `unshare --net --mount --pid --fork --kill-child python -I -S
 _starter.py SPEC REPORT`, so it starts as PID 1 of a new pid namespace in new mount and network
 namespaces. It brings `lo` up, mounts the container's overlay (the cached image rootfs as the
-read-only lower layer, the task's own writable upper layer), chroots into it, mounts /proc and
-a small /dev there, drops to the container's user and execs the command: the container's
-process is PID 1, as under Docker without `initProcessEnabled`.
+read-only lower layer, the task's own writable upper layer), chroots into it, mounts /proc, a
+small /dev and the volumes there, makes the root read-only if asked, drops to the container's
+user and execs the command: the container's process is PID 1, as under Docker without
+`initProcessEnabled`.
 
 Nothing of this outlives the namespaces: the mounts are made in the private mount namespace,
 and the kernel removes it once its last process is gone. A failure before exec is written to
@@ -25,7 +26,7 @@ import socket
 import struct
 import sys
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 # Docker's /dev: these character devices and nothing of the host's.
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
@@ -51,6 +52,10 @@ def prepare(spec):
     loopback_up()
     mount("overlay", spec["merged"], "overlay", 0,
           f"lowerdir={spec['lower']},upperdir={spec['upper']},workdir={spec['work']}")
+    # Volumes' host folders, opened while the host's root is still ours; mounted from these
+    # descriptors after the chroot, onto targets resolved inside the container's root.
+    volumes = [(os.open(volume["source"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), volume)
+               for volume in spec["mounts"]]
     os.chroot(spec["merged"])
     os.chdir("/")
     # From here every path resolves inside the container's root, links included.
@@ -66,12 +71,20 @@ def prepare(spec):
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"/dev/{name}")
+    for fd, volume in volumes:
+        os.makedirs(volume["target"], exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", volume["target"], "", MS_BIND)
+        if volume["read_only"]:
+            mount("", volume["target"], "", MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(fd)
     if os.path.isdir("/etc") and not os.path.lexists("/etc/hosts"):
         with open("/etc/hosts", "w") as hosts:
             hosts.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
     # Docker creates a missing working directory.
     os.makedirs(spec["cwd"], exist_ok=True)
     os.chdir(spec["cwd"])
+    if spec["read_only_root"]:  # readonlyRootFilesystem: volumes, /dev, /proc stay writable
+        mount("", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY)
     os.setgroups(spec["groups"])
     os.setgid(spec["gid"])
     os.setuid(spec["uid"])

@@ -8,6 +8,9 @@ the task definition's container definition.
 - `workingDirectory` over the image's WorkingDir over "/"; `user` over the image's User over
   root, as "name", "uid", "name:group" or "uid:gid", names read from the rootfs's
   /etc/passwd and /etc/group (a numeric uid need not be listed, as in Docker).
+- `mountPoints`: each `sourceVolume` must be one of the task's volumes, given as host folders
+  (where a task's volume lives is the caller's choice); `readOnly` is kept.
+  `readonlyRootFilesystem` makes the container's root read-only (its volumes stay writable).
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ class ContainerStartError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host folder bind-mounted at `target` (an absolute path in the container)."""
+
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class LaunchPlan:
     """A container's process as the in-namespace starter runs it."""
 
@@ -40,11 +52,16 @@ class LaunchPlan:
     gid: int
     groups: list[int] = field(default_factory=list)
     stop_signal: int = signal.SIGTERM
+    mounts: list[Mount] = field(default_factory=list)
+    read_only_root: bool = False
 
 
-def plan(image: Image, definition: dict[str, Any]) -> LaunchPlan:
+def plan(image: Image, definition: dict[str, Any],
+         volumes: dict[str, Path] | None = None) -> LaunchPlan:
     """The LaunchPlan of a container definition (ECS's shape: `name`, `entryPoint`,
-    `command`, `environment`, `workingDirectory`, `user`) running `image`."""
+    `command`, `environment`, `workingDirectory`, `user`, `mountPoints`,
+    `readonlyRootFilesystem`) running `image`; `volumes` maps the task's volume names to
+    host folders."""
     config = image.config
     name = definition.get("name", "container")
     entry_point = definition.get("entryPoint")
@@ -68,7 +85,24 @@ def plan(image: Image, definition: dict[str, Any]) -> LaunchPlan:
         raise ContainerStartError(f"container {name}: workingDirectory {cwd!r} is not an "
                                   "absolute path")
     return LaunchPlan(name, image.rootfs, argv, env, cwd, uid, gid, groups,
-                      _stop_signal(config.get("StopSignal"), name))
+                      _stop_signal(config.get("StopSignal"), name),
+                      _mounts(definition.get("mountPoints") or [], volumes or {}, name),
+                      bool(definition.get("readonlyRootFilesystem")))
+
+
+def _mounts(points: list[dict[str, Any]], volumes: dict[str, Path],
+            container: str) -> list[Mount]:
+    mounts = []
+    for point in points:
+        name, target = point.get("sourceVolume"), point.get("containerPath", "")
+        if name not in volumes:
+            raise ContainerStartError(f"container {container}: mount point {target!r} names "
+                                      f"the volume {name!r}, which the task does not have")
+        if not target.startswith("/"):
+            raise ContainerStartError(f"container {container}: containerPath {target!r} is "
+                                      "not an absolute path")
+        mounts.append(Mount(volumes[name], target, bool(point.get("readOnly"))))
+    return mounts
 
 
 def resolve_user(rootfs: Path, user: str, container: str) -> tuple[int, int, list[int], str]:

@@ -78,7 +78,10 @@ class Container:
                 "lower": str(self.plan.rootfs), "upper": str(self.workdir / "upper"),
                 "work": str(self.workdir / "work"), "merged": str(self.workdir / "merged"),
                 "argv": self.plan.argv, "env": self.plan.env, "cwd": self.plan.cwd,
-                "uid": self.plan.uid, "gid": self.plan.gid, "groups": self.plan.groups}, out)
+                "uid": self.plan.uid, "gid": self.plan.gid, "groups": self.plan.groups,
+                "mounts": [{"source": str(m.source), "target": m.target,
+                            "read_only": m.read_only} for m in self.plan.mounts],
+                "read_only_root": self.plan.read_only_root}, out)
         report = self.workdir / "report"
         report.unlink(missing_ok=True)
         os.mkfifo(report, 0o600)

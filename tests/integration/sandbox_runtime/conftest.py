@@ -230,8 +230,9 @@ def busybox(busybox_images, image_store):
 
 @pytest.fixture
 def run_container(busybox, task_dir: Path) -> Iterator:
-    """run(definition, image=busybox, network=None) -> Running, started (in the network
-    namespace of the process `network` when given); every one is stopped after the
+    """run(definition, image=busybox, network=None, volumes=None) -> Running, started (in the
+    network namespace of the process `network` when given; `volumes` maps the task's volume
+    names to host folders); every one is stopped after the
     test (a short stop timeout: httpd, as PID 1, ignores SIGTERM)."""
     from shipyard_sandbox.runtime import launch
     from shipyard_sandbox.runtime.process import Container
@@ -239,9 +240,10 @@ def run_container(busybox, task_dir: Path) -> Iterator:
     require_root()
     started: list[Container] = []
 
-    def run(definition: dict, image=None, network: int | None = None) -> Running:
+    def run(definition: dict, image=None, network: int | None = None,
+            volumes: dict[str, Path] | None = None) -> Running:
         lines: list[tuple[str, str]] = []
-        plan = launch.plan(image or busybox, {"name": "app", **definition})
+        plan = launch.plan(image or busybox, {"name": "app", **definition}, volumes)
         container = Container(plan, task_dir / f"c{len(started)}",
                               lambda stream, line: lines.append((stream, line)),
                               network=network)

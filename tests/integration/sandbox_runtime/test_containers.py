@@ -233,3 +233,32 @@ def test_what_a_crashed_sandbox_left_running_is_reaped(run_container, task_dir: 
     assert forwarder.process.wait(WAIT) is not None
     assert left_behind(namespaces, str(task_dir)) == []
     assert not task_dir.exists()
+
+
+def test_volumes_are_mounted_and_a_read_only_root_refuses_writes(run_container,
+                                                                 tmp_path: Path) -> None:
+    data, config = tmp_path / "data", tmp_path / "config"
+    for folder in (data, config):
+        folder.mkdir()
+        folder.chmod(0o777)
+    (config / "settings").write_text("from the host\n")
+    script = ("cat /etc/app/settings; echo written > /data/out && echo data-ok; "
+              "touch /etc/app/x 2>/dev/null || echo config-read-only; "
+              "touch /www/x 2>/dev/null || echo root-read-only; "
+              "echo tmp > /dev/shm/x && echo shm-ok")
+    running = run_container({
+        "command": [script], "readonlyRootFilesystem": True,
+        "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"},
+                        {"sourceVolume": "config", "containerPath": "/etc/app",
+                         "readOnly": True}]},
+        volumes={"data": data, "config": config})
+    assert running.container.wait(WAIT) == 0
+    assert running.out() == ["from the host", "data-ok", "config-read-only", "root-read-only",
+                             "shm-ok"]
+    assert (data / "out").read_text() == "written\n"
+    assert sorted(p.name for p in config.iterdir()) == ["settings"]
+
+
+def test_a_mount_point_of_a_volume_the_task_lacks_cannot_start(run_container) -> None:
+    with pytest.raises(ContainerStartError, match="volume 'efs', which the task does not"):
+        run_container({"mountPoints": [{"sourceVolume": "efs", "containerPath": "/data"}]})

@@ -219,20 +219,23 @@ def test_what_a_crashed_sandbox_left_running_is_reaped(run_container, task_dir: 
     from shipyard_sandbox.runtime.network import TaskNetwork
 
     network = TaskNetwork().start(state=task_dir / "network")
-    server = run_container({"command": ["echo serving; exec httpd -f -p 127.0.0.1:8080 "
-                                        "-h /www"]}, network=network.pid)
-    wait_for_line(server, "serving")
-    container = server.container
-    namespaces = {"net": network.namespace,
-                  **{kind: os.readlink(f"/proc/{container.pid}/ns/{kind}")
-                     for kind in ("mnt", "pid")}}
-    forwarder = Forwarder.start(container.pid, 8080, task_dir / "app-8080.sock")
-    # Nothing is stopped, as after a crash: only the records on disk are left to go by.
-    ended = leftovers.reap(task_dir)
-    assert sorted(ended) == sorted([network.pid, container._process.pid])
-    assert forwarder.process.wait(WAIT) is not None
-    assert left_behind(namespaces, str(task_dir)) == []
-    assert not task_dir.exists()
+    try:
+        server = run_container({"command": ["echo serving; exec httpd -f -p 127.0.0.1:8080 "
+                                            "-h /www"]}, network=network.pid)
+        wait_for_line(server, "serving")
+        container = server.container
+        namespaces = {"net": network.namespace,
+                      **{kind: os.readlink(f"/proc/{container.pid}/ns/{kind}")
+                         for kind in ("mnt", "pid")}}
+        forwarder = Forwarder.start(container.pid, 8080, task_dir / "app-8080.sock")
+        # Nothing is stopped, as after a crash: only the records on disk are left to go by.
+        ended = leftovers.reap(task_dir)
+        assert sorted(ended) == sorted([network.pid, container._process.pid])
+        assert forwarder.process.wait(WAIT) is not None
+        assert left_behind(namespaces, str(task_dir)) == []
+        assert not task_dir.exists()
+    finally:
+        network.stop()  # if the test failed before the reaping
 
 
 def test_volumes_are_mounted_and_a_read_only_root_refuses_writes(run_container,

@@ -8,7 +8,8 @@ ECS's `healthStatus`:
 - UNKNOWN until a result decides, as while Docker reports "starting";
 - HEALTHY after a check exits 0;
 - UNHEALTHY after `retries` consecutive failures (non-zero exit, or no exit within `timeout`);
-  failures within `startPeriod` do not count, a success in it does.
+  failures within `startPeriod` do not count until a check has passed (Docker's rule: the
+  start period ends at the first success).
 
 The first check runs one `interval` after the start, as Docker's. Every wait (interval,
 startPeriod, timeout) is divided by `time_scale`; a scaled timeout is kept at least
@@ -90,7 +91,7 @@ class HealthMonitor:
             if self._check_once():
                 failures = 0
                 self._set(HEALTHY)
-            elif time.monotonic() - started >= self.start_period:
+            elif self.status != UNKNOWN or time.monotonic() - started >= self.start_period:
                 failures += 1
                 if failures >= self.retries:
                     self._set(UNHEALTHY)

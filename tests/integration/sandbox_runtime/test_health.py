@@ -91,6 +91,17 @@ def test_failures_in_the_start_period_do_not_count(run_container, monitored) -> 
     assert monitor.status == UNKNOWN and changes == []
 
 
+def test_the_start_period_ends_at_the_first_success(run_container, monitored) -> None:
+    running = run_container({"command": [SERVE]})
+    # Passes once, then fails: as a task that came up healthy and then broke.
+    once = "if [ -f /tmp/seen ]; then exit 1; fi; touch /tmp/seen"
+    monitor, changes, _ = monitored(running.container, {
+        "command": ["CMD-SHELL", once], "interval": 1, "retries": 2, "startPeriod": 3600})
+    wait_until(lambda: len(changes) == 2)
+    assert changes == [HEALTHY, UNHEALTHY]
+    assert monitor.checks_at_change == [1, 3]
+
+
 def test_check_commands_take_ecs_forms() -> None:
     assert check_argv(["CMD-SHELL", "curl -f localhost || exit 1"]) == [
         "/bin/sh", "-c", "curl -f localhost || exit 1"]

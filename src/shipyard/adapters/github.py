@@ -152,6 +152,10 @@ def _append_problem(path: Path) -> str | None:
     try:
         status = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            # Appending would create the link's target, wherever it points, or fail only after
+            # the command's work when the target's folder is missing.
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
         folder = path.parent
         if not folder.is_dir():
             return "is in a folder that does not exist"

@@ -16,6 +16,7 @@ and a display name), so rendering here does no I/O of its own.
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -180,9 +181,18 @@ _VALUE_FREE = {
 }
 
 
+# What an ECS field name looks like (camelCase letters and digits); only such a key is named.
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+
+
 def _value_free(report: Any, error: tuple[str, str, dict[str, Any]]) -> str:
     """One line of botocore's report for `error`, never holding a rendered value."""
     kind, name, details = error
+    if kind == "unknown field" and not _FIELD_NAME.fullmatch(str(details["unknown_param"])):
+        # The key itself may be rendered text (`"{{ ssm('/db/password') }}": 1`).
+        return (f"Unknown parameter in {name.lstrip('.') or 'input'}: a key that is not a "
+                "field name (not shown: it may be a rendered value), must be one of: "
+                f"{', '.join(details['valid_names'])}")
     template = _VALUE_FREE.get(kind)
     if template is None:  # missing or unknown keys, unions: names only, as botocore says them
         return " ".join(report._format_error(error).split())

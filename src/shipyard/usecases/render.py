@@ -50,7 +50,9 @@ def render_environment(name: str, image: str | None, config: Config, ctx: Contex
     settings = config.environment(name)
     template = config.path(settings.task_definition)
     if not template.is_file():
-        raise ConfigError(f"task-definition template {template} does not exist; fix "
+        what = ("is a folder, not a file" if template.is_dir()
+                else "is not a regular file" if template.exists() else "does not exist")
+        raise ConfigError(f"task-definition template {template} {what}; fix "
                           f"environments.{name}.task_definition")
     if image is not None:  # its syntax is checked before any AWS call: a typo is named first
         parse_image_reference(image, registry="", repository=repository_of(config, ctx.env))

@@ -57,8 +57,11 @@ def read_source_context(git: Git, actions: ActionsContext | None, tag_prefix: st
     if actions is not None:
         if actions.tag is not None and not manual_version:
             if version_from_tag(actions.tag, tag_prefix) is None:
+                # The tag comes from GITHUB_REF, or from GITHUB_REF_NAME when the ref is unset.
+                named = (f"GITHUB_REF {actions.ref!r}" if actions.ref
+                         else f"GITHUB_REF_NAME {actions.tag!r}")
                 raise UsageError(
-                    f"GITHUB_REF {actions.ref!r} is not a release tag '{tag_prefix}<semver>'; "
+                    f"{named} is not a release tag '{tag_prefix}<semver>'; "
                     f"tag releases like {tag_prefix}1.2.3, or pass --version"
                 )
             release_tags.append(actions.tag)

@@ -25,7 +25,7 @@ from shipyard.domain.versioning import (
     parse_semver,
     version_from_tag,
 )
-from shipyard.errors import ConflictError, UsageError, VersionFileError
+from shipyard.errors import ConflictError, GitError, UsageError, VersionFileError
 from shipyard.usecases.source import SourceContext, read_source_context
 
 
@@ -77,7 +77,10 @@ def compute_version(
         raise UsageError("--version and --bump contradict each other; pass only one of them")
 
     in_repository = git.is_repository()
-    if not in_repository and (manual is None or options.git_tag):
+    if not in_repository and options.git_tag:
+        raise GitError(f"--git-tag needs a git repository, and {config.project_dir} is not inside "
+                       "one; run it in a clone, or drop --git-tag")
+    if not in_repository and manual is None:
         git.require_repository()  # raises the clear "not a git repository" error
     warnings: list[str] = []
     source = None

@@ -37,8 +37,11 @@ class Case:
     # Lines besides the error that stderr may hold, by their start (appspec --check's
     # "FILE: problem" lines); "{tmp}" is filled in.
     other_lines: str | None = None
-    # Prepares what files cannot say (a git state, say): setup(repo, tmp_path).
+    # Prepares what files cannot say (a git state, say): setup(repo, tmp_path), which may
+    # return a function that undoes it after the case (an immutable file's flag).
     setup: Callable | None = None
+    # Another project folder than the repository's (`-C` it instead): "{tmp}/plain".
+    project: str | None = None
 
 
 def case(id: str, args: list[str] | str, code: int, words: list[str] | str, **extra) -> Case:
@@ -71,8 +74,12 @@ def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
 
 
 def assert_refused(result, code: int, words: tuple[str, ...], *, other_lines: str | None = None,
-                   secret: str | None = None) -> None:
-    """The documented exit code, one `error: ` line holding `words`, no crash, no secret."""
+                   secret: str | None = None, tmp: str | None = None) -> None:
+    """The documented exit code, one `error: ` line holding `words`, no crash, no secret.
+
+    With `tmp`, the test's folder is "{tmp}" in the line before the words are looked for: its
+    name holds the case's id ("...template_folder0"), which must not pass for a word.
+    """
     assert result.code == code, (result.code, result.err)
     lines = result.err.splitlines()
     errors = [line for line in lines if line.startswith("error: ")]
@@ -80,8 +87,9 @@ def assert_refused(result, code: int, words: tuple[str, ...], *, other_lines: st
     others = [line for line in lines if not line.startswith("error: ")]
     assert all(other_lines and line.startswith(other_lines) for line in others), result.err
     assert "Traceback" not in result.err and "unexpected" not in result.err, result.err
+    line = errors[0].replace(tmp, "{tmp}") if tmp else errors[0]
     for word in words:
-        assert word in errors[0], (word, errors[0])
+        assert word in line, (word, line)
     if secret:
         assert secret not in result.err and secret not in result.out
 
@@ -155,3 +163,37 @@ class World:
     def whole(self) -> dict:
         """Taken around each group of cases: moto's whole state (about 2 s a request)."""
         return moto_state(self.endpoint)
+
+
+def run_case(item: Case, repo, shipyard, tmp_path: Path, world: World, places: dict) -> None:
+    """Write the case's files, run it, and check the refusal and that nothing changed."""
+    places = {**places, "tmp": str(tmp_path), "project": str(repo.project)}
+    write_files(repo.project, {fill(name, places): fill(content, places)
+                               if isinstance(content, str) else content
+                               for name, content in item.files.items()})
+    undo = item.setup(repo, tmp_path) if item.setup else None
+    try:
+        args = [fill(arg, places) for arg in item.args]
+        env = {name: fill(value, places) for name, value in item.env.items()}
+        before = (repo.state(), world.folder(tmp_path), world.cheap())
+        if item.project:
+            result = shipyard(None, "-C", fill(item.project, places), *args, env=env)
+        else:
+            result = shipyard(repo, *args, env=env)
+        words = tuple(fill(word, {**places, "tmp": "{tmp}"}) for word in item.words)
+        assert_refused(result, item.code, words, secret=item.secret, tmp=str(tmp_path),
+                       other_lines=item.other_lines and fill(item.other_lines, places))
+        assert result.out == ""
+        assert (repo.state(), world.folder(tmp_path), world.cheap()) == before
+    finally:
+        if undo:
+            undo()
+
+
+def moto_unchanged_around(world: World):
+    """A class fixture's body: moto's whole state is the same after the class's cases as
+    before them (the state after one class is the next one's "before")."""
+    before = world.last_whole or world.whole()
+    yield
+    world.last_whole = world.whole()
+    assert world.last_whole == before, "a case of this class changed moto's state"

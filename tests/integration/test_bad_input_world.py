@@ -17,7 +17,7 @@ import socket
 import pytest
 
 from shipyard_testing import broken_layouts
-from shipyard_testing.bad_inputs import Case, World, assert_refused, case, fill, write_files
+from shipyard_testing.bad_inputs import Case, World, case, moto_unchanged_around, run_case
 
 pytestmark = pytest.mark.integration
 
@@ -231,29 +231,9 @@ def places(layouts, sandbox) -> dict:
             "closed": str(closed_port()), "registry": sandbox["SHIPYARD_REGISTRY"]}
 
 
-def run_case(item: Case, repo, shipyard, tmp_path, world: World, places: dict) -> None:
-    places = {**places, "tmp": str(tmp_path), "project": str(repo.project)}
-    write_files(repo.project, {fill(name, places): content
-                               for name, content in item.files.items()})
-    if item.setup:
-        item.setup(repo, tmp_path)
-    args = [fill(arg, places) for arg in item.args]
-    env = {name: fill(value, places) for name, value in item.env.items()}
-    before = (repo.state(), world.folder(tmp_path), world.cheap())
-    result = shipyard(repo, *args, env=env)
-    assert_refused(result, item.code, tuple(fill(word, places) for word in item.words),
-                   other_lines=item.other_lines, secret=item.secret)
-    assert result.out == ""
-    assert (repo.state(), world.folder(tmp_path), world.cheap()) == before
-
-
 @pytest.fixture(scope="class")
 def moto_unchanged(world):
-    """moto's whole state is the same after a class of cases as before it."""
-    before = world.last_whole or world.whole()
-    yield
-    world.last_whole = world.whole()
-    assert world.last_whole == before, "a case of this class changed moto's state"
+    yield from moto_unchanged_around(world)
 
 
 def _params(cases: list[Case]):

@@ -298,9 +298,8 @@ def load_config(project_dir: Path) -> Config:
     """
     project_dir = project_dir.resolve()
     if not project_dir.is_dir():
-        raise ConfigError(
-            f"project folder {project_dir} does not exist; pass an existing folder to -C"
-        )
+        what = "is not a folder" if project_dir.exists() else "does not exist"
+        raise ConfigError(f"project folder {project_dir} {what}; pass an existing folder to -C")
     path = project_dir / CONFIG_FILE_NAME
     present = path.exists() or path.is_symlink()  # a link to nothing is named, not ignored
     data: dict = {}

@@ -93,8 +93,9 @@ def _global_options(
     ctx: typer.Context,
     project_dir: Annotated[
         Path,
-        typer.Option("-C", "--project-dir", help="The service folder holding shipyard.toml.",
-                     file_okay=False),
+        # A file is refused by load_config, as a configuration error (exit 3) like a missing
+        # folder, not by click as a usage error.
+        typer.Option("-C", "--project-dir", help="The service folder holding shipyard.toml."),
     ] = Path("."),
     verbose: Annotated[
         bool,

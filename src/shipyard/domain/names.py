@@ -26,6 +26,8 @@ _COMPONENT = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
 # ECR's repositoryName pattern (CreateRepository), anchored; at most 256 characters.
 ECR_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 REPOSITORY_MAX_LENGTH = 256
+# ECR's own bounds on a repository name (CreateRepository): other registries take one letter.
+ECR_REPOSITORY_LENGTH = (2, REPOSITORY_MAX_LENGTH)
 # ECR's registry host names its account and region: 123456789012.dkr.ecr.REGION.amazonaws.com
 ECR_REGISTRY_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\."
                                r"amazonaws\.com(?:\.cn)?$")

@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shipyard.config import Config
-from shipyard.domain.names import ECR_REPOSITORY, is_loopback_host, registry_host_problem
+from shipyard.domain.names import (
+    ECR_REPOSITORY,
+    ECR_REPOSITORY_LENGTH,
+    is_loopback_host,
+    registry_host_problem,
+)
 from shipyard.domain.resource_names import is_region
 from shipyard.errors import UsageError
 from shipyard.usecases.context import Context
@@ -61,6 +66,12 @@ def repository_of(config: Config, env: Mapping[str, str], repository: str | None
     if not ECR_REPOSITORY.match(repository):
         raise UsageError(f"repository name '{repository}' is not valid for ECR (lowercase "
                          "letters, digits, '.', '_', '-', '/'); fix ECR_REPOSITORY or "
+                         "service.repository")
+    shortest, longest = ECR_REPOSITORY_LENGTH
+    if not shortest <= len(repository) <= longest:
+        shown = repository if len(repository) <= 40 else f"{repository[:40]}..."
+        raise UsageError(f"repository name '{shown}' is {len(repository)} characters long; ECR "
+                         f"takes {shortest} to {longest}: fix ECR_REPOSITORY or "
                          "service.repository")
     return repository
 

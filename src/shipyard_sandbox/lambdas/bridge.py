@@ -1,0 +1,143 @@
+"""moto's Lambda `Invoke` answered by running the handler (`runner`) instead of docker.
+
+`install(runner, ...)` patches `LambdaBackend.invoke` in this process; `invoke(...)` is the same
+thing for other sandbox parts (CodeDeploy's hooks). Only the sandbox process imports this.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import LambdaClientError
+from moto.sts.models import sts_backends
+from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
+
+from shipyard_sandbox.lambdas.runner import (
+    FunctionSnapshot,
+    InvokeRefused,
+    InvokeResult,
+    LambdaRunner,
+    code_sha256_hex,
+)
+
+CREDENTIALS_LIFETIME = 3600  # seconds; a role's session is renewed after this
+_installed: dict[str, Any] = {}
+_credentials_lock = threading.Lock()
+_credentials: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+class InvokeError(LambdaClientError):
+    def __init__(self, refused: InvokeRefused) -> None:
+        super().__init__(refused.code, refused.message)
+        self.code = refused.status
+
+
+def snapshot(fn: Any) -> FunctionSnapshot:
+    return FunctionSnapshot(
+        account_id=fn.account_id, region=fn.region, name=fn.function_name,
+        version=str(fn.version), arn=fn.function_arn, handler=fn.handler or "",
+        runtime=fn.run_time or "", package_type=fn.package_type or "Zip",
+        timeout=int(fn.timeout or 3), memory_mb=int(fn.memory_size or 128),
+        environment=dict(fn.environment_vars or {}), role=fn.role,
+        code=getattr(fn, "code_bytes", b"") or b"",
+        code_sha256=code_sha256_hex(getattr(fn, "code_sha_256", "")))
+
+
+def invoked_arn(fn: FunctionSnapshot, name_or_arn: str, qualifier: str | None) -> str:
+    """The ARN the caller named: qualified when it gave a qualifier, as Lambda's context."""
+    if re.match(ARN_PARTITION_REGEX, name_or_arn):
+        return name_or_arn
+    name, _, inline = name_or_arn.partition(":")
+    base = f"arn:{get_partition(fn.region)}:lambda:{fn.region}:{fn.account_id}:function:{name}"
+    qualifier = inline or qualifier
+    return f"{base}:{qualifier}" if qualifier else base
+
+
+def role_credentials(fn: FunctionSnapshot) -> dict[str, str]:
+    """Temporary credentials of the function's role from the sandbox's STS, as Lambda gives
+    a handler; cached per role for an hour."""
+    with _credentials_lock:
+        cached = _credentials.get(fn.role)
+        if cached and time.monotonic() - cached[0] < CREDENTIALS_LIFETIME:
+            return cached[1]
+        backend = sts_backends[fn.account_id][get_partition(fn.region)]
+        role = backend.assume_role(region_name=fn.region, role_session_name=fn.name,
+                                   role_arn=fn.role, policy="", duration=CREDENTIALS_LIFETIME,
+                                   external_id="")
+        values = {"AWS_ACCESS_KEY_ID": role.access_key_id,
+                  "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
+                  "AWS_SESSION_TOKEN": role.session_token}
+        _credentials[fn.role] = (time.monotonic(), values)
+        return values
+
+
+def _event(body: Any) -> bytes:
+    """The payload as the event: JSON, or `{}` when empty; anything else is refused."""
+    raw = body if isinstance(body, bytes) else (body or "").encode()
+    if not raw.strip():
+        return b"{}"
+    try:
+        json.loads(raw)
+    except ValueError as error:
+        raise InvokeRefused("InvalidRequestContentException", 400,
+                            f"Could not parse request body into json: {error}") from None
+    return raw
+
+
+def dispatch(fn: Any, name_or_arn: str, qualifier: str | None, body: Any,
+             invocation_type: str) -> InvokeResult:
+    runner: LambdaRunner = _installed["runner"]
+    event = _event(body)
+    function = snapshot(fn)
+    arn = invoked_arn(function, name_or_arn, qualifier)
+    if invocation_type == "DryRun":
+        return InvokeResult(204, executed_version=function.version)
+    if invocation_type == "Event":
+        return runner.submit(function, event, arn)
+    if invocation_type != "RequestResponse":
+        raise InvokeRefused("InvalidParameterValueException", 400,
+                            f"Unsupported invocation type {invocation_type!r}")
+    return runner.invoke(function, event, arn)
+
+
+def invoke(function_name_or_arn: str, payload: dict, *, wait: bool = True,
+           qualifier: str | None = None, account_id: str | None = None,
+           region: str | None = None) -> InvokeResult:
+    """Invoke a function from inside the sandbox: RequestResponse when `wait`, else Event.
+
+    Raises moto's `UnknownFunctionException` for an unknown function and `InvokeRefused`
+    for what Invoke would refuse (a runtime the sandbox cannot run, throttling)."""
+    backend = lambda_models.lambda_backends[account_id or _installed["account_id"]][
+        region or _installed["region"]]
+    fn = backend.get_function(function_name_or_arn, qualifier)
+    return dispatch(fn, function_name_or_arn, qualifier, json.dumps(payload).encode(),
+                    "RequestResponse" if wait else "Event")
+
+
+def install(runner: LambdaRunner, *, account_id: str, region: str) -> None:
+    """Patch moto so that Invoke runs handlers through `runner`."""
+    _installed.update(runner=runner, account_id=account_id, region=region)
+
+    def backend_invoke(self, function_name, qualifier, body, headers, response_headers):
+        fn = self.get_function(function_name, qualifier)
+        kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        try:
+            result = dispatch(fn, function_name, qualifier, body, kind)
+        except InvokeRefused as refused:
+            raise InvokeError(refused) from None
+        response_headers["x-amz-executed-version"] = result.executed_version
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        if result.status == 200:
+            # moto's response drops this header unless the caller asked for LogType=Tail.
+            response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail).decode()
+        response_headers["Content-Length"] = str(len(result.payload))
+        return result.payload
+
+    lambda_models.LambdaBackend.invoke = backend_invoke

@@ -76,6 +76,7 @@ BREAKS: dict[str, Callable[[Path], None]] = {
     "index-nested-deep": lambda d: (d / "index.json").write_text("[" * 100_000 + "]" * 100_000),
     "index-binary": lambda d: (d / "index.json").write_bytes(b"\xff\xfe\x00\x01binary"),
     "no-oci-layout-file": lambda d: (d / "oci-layout").unlink(),
+    "layout-version-2": lambda d: (d / "oci-layout").write_text('{"imageLayoutVersion": "2.0.0"}'),
     "layer-missing": lambda d: _last_layer(d).unlink(),
     "layer-short": lambda d: _last_layer(d).write_bytes(_last_layer(d).read_bytes()[:-1]),
     "layer-long": lambda d: _last_layer(d).write_bytes(_last_layer(d).read_bytes() + b"\0"),

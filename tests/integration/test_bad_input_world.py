@@ -47,6 +47,7 @@ LAYOUTS = [
     layout_case("index-nested-deep", ["index.json", "nested too deeply"]),
     layout_case("index-binary", ["index.json", "not valid JSON"]),
     layout_case("no-oci-layout-file", ["no oci-layout file"]),
+    layout_case("layout-version-2", ["imageLayoutVersion '2.0.0'", "(1.x)"]),
     layout_case("layer-missing", ["is missing from blobs/sha256"]),
     layout_case("layer-short", ["corrupt", "511 bytes instead of 512"]),
     layout_case("layer-long", ["corrupt", "513 bytes instead of 512"]),

@@ -59,10 +59,15 @@ class LayoutReader:
                 f"{self.path} is not an OCI image layout (no oci-layout file); pass a folder "
                 "written by a build or `skopeo copy ... oci:DIR`")
         data = self._json_file(marker, "oci-layout")
-        if not isinstance(data.get("imageLayoutVersion"), str):
+        version = data.get("imageLayoutVersion")
+        if not isinstance(version, str):
             raise UsageError(
                 f"{marker} has no imageLayoutVersion; write the layout again with a build "
                 "or `skopeo copy ... oci:DIR`")
+        if version.split(".")[0] != "1":  # a later major version may lay blobs out otherwise
+            raise UsageError(
+                f"{marker}: imageLayoutVersion {version[:20]!r} is not one Shipyard reads "
+                "(1.x); write the layout again with a build or `skopeo copy ... oci:DIR`")
 
     def _top_level(self, index: Mapping[str, Any], ref: str | None) -> tuple[Descriptor, bytes]:
         entries = index.get("manifests")

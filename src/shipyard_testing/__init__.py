@@ -6,6 +6,11 @@ either reaching into the other's folder. `shipyard` and `shipyard_sandbox` never
 (tests/unit/test_layers.py checks), and the built wheel leaves it out (pyproject.toml).
 
 - `oci_layouts`: small but real OCI image layouts written to disk.
+- `rebuilt_layers`: layers rebuilt the way a builder does, for base-layer reuse tests.
+- `broken_layouts`: each way an OCI layout can be broken, applied to a good one.
+- `bad_inputs`: the bad-input corpus's case table and its "nothing written" checks.
+- `fault_proxy`: an HTTP proxy in front of a registry that injects faults (error answers,
+  resets, lost and cut answers, stalls, bit flips), by rule or on a seeded schedule.
 - `readme_examples`: the README's shell examples, its markers, and output comparison.
 
 The registry the tests and benchmarks start is the sandbox's own launcher,

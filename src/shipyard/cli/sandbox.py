@@ -26,9 +26,10 @@ StateDir = Annotated[Path | None, typer.Option(
 def _control():
     try:
         from shipyard_sandbox import control
-    except ImportError as exc:  # the sandbox ships with the test extras
+    except ImportError as exc:  # the sandbox's dependencies are an extra of their own
         raise SandboxUnavailable(f"the sandbox needs moto and bcrypt ({exc.name} is missing); "
-                                 "run dev/bootstrap or pip install 'shipyard[test]'") from exc
+                                 "pip install 'shipyard[sandbox]' (or run dev/bootstrap in a "
+                                 "checkout)") from exc
     return control
 
 
@@ -65,14 +66,16 @@ def up(
 
 @sandbox_app.command("env")
 def env(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
-    """Print the environment that points Shipyard (and the aws CLI) at the sandbox."""
+    """Print the environment that points Shipyard (and the aws CLI) at the sandbox, and
+    SHIPYARD_LISTENER_<LOAD BALANCER>_<PORT>: the local URL of each load balancer listener."""
     control = _control()
     directory = state_dir or control.default_state_dir()
     state = control.read_state(directory)
     if state is None:
         raise SandboxUnavailable(f"no sandbox is running (state {directory}); "
                                  "start one with: shipyard sandbox up")
-    _print_env(Out(as_json), control.endpoints_of(state).environment(), as_json)
+    _print_env(Out(as_json), {**control.endpoints_of(state).environment(),
+                              **control.listener_environment(directory)}, as_json)
 
 
 @sandbox_app.command("down")

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda import models as lambda_models
@@ -120,8 +121,16 @@ def invoke(function_name_or_arn: str, payload: dict, *, wait: bool = True,
                     "RequestResponse" if wait else "Event")
 
 
-def install(runner: LambdaRunner, *, account_id: str, region: str) -> None:
-    """Patch moto so that Invoke runs handlers through `runner`."""
+def install(runner: LambdaRunner, *, account_id: str, region: str) -> Callable[[], None]:
+    """Patch moto so that Invoke runs handlers through `runner`; returns what undoes it (for
+    a test that runs a sandbox inside its own process, where moto's classes are shared)."""
+    before = dict(_installed), lambda_models.LambdaBackend.invoke
+
+    def uninstall() -> None:
+        _installed.clear()
+        _installed.update(before[0])
+        lambda_models.LambdaBackend.invoke = before[1]
+
     _installed.update(runner=runner, account_id=account_id, region=region)
 
     def backend_invoke(self, function_name, qualifier, body, headers, response_headers):
@@ -141,3 +150,4 @@ def install(runner: LambdaRunner, *, account_id: str, region: str) -> None:
         return result.payload
 
     lambda_models.LambdaBackend.invoke = backend_invoke
+    return uninstall

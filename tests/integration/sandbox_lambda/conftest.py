@@ -28,6 +28,21 @@ def zip_of() -> Callable[[dict[str, str]], bytes]:
     return zipped
 
 
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def running() -> Callable[[int], bool]:
+    """running(pid): whether it runs; a killed process init has not reaped yet (a zombie)
+    does not."""
+    return _running
+
+
 @pytest.fixture(scope="module")
 def aws(sandbox: dict[str, str]) -> Callable[[str], object]:
     """aws(service) -> a boto3 client on the sandbox, as a user's code makes one."""

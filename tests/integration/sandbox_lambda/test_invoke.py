@@ -16,15 +16,6 @@ def handler(event, context):
 """
 
 
-def running(pid: int) -> bool:
-    """Whether `pid` runs; a killed process not yet reaped by init (a zombie) does not."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def invoke(aws, name: str, payload, **arguments) -> tuple[dict, object]:
     response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(payload), **arguments)
     return response, json.loads(response["Payload"].read())
@@ -105,7 +96,7 @@ def test_a_handler_that_cannot_be_loaded_says_why(aws, make_function, handler, e
     assert (result["errorType"], result["errorMessage"]) == (error_type, message)
 
 
-def test_a_handler_past_its_timeout_is_killed_with_what_it_started(aws, make_function):
+def test_a_handler_past_its_timeout_is_killed_with_what_it_started(aws, make_function, running):
     source = """
 import subprocess, time
 def handler(event, context):

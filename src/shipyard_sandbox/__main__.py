@@ -16,6 +16,7 @@ from pathlib import Path
 # before it loads; IAM loads them on its first request (about 0.6 s), not at start.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
+from shipyard_sandbox import timescale
 from shipyard_sandbox.control import write_state
 from shipyard_sandbox.service import DEFAULT_REGION, Sandbox
 
@@ -27,7 +28,9 @@ def main() -> None:
     parser.add_argument("--region", default=DEFAULT_REGION)
     parser.add_argument("--registry-port", type=int, default=0)
     parser.add_argument("--aws-port", type=int, default=0)
+    parser.add_argument("--time-scale", type=float, default=timescale.DEFAULT_FACTOR)
     args = parser.parse_args()
+    timescale.set_factor(args.time_scale)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -59,8 +59,10 @@ def endpoints_of(state: dict) -> SandboxEndpoints:
 
 
 def up(state_dir: Path, *, region: str, registry_port: int = 0, aws_port: int = 0,
-       timeout: float = 60.0) -> tuple[SandboxEndpoints, bool]:
-    """Start the sandbox unless it runs; returns its endpoints and whether it was started."""
+       time_scale: float | None = None, timeout: float = 60.0
+       ) -> tuple[SandboxEndpoints, bool]:
+    """Start the sandbox unless it runs; returns its endpoints and whether it was started.
+    `time_scale` (None: the sandbox's default) applies only to a sandbox this call starts."""
     running = read_state(state_dir)
     if running:
         return endpoints_of(running), False
@@ -68,7 +70,8 @@ def up(state_dir: Path, *, region: str, registry_port: int = 0, aws_port: int = 
     log = (state_dir / "sandbox.log").open("ab")
     command = [sys.executable, "-m", "shipyard_sandbox", "serve", "--state-dir", str(state_dir),
                "--region", region, "--registry-port", str(registry_port),
-               "--aws-port", str(aws_port)]
+               "--aws-port", str(aws_port),
+               *(["--time-scale", repr(time_scale)] if time_scale is not None else [])]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ import typer
 
 from shipyard.cli.app import JsonFlag, Out
 from shipyard.errors import SandboxError as SandboxUnavailable
+from shipyard.errors import UsageError
 
 sandbox_app = typer.Typer(help="Run the local sandbox: an ECR-like registry and moto's AWS.",
                           no_args_is_help=True)
@@ -47,15 +48,22 @@ def up(
     "ap-northeast-2",
     registry_port: Annotated[int, typer.Option(help="Registry port (0: any free port).")] = 0,
     aws_port: Annotated[int, typer.Option(help="AWS API port (0: any free port).")] = 0,
+    time_scale: Annotated[float | None, typer.Option(
+        help="Divide every wait AWS would make (health-check intervals, deregistration "
+             "delay, canary steps) by this; the API still reports the configured values. "
+             "Default 30.", show_default=False)] = None,
     state_dir: StateDir = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Start the sandbox (if it is not running) and print the environment to export."""
+    if time_scale is not None and not 1.0 <= time_scale < float("inf"):
+        raise UsageError(f"--time-scale {time_scale} must be a number of at least 1 (1 waits "
+                         "as long as AWS does)")
     control = _control()
     directory = state_dir or control.default_state_dir()
     try:
         endpoints, started = control.up(directory, region=region, registry_port=registry_port,
-                                        aws_port=aws_port)
+                                        aws_port=aws_port, time_scale=time_scale)
     except control.SandboxError as exc:
         raise SandboxUnavailable(str(exc)) from exc
     out = Out(as_json)
@@ -122,14 +130,10 @@ def provision(
     for item in parameter or ():
         key, separator, value = item.partition("=")
         if not separator or not key:
-            from shipyard.errors import UsageError
-
             raise UsageError(f"--parameter '{item}' is not KEY=VALUE; write it as "
                              "--parameter GitHubRepository=acme/gamepulse")
         parameters[key] = value
     if not template.is_file():
-        from shipyard.errors import UsageError
-
         raise UsageError(f"template {template} does not exist; pass a CloudFormation file")
     try:
         report = control.provision(state_dir or control.default_state_dir(), template,

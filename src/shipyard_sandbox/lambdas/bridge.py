@@ -27,6 +27,8 @@ from shipyard_sandbox.lambdas.runner import (
     code_sha256_hex,
 )
 
+PAYLOAD_LIMIT = 6_291_456  # bytes of event Lambda takes for a synchronous invocation
+EVENT_PAYLOAD_LIMIT = 1_048_576  # and for an Event one (1 MB since 2025; 256 KB before)
 CREDENTIALS_LIFETIME = 3600  # seconds; a role's session is renewed after this
 _installed: dict[str, Any] = {}
 _credentials_lock = threading.Lock()
@@ -97,6 +99,11 @@ def dispatch(fn: Any, name_or_arn: str, qualifier: str | None, body: Any,
     event = _event(body)
     function = snapshot(fn)
     arn = invoked_arn(function, name_or_arn, qualifier)
+    limit = EVENT_PAYLOAD_LIMIT if invocation_type == "Event" else PAYLOAD_LIMIT
+    if len(event) > limit:
+        raise InvokeRefused("RequestTooLargeException", 413,
+                            f"Request must be smaller than {limit} bytes for the "
+                            f"{invocation_type} invocation type")
     if invocation_type == "DryRun":
         return InvokeResult(204, executed_version=function.version)
     if invocation_type == "Event":

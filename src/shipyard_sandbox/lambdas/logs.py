@@ -12,6 +12,7 @@ import math
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 
 from moto.logs.models import logs_backends
@@ -35,22 +36,41 @@ def timestamp(ms: int) -> str:
 
 
 class InvocationLog:
-    """Lines of one invocation, collected as they come, written to CloudWatch at the end."""
+    """One invocation's stream: each line goes to CloudWatch as it comes (so a long hook can
+    be followed), and its last 4 KB are kept for `LogType=Tail`."""
 
-    def __init__(self, request_id: str, version: str) -> None:
+    def __init__(self, request_id: str, version: str, *, account_id: str, region: str,
+                 group: str) -> None:
         self.request_id = request_id
-        self.version = version
         self.stream = stream_name(version)
-        self.events: list[tuple[int, str]] = []
+        self.group = group
+        self._backend = logs_backends[account_id][region]
         self._lock = threading.Lock()
+        self._count = 0
+        self._last = 0
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        with _lock:
+            self._backend.ensure_log_group(group)
+            self._backend.create_log_stream(group, self.stream)
         self.add(f"START RequestId: {request_id} Version: {version}", platform=True)
 
     def add(self, message: str, at: int | None = None, *, platform: bool = False) -> None:
+        """Log `message`; past MAX_LINES only the platform's own lines still are."""
         with self._lock:
-            if platform or len(self.events) < MAX_LINES:
-                # CloudWatch wants events in time order; a line never goes back in time.
-                last = self.events[-1][0] if self.events else 0
-                self.events.append((max(last, at or now_ms()), message))
+            if not platform and self._count >= MAX_LINES:
+                return
+            self._count += 1
+            # CloudWatch wants events in time order; a line never goes back in time.
+            self._last = max(self._last, at or now_ms())
+            line = f"{message}\n".encode()
+            self._tail.append(line)
+            self._tail_size += len(line)
+            while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
+                self._tail_size -= len(self._tail.popleft())
+            with _lock:
+                self._backend.put_log_events(self.group, self.stream,
+                                             [{"timestamp": self._last, "message": message}])
 
     def finish(self, *, duration_ms: float, memory_mb: int, max_used_mb: int | None,
                init_ms: float | None, timed_out: bool) -> None:
@@ -67,15 +87,5 @@ class InvocationLog:
         self.add("\t".join(fields), platform=True)
 
     def tail(self) -> bytes:
-        text = "".join(f"{message}\n" for _, message in self.events).encode()
-        return text[-TAIL_BYTES:]
-
-    def write(self, account_id: str, region: str, group: str) -> None:
-        backend = logs_backends[account_id][region]
-        with _lock:
-            backend.ensure_log_group(group)
-            backend.create_log_stream(group, self.stream)
-            events = [{"timestamp": at, "message": message} for at, message in self.events]
-            # PutLogEvents takes at most 10,000 events per call.
-            for start in range(0, len(events), 10_000):
-                backend.put_log_events(group, self.stream, events[start:start + 10_000])
+        with self._lock:
+            return b"".join(self._tail)[-TAIL_BYTES:]

@@ -4,7 +4,8 @@ One invocation is one fresh process (`bootstrap.py` under the sandbox's own Pyth
 a session of its own so that it and anything it spawns are killed together: at its timeout,
 after it returns (Lambda freezes what is left; here it ends), and on `stop()`. Code is unpacked
 once per CodeSha256 under STATE/lambda/code/. Event invocations wait in a bounded queue for a
-small pool of workers.
+small pool of workers. Each running invocation is recorded for `runtime.leftovers`, so a
+sandbox started after one that crashed ends what that one left running.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipyard_sandbox.lambdas.logs import InvocationLog, now_ms, timestamp
+from shipyard_sandbox.runtime import leftovers
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13")
@@ -90,6 +92,8 @@ class LambdaRunner:
         self.run_root = state_dir / "lambda" / "run"
         self.aws_endpoint = aws_endpoint
         self.credentials = credentials
+        # What a sandbox killed mid-invocation left running ends before anything new starts.
+        leftovers.reap(self.run_root)
         self._lock = threading.Lock()
         self._code_lock = threading.Lock()
         self._running: dict[int, subprocess.Popen] = {}
@@ -163,7 +167,8 @@ class LambdaRunner:
              request_id: str | None = None) -> InvokeResult:
         request_id = request_id or str(uuid.uuid4())
         code_dir = self._unpacked(fn)
-        log = InvocationLog(request_id, fn.version)
+        log = InvocationLog(request_id, fn.version, account_id=fn.account_id, region=fn.region,
+                            group=f"/aws/lambda/{fn.name}")
         run_dir = self.run_root / request_id
         run_dir.mkdir(parents=True)
         try:
@@ -177,6 +182,7 @@ class LambdaRunner:
                 command, cwd=code_dir, env=self._environment(fn, code_dir, run_dir, log.stream),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True)
+            leftovers.record(run_dir / f"bootstrap{leftovers.SUFFIX}", process.pid)
             with self._lock:
                 self._running[process.pid] = process
             if self._stopping.is_set():  # stop() may have swept just before this one started
@@ -202,7 +208,6 @@ class LambdaRunner:
                    max_used_mb=(outcome["max_rss_kb"] // 1024 if "max_rss_kb" in outcome
                                 else None),
                    init_ms=outcome.get("init_ms"), timed_out=timed_out)
-        log.write(fn.account_id, fn.region, f"/aws/lambda/{fn.name}")
         result.log_tail = log.tail()
         return result
 

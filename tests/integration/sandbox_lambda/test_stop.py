@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import boto3
 import pytest
 
 from shipyard_sandbox import control
+from shipyard_sandbox.lambdas.runner import FunctionSnapshot, LambdaRunner
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +54,31 @@ def test_sandbox_down_kills_running_handlers(tmp_path: Path, zip_of, running):
     finally:
         control.down(state_dir)
     assert not any(running(pid) for pid in pids)
+
+
+def test_a_sandbox_started_after_a_crash_ends_the_handlers_it_left(tmp_path: Path, zip_of,
+                                                                    running):
+    """The first runner is never stopped, as if its sandbox was killed; the next one on the
+    same state folder ends what it left running."""
+    code = zip_of({"app.py": SOURCE})
+    function = FunctionSnapshot(
+        account_id="123456789012", region="ap-northeast-2", name="left-behind",
+        version="$LATEST", arn="arn:aws:lambda:ap-northeast-2:123456789012:function:x",
+        handler="app.handler", runtime="python3.12", package_type="Zip", timeout=600,
+        memory_mb=128, environment={}, role="arn:aws:iam::123456789012:role/x", code=code,
+        code_sha256=hashlib.sha256(code).hexdigest())
+    pids_file = tmp_path / "pids.json"
+    crashed = LambdaRunner(tmp_path / "state", aws_endpoint="http://127.0.0.1:9",
+                           credentials=lambda fn: {})
+    try:
+        crashed.submit(function, json.dumps({"pids": str(pids_file)}).encode(), function.arn)
+        deadline = time.monotonic() + BOUND
+        while not pids_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = json.loads(pids_file.read_text())
+        assert all(running(pid) for pid in pids)
+        LambdaRunner(tmp_path / "state", aws_endpoint="http://127.0.0.1:9",
+                     credentials=lambda fn: {}).stop()
+        assert not any(running(pid) for pid in pids)
+    finally:
+        crashed.stop()

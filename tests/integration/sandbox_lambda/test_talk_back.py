@@ -72,3 +72,11 @@ def test_an_unknown_function_is_not_found(aws):
     client = aws("lambda")
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke(FunctionName="no-such-hook", Payload=b"{}")
+
+
+def test_an_event_payload_over_lambda_s_limit_is_refused(aws, make_function):
+    name = make_function({"app.py": PUT_PARAMETER})
+    client = aws("lambda")
+    with pytest.raises(client.exceptions.RequestTooLargeException):
+        client.invoke(FunctionName=name, InvocationType="Event",
+                      Payload=json.dumps({"name": "/too/big", "value": "x" * 1_100_000}))

@@ -1,6 +1,6 @@
 """moto's Lambda `Invoke` answered by running the handler (`runner`) instead of docker.
 
-`install(runner, ...)` patches `LambdaBackend.invoke` in this process; `invoke(...)` is the same
+`install(runner, ...)` patches moto's Invoke response in this process; `invoke(...)` is the same
 thing for other sandbox parts (CodeDeploy's hooks). Only the sandbox process imports this.
 """
 
@@ -13,10 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
 from moto.awslambda.exceptions import LambdaClientError
 from moto.sts.models import sts_backends
+from moto.utilities.aws_headers import amz_crc32
 from moto.utilities.utils import ARN_PARTITION_REGEX, get_partition
 
 from shipyard_sandbox.lambdas.runner import (
@@ -131,30 +134,34 @@ def invoke(function_name_or_arn: str, payload: dict, *, wait: bool = True,
 def install(runner: LambdaRunner, *, account_id: str, region: str) -> Callable[[], None]:
     """Patch moto so that Invoke runs handlers through `runner`; returns what undoes it (for
     a test that runs a sandbox inside its own process, where moto's classes are shared)."""
-    before = dict(_installed), lambda_models.LambdaBackend.invoke
+    before = dict(_installed), lambda_responses.LambdaResponse.invoke
 
     def uninstall() -> None:
         _installed.clear()
         _installed.update(before[0])
-        lambda_models.LambdaBackend.invoke = before[1]
+        lambda_responses.LambdaResponse.invoke = before[1]
 
     _installed.update(runner=runner, account_id=account_id, region=region)
 
-    def backend_invoke(self, function_name, qualifier, body, headers, response_headers):
-        fn = self.get_function(function_name, qualifier)
-        kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    @amz_crc32
+    def response_invoke(self):
+        # moto reads the qualifier as `qualifier` (boto3 sends `Qualifier`), from the query
+        # string or, wrongly, from the payload; Lambda takes it from the query string only.
+        function_name = unquote(self.path.rsplit("/", 2)[-2])
+        qualifier = (self.querystring.get("Qualifier") or [None])[0]
+        kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        fn = self.backend.get_function(function_name, qualifier)
         try:
-            result = dispatch(fn, function_name, qualifier, body, kind)
+            result = dispatch(fn, function_name, qualifier, self.body, kind)
         except InvokeRefused as refused:
             raise InvokeError(refused) from None
-        response_headers["x-amz-executed-version"] = result.executed_version
+        headers = {"content-type": "application/json", "status": str(result.status),
+                   "x-amz-executed-version": result.executed_version}
         if result.function_error:
-            response_headers["x-amz-function-error"] = result.function_error
-        if result.status == 200:
-            # moto's response drops this header unless the caller asked for LogType=Tail.
-            response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail).decode()
-        response_headers["Content-Length"] = str(len(result.payload))
-        return result.payload
+            headers["x-amz-function-error"] = result.function_error
+        if result.status == 200 and self.headers.get("X-Amz-Log-Type") == "Tail":
+            headers["x-amz-log-result"] = base64.b64encode(result.log_tail).decode()
+        return result.status, headers, result.payload
 
-    lambda_models.LambdaBackend.invoke = backend_invoke
+    lambda_responses.LambdaResponse.invoke = response_invoke
     return uninstall

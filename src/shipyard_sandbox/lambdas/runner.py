@@ -38,6 +38,7 @@ MAX_UNZIPPED = 262_144_000  # bytes, Lambda's limit for an unzipped package
 MAX_RUNNING = 8  # invocations running at once (synchronous ones beyond this are throttled)
 EVENT_WORKERS = 2
 EVENT_QUEUE = 100
+RESPONSE_LIMIT = 6_291_556  # bytes of result Lambda returns (its error message's figure)
 OUTPUT_LINE_LIMIT = 256 * 1024  # one printed line is cut here
 REAP_WAIT = 5.0  # seconds to wait for a killed process group to be gone
 
@@ -219,6 +220,10 @@ class LambdaRunner:
             log.add(f"{timestamp(now_ms())} {request_id} {message}", platform=True)
             error = {"errorType": "Sandbox.Timedout",
                      "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        elif "payload" in outcome and len(outcome["payload"]) > RESPONSE_LIMIT:
+            error = {"errorMessage": "Response payload size exceeded maximum allowed payload "
+                                     f"size ({RESPONSE_LIMIT} bytes).",
+                     "errorType": "Function.ResponseSizeTooLarge"}
         elif "payload" in outcome:
             result.payload = outcome["payload"].encode()
             return result

@@ -124,6 +124,20 @@ def test_new_code_runs_after_update_function_code(aws, make_function, zip_of):
     assert invoke(aws, name, {})[1] == "second"
 
 
+def test_a_qualifier_runs_that_version(aws, make_function, zip_of):
+    source = "def handler(e, c):\n    return [%r, c.function_version, c.invoked_function_arn]\n"
+    name = make_function({"app.py": source % "one"}, Publish=True)
+    client = aws("lambda")
+    client.update_function_code(FunctionName=name, ZipFile=zip_of({"app.py": source % "two"}))
+    client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    arn = client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    for qualifier, code, version in [("1", "one", "1"), ("live", "one", "1"),
+                                     ("$LATEST", "two", "$LATEST")]:
+        response, result = invoke(aws, name, {}, Qualifier=qualifier)
+        assert response["ExecutedVersion"] == version
+        assert result == [code, version, f"{arn}:{qualifier}"]
+
+
 def test_code_from_s3_runs(aws, make_function, zip_of):
     s3 = aws("s3")
     bucket = "lambda-code-bucket"

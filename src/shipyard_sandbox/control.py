@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from shipyard_sandbox.elb.bridge import LISTENERS_FILE
 from shipyard_sandbox.service import SandboxEndpoints
 
 STATE_FILE = "sandbox.json"
@@ -51,6 +52,22 @@ def read_state(state_dir: Path) -> dict | None:
         path.unlink(missing_ok=True)
         return None
     return state
+
+
+def listeners(state_dir: Path) -> list[dict]:
+    """The load balancer listeners the sandbox serves, each with its local `url`, its
+    `listener_arn`, `load_balancer`, `port` and `variable` (SHIPYARD_LISTENER_<LB>_<PORT>),
+    as the running sandbox keeps them in `listeners.json`."""
+    try:
+        document = json.loads((state_dir / LISTENERS_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return list(document.get("listeners", []))
+
+
+def listener_environment(state_dir: Path) -> dict[str, str]:
+    """SHIPYARD_LISTENER_<LOAD BALANCER>_<PORT> -> the URL that serves that listener."""
+    return {entry["variable"]: entry["url"] for entry in listeners(state_dir)}
 
 
 def endpoints_of(state: dict) -> SandboxEndpoints:

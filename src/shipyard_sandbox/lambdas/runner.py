@@ -232,7 +232,9 @@ class LambdaRunner:
             error = outcome["error"]
         else:
             # The process died without a word (os._exit, a signal, out of memory).
-            message = f"Runtime exited with error: exit status {exit_code}"
+            cause = (f"signal: {(signal.strsignal(-exit_code) or str(-exit_code)).lower()}"
+                     if exit_code is not None and exit_code < 0 else f"exit status {exit_code}")
+            message = f"Runtime exited with error: {cause}"
             log.add(f"RequestId: {request_id} Error: {message}", platform=True)
             error = {"errorType": "Runtime.ExitError",
                      "errorMessage": f"RequestId: {request_id} Error: {message}"}

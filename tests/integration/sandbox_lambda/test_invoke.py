@@ -47,8 +47,9 @@ def handler(event, context):
                         "remaining": context.get_remaining_time_in_millis()}}
 """
     name = make_function({"app.py": source}, Timeout=7, MemorySize=256,
-                         Environment={"Variables": {"GREETING": "hi there",
-                                                    "AWS_REGION": "us-east-1"}})
+                         Environment={"Variables": {
+                             "GREETING": "hi there",
+                             "AWS_ENDPOINT_URL": "https://elsewhere.invalid"}})
     arn = aws("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     _, result = invoke(aws, arn, {})
     region = sandbox["AWS_REGION"]
@@ -114,6 +115,20 @@ def handler(event, context):
     assert "Status: timeout" in log
     child = int(re.search(r"^child (\d+)$", log, re.MULTILINE).group(1))
     assert not running(child)
+
+
+@pytest.mark.parametrize(("source", "cause"), [
+    ("import os\ndef handler(e, c):\n    os._exit(3)\n", "exit status 3"),
+    ("import os, signal\ndef handler(e, c):\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+     "signal: killed"),
+])
+def test_a_runtime_that_exits_without_answering_is_an_exit_error(aws, make_function, source,
+                                                                  cause):
+    name = make_function({"app.py": source})
+    response, result = invoke(aws, name, {})
+    assert response["FunctionError"] == "Unhandled"
+    assert result["errorType"] == "Runtime.ExitError"
+    assert result["errorMessage"].endswith(f" Error: Runtime exited with error: {cause}")
 
 
 def test_new_code_runs_after_update_function_code(aws, make_function, zip_of):

@@ -6,7 +6,12 @@
   against a `Platform` interface that the sandbox's ECS, load balancer, Lambda and CloudWatch
   implement.
 
-Not yet wired into moto's CodeDeploy API: that is the next step (the API actions moto lacks,
-`PutLifecycleEventHookExecutionStatus`, `StopDeployment`, `ContinueDeployment`, deployment
-configs and targets, answered from the runs).
+- `api`: moto's CodeDeploy patched to run them: CodeDeploy's deployment ids, deployment
+  configs, `PutLifecycleEventHookExecutionStatus`, `StopDeployment`, `ContinueDeployment`,
+  deployment targets, and each deployment's status, errorInformation and rollbackInfo.
+
+Not yet done: the `Environment` on the sandbox's own ECS task sets, load balancer listeners,
+Lambda and CloudWatch alarms (until then the sandbox installs the API without one, and a
+deployment stays `Created` as in moto); S3 revisions; rollback as a deployment of its own
+(`rollbackInfo.rollbackDeploymentId`); deployment groups' triggers.
 """

@@ -35,7 +35,7 @@ EVENT_PAYLOAD_LIMIT = 1_048_576  # and for an Event one (1 MB since 2025; 256 KB
 CREDENTIALS_LIFETIME = 3600  # seconds; a role's session is renewed after this
 _installed: dict[str, Any] = {}
 _credentials_lock = threading.Lock()
-_credentials: dict[str, tuple[float, dict[str, str]]] = {}
+_credentials: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
 
 
 class InvokeError(LambdaClientError):
@@ -67,9 +67,10 @@ def invoked_arn(fn: FunctionSnapshot, name_or_arn: str, qualifier: str | None) -
 
 def role_credentials(fn: FunctionSnapshot) -> dict[str, str]:
     """Temporary credentials of the function's role from the sandbox's STS, as Lambda gives
-    a handler; cached per role for an hour."""
+    a handler (session name: the function's); cached per role and function for an hour."""
+    key = (fn.account_id, fn.role, fn.name)
     with _credentials_lock:
-        cached = _credentials.get(fn.role)
+        cached = _credentials.get(key)
         if cached and time.monotonic() - cached[0] < CREDENTIALS_LIFETIME:
             return cached[1]
         backend = sts_backends[fn.account_id][get_partition(fn.region)]
@@ -79,7 +80,7 @@ def role_credentials(fn: FunctionSnapshot) -> dict[str, str]:
         values = {"AWS_ACCESS_KEY_ID": role.access_key_id,
                   "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
                   "AWS_SESSION_TOKEN": role.session_token}
-        _credentials[fn.role] = (time.monotonic(), values)
+        _credentials[key] = (time.monotonic(), values)
         return values
 
 

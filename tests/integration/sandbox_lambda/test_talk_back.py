@@ -24,6 +24,9 @@ def handler(event, context):
 
 
 def test_a_handler_s_boto3_calls_reach_the_sandbox_as_its_role(aws, make_function, role_arn):
+    # Another function of the same role runs first: each has a session of its own name.
+    aws("lambda").invoke(FunctionName=make_function({"app.py": PUT_PARAMETER}),
+                         Payload=json.dumps({"name": "/hooks/first", "value": "x"}))
     name = make_function({"app.py": PUT_PARAMETER})
     response = aws("lambda").invoke(
         FunctionName=name, Payload=json.dumps({"name": f"/hooks/{name}", "value": "green"}))

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 TICK = 0.1
 MAX_TICKS = 10**10  # a bound no sandbox reaches: thirty years of ticks
 MAX_EVENTS = 100
+INACTIVE_KEPT = 300.0  # AWS seconds a drained deployment stays listed as INACTIVE
 BACKOFF_BASE, BACKOFF_MAX = 10.0, 900.0  # AWS seconds, scaled
 FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 TargetHealth = Callable[[str, str, int], "str | None"]
@@ -62,6 +63,7 @@ class Deployment:
         self.failed_tasks = 0
         self.consecutive_failures = 0
         self.next_launch = 0.0
+        self.inactive_at = 0.0
 
 
 class ServiceState:
@@ -118,7 +120,10 @@ class Scheduler:
                 with records.LOCK:
                     service.status = "DRAINING"
             elif new_deployment or not state.deployments:
-                self._deploy(state, service.task_definition)
+                # UpdateService may name family:revision; deployments show the ARN.
+                arn = self.sandbox.backend.describe_task_definition(service.task_definition).arn
+                records.update(service, task_definition=arn)
+                self._deploy(state, arn)
             state.steady = False
             self._publish(state)
 
@@ -188,9 +193,22 @@ class Scheduler:
                 self._retire(state, run, f"Scaling activity initiated by (deployment "
                              f"{primary.id})")
         self._complete(state, primary, desired)
-        state.deployments = [d for d in state.deployments
-                             if d is primary or self._live(d) or d.runs]
+        self._retire_deployments(state, primary)
         return deleting and not any(d.runs for d in state.deployments) and not state.draining
+
+    def _retire_deployments(self, state: ServiceState, primary: Deployment) -> None:
+        """A drained deployment turns INACTIVE and is listed a while longer (INACTIVE_KEPT,
+        AWS time), as ECS lists one briefly before dropping it."""
+        kept = []
+        for deployment in state.deployments:
+            if deployment is not primary and not deployment.runs:
+                if deployment.status != "INACTIVE":
+                    deployment.status, deployment.inactive_at = "INACTIVE", time.monotonic()
+                    deployment.updated_at = records.now()
+                if time.monotonic() - deployment.inactive_at > timescale.scaled(INACTIVE_KEPT):
+                    continue
+            kept.append(deployment)
+        state.deployments = kept
 
     def _live(self, deployment: Deployment) -> list[TaskRun]:
         return [run for run in deployment.runs if run.task.desired_status == "RUNNING"]

@@ -31,6 +31,7 @@ from shipyard_sandbox.runtime.network import TaskNetwork, TaskNetworkError
 from shipyard_sandbox.runtime.process import Container
 
 WATCH_INTERVAL = 0.1
+FORWARDER_EXIT_WAIT = 2.0  # a forwarder that failed: whether its container is ending
 MAX_WATCH_TICKS = 10**9  # a bound no task reaches: three years at WATCH_INTERVAL
 ARCHITECTURES = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
 NOT_RUN = "not run by the sandbox: the image is not in the sandbox registry"
@@ -290,7 +291,12 @@ class TaskRun:
                 try:
                     self.forwarders[(container.name, port)] = Forwarder.start(
                         process.pid, port, socket)
-                except ForwarderError as error:
+                except (ForwarderError, ValueError) as error:
+                    # A container that already exited leaves nothing to forward to (the
+                    # forwarder's own error report can then fail: ValueError); the task's
+                    # watch reports the exit.
+                    if process.wait(FORWARDER_EXIT_WAIT) is not None:
+                        break
                     raise StartFailure(f"ResourceInitializationError: {error}") from error
         self._publish()
 

@@ -16,9 +16,11 @@ import httpx
 from moto.server import ThreadedMotoServer
 
 from shipyard_sandbox import ecr_bridge
+from shipyard_sandbox.elb import ElbBridge
 from shipyard_sandbox.front import FrontServer
 from shipyard_sandbox.registry import REGISTRY_USER, RegistryProcess, free_port
 from shipyard_sandbox.scanner import Scanner
+from shipyard_sandbox.targets import TargetDirectory
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 DEFAULT_REGION = "ap-northeast-2"
@@ -59,6 +61,10 @@ class Sandbox:
         self.registry = RegistryProcess(state_dir / "registry", free_port(), self.password)
         self.front: FrontServer | None = None
         self.moto: ThreadedMotoServer | None = None
+        self.lambdas = None  # shipyard_sandbox.lambdas.runner.LambdaRunner once started
+        self.targets = TargetDirectory()  # ECS registers task ports here, the ELB looks them up
+        self.elb: ElbBridge | None = None
+        self.ecs = None  # shipyard_sandbox.ecs.EcsSandbox once started
 
     @property
     def endpoints(self) -> SandboxEndpoints:
@@ -82,8 +88,34 @@ class Sandbox:
         threading.Thread(target=self.front.serve_forever, daemon=True).start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self.moto.start()
+        self._start_lambdas()
+        self.elb = ElbBridge(account_id=self.account_id, region=self.region,
+                             targets=self.targets, state_dir=self.state_dir)
+        self.elb.start()
+        self._start_ecs()
         self._warm_up()
         return self.endpoints
+
+    def _start_lambdas(self) -> None:
+        """Lambda's Invoke runs handlers in subprocesses that talk back to this moto."""
+        from shipyard_sandbox.lambdas import bridge, runner
+
+        self.lambdas = runner.LambdaRunner(self.state_dir, aws_endpoint=self.endpoints.aws_endpoint,
+                                           credentials=bridge.role_credentials)
+        bridge.install(self.lambdas, account_id=self.account_id, region=self.region)
+
+    def _start_ecs(self) -> None:
+        """ECS's tasks run as processes of the registry's images; its services roll."""
+        from shipyard_sandbox import ecs, elb
+
+        self.ecs = ecs.start(
+            self.state_dir / "ecs", account_id=self.account_id, region=self.region,
+            registry_url=f"http://{self.registry.address}",
+            registry_auth=(REGISTRY_USER, self.password),
+            storage_dir=self.registry.root / "storage",
+            registry_hosts={f"127.0.0.1:{self.registry_port}", f"localhost:{self.registry_port}",
+                            f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"},
+            targets=self.targets, target_health=elb.target_health)
 
     def _warm_up(self) -> None:
         """moto spends about half a second on its first error response (it builds its error
@@ -97,6 +129,12 @@ class Sandbox:
             ecr.describe_repositories(repositoryNames=["shipyard-sandbox-warm-up"])
 
     def stop(self) -> None:
+        if self.ecs:  # first: its tasks' processes, forwarders and scheduler
+            self.ecs.stop()
+        if self.lambdas:  # before moto: a handler still running may be talking to it
+            self.lambdas.stop()
+        if self.elb:  # its listener ports close before moto goes
+            self.elb.stop()
         if self.moto:
             self.moto.stop()
         if self.front:

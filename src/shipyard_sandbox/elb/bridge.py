@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ class ElbBridge:
 
     def start(self) -> None:
         install(self)
+        with self._lock:
+            self._write_listeners()  # a crashed sandbox's file must not outlive it
         self._follow()
         self.metrics.start()
         self._thread = threading.Thread(target=self._run, name="elb-monitor", daemon=True)
@@ -91,11 +95,17 @@ class ElbBridge:
             (self.state_dir / LISTENERS_FILE).unlink(missing_ok=True)
 
     def _run(self) -> None:
+        last_error = ""
         while not self._stopping.wait(TICK):  # ends with the sandbox
             try:
                 self._follow()
             except RuntimeError:  # moto changed a dict while it was read: next round
                 continue
+            except Exception:  # one bad round must not end health checking for good
+                error = traceback.format_exc()
+                if error != last_error:  # into the sandbox's log, once per kind
+                    print(f"load balancer monitor: {error}", file=sys.stderr, flush=True)
+                    last_error = error
 
     def _follow(self) -> None:
         backend = self.backend

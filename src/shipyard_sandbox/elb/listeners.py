@@ -23,6 +23,7 @@ import contextlib
 import http.client
 import secrets
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,12 @@ class SmoothWeights:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     proxy: ListenerProxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # a client that went away: nothing to tell
+        super().handle_error(request, client_address)
 
 
 class ListenerProxy:

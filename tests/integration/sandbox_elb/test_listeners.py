@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 from shipyard_sandbox import control
+from shipyard_sandbox.elb import ElbBridge
 
 REQUESTS = 200
 
@@ -125,3 +126,16 @@ def test_a_deleted_listener_closes_its_port(elb_sandbox, aws, balancer, listen, 
     except ConnectionRefusedError:
         return
     raise AssertionError(f"{url} still answers after DeleteListener")
+
+
+def test_listeners_that_exist_when_the_load_balancer_starts_are_served(
+        elb_sandbox, balancer, listen, http_get):
+    listener, _ = listen(balancer(), 80, [{"Type": "fixed-response",
+                                                "FixedResponseConfig": {"StatusCode": "200"}}])
+    elb_sandbox.elb.stop()
+    assert control.listeners(elb_sandbox.state_dir) == []
+    elb_sandbox.elb = ElbBridge(account_id=elb_sandbox.account_id, region=elb_sandbox.region,
+                                targets=elb_sandbox.targets, state_dir=elb_sandbox.state_dir)
+    elb_sandbox.elb.start()
+    urls = {e["listener_arn"]: e["url"] for e in control.listeners(elb_sandbox.state_dir)}
+    assert http_get(urls[listener])[0] == 200

@@ -13,7 +13,8 @@ next request and never to one in flight), then:
 - `fixed-response` and `redirect` answer as ALB does.
 
 A request to a target counts as in flight on it: deregistration stops new requests but never
-cuts one in flight. Request bodies are read whole (at most MAX_BODY bytes: 413 beyond);
+cuts one in flight. At most MAX_CONNECTIONS client connections are served at once (more wait
+to be accepted). Request bodies are read whole (at most MAX_BODY bytes: 413 beyond);
 responses stream. Upstream connections are not kept alive (one per request).
 """
 
@@ -40,6 +41,8 @@ IDLE_TIMEOUT = 60.0  # ALB's default idle timeout: a request with no answer by t
 MAX_BODY = 64 * 1024 * 1024
 CHUNK = 65536
 POLL = 0.1  # seconds
+MAX_WEIGHT_STATES = 1024
+MAX_CONNECTIONS = 256  # open client connections per listener; more wait in the listen queue
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
 REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
@@ -60,6 +63,8 @@ class SmoothWeights:
             return None
         total = sum(w for _, w in weights)
         with self._lock:
+            if len(self._current) > MAX_WEIGHT_STATES:  # weights shifted many times: start over
+                self._current.clear()
             current = self._current.setdefault(key + tuple(f"{n}={w}" for n, w in weights), {})
             for name, weight in weights:
                 current[name] = current.get(name, 0) + weight
@@ -71,6 +76,29 @@ class SmoothWeights:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     proxy: ListenerProxy
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Waits (in the accepting thread) while MAX_CONNECTIONS connections are open, until
+        # one ends or the listener stops.
+        while not self.slots.acquire(timeout=POLL):
+            if self.proxy.stopping:
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]

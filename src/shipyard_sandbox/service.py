@@ -16,6 +16,7 @@ import httpx
 from moto.server import ThreadedMotoServer
 
 from shipyard_sandbox import ecr_bridge
+from shipyard_sandbox.alarms import AlarmEvaluator, moto_backends
 from shipyard_sandbox.elb import ElbBridge
 from shipyard_sandbox.front import FrontServer
 from shipyard_sandbox.registry import REGISTRY_USER, RegistryProcess, free_port
@@ -65,6 +66,7 @@ class Sandbox:
         self.targets = TargetDirectory()  # ECS registers task ports here, the ELB looks them up
         self.elb: ElbBridge | None = None
         self.ecs = None  # shipyard_sandbox.ecs.EcsSandbox once started
+        self.alarms: AlarmEvaluator | None = None  # CloudWatch alarms evaluated on metrics
 
     @property
     def endpoints(self) -> SandboxEndpoints:
@@ -93,6 +95,7 @@ class Sandbox:
                              targets=self.targets, state_dir=self.state_dir)
         self.elb.start()
         self._start_ecs()
+        self.alarms = AlarmEvaluator(moto_backends).start()
         self._warm_up()
         return self.endpoints
 
@@ -135,6 +138,8 @@ class Sandbox:
             self.lambdas.stop()
         if self.elb:  # its listener ports close before moto goes
             self.elb.stop()
+        if self.alarms:
+            self.alarms.stop()
         if self.moto:
             self.moto.stop()
         if self.front:

@@ -109,7 +109,8 @@ class HealthMonitor:
         self._pool = ThreadPoolExecutor(CHECK_WORKERS, thread_name_prefix="elb-health")
 
     def stop(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel the checks not begun; wait for those running (each ends by its timeout)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # --- registrations ----------------------------------------------------------------
 

@@ -388,7 +388,7 @@ class Scheduler:
             self.sandbox.env.directory.register(
                 run.ip, port, Endpoint(socket, run.arn, balancer.get("containerName", "")))
             try:
-                backend.register_targets(group, [{"id": run.ip, "port": port}])
+                backend.register_targets(group, [{"Id": run.ip, "Port": port}])
             except Exception as error:  # a deleted target group: say so, keep the task
                 state.event(f"failed to register targets in (target-group {group}): {error}")
                 continue
@@ -403,7 +403,7 @@ class Scheduler:
         if target_group is None:
             return 0.0
         try:
-            backend.deregister_targets(group, [{"id": ip, "port": port}])
+            backend.deregister_targets(group, [{"Id": ip, "Port": port}])
         except Exception:  # already gone: nothing to drain
             return 0.0
         state.event(f"deregistered 1 targets in (target-group {group})")

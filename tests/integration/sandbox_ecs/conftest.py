@@ -109,31 +109,23 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="session")
-def ecs_image(sandbox: dict[str, str], busybox_layers,
-              tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The busybox image pushed as runtime/busybox:ecs; its `host/repository:tag`."""
-    layout = tmp_path_factory.mktemp("ecs-busybox")
-    image = images.write_image(layout, images.host_platform(), busybox_layers)
-    images.write_layout(layout, [image], as_index=False)
-    ecr = World(sandbox, "", {}, "", "").client("ecr")
-    ecr.create_repository(repositoryName=REPOSITORY)
+def push_image(env: dict[str, str], layers: list, folder: Path, repository: str) -> str:
+    """The busybox image pushed as REPOSITORY:ecs to the sandbox of `env`; its reference."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image = images.write_image(folder, images.host_platform(), layers)
+    images.write_layout(folder, [image], as_index=False)
+    ecr = World(env, "", {}, "", "").client("ecr")
+    ecr.create_repository(repositoryName=repository)
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, password = base64.b64decode(token).decode().split(":", 1)
-    with RegistryClient(sandbox["SHIPYARD_REGISTRY"], auth=BasicAuth(user, password)) as client:
-        client.push_layout(OciLayout.open(layout), REPOSITORY, ["ecs"])
-    return f"{sandbox['SHIPYARD_REGISTRY']}/{REPOSITORY}:ecs"
+    with RegistryClient(env["SHIPYARD_REGISTRY"], auth=BasicAuth(user, password)) as client:
+        client.push_layout(OciLayout.open(folder), repository, ["ecs"])
+    return f"{env['SHIPYARD_REGISTRY']}/{repository}:ecs"
 
 
-@pytest.fixture(scope="session")
-def busybox_layers():
-    return [images.layer_of(images.base_layer), images.layer_of(images.top_layer)]
-
-
-@pytest.fixture(scope="session")
-def world(sandbox: dict[str, str], ecs_image: str) -> World:
-    images.require_root()
-    probe = World(sandbox, "", {}, ecs_image, "")
+def make_world(env: dict[str, str], image: str) -> World:
+    """A cluster, a subnet and security group, and a log group, in the sandbox of `env`."""
+    probe = World(env, "", {}, image, "")
     ec2 = probe.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="100.64.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="100.64.1.0/24")["Subnet"]["SubnetId"]
@@ -144,7 +136,21 @@ def world(sandbox: dict[str, str], ecs_image: str) -> World:
     log_group = f"/ecs/tests-{uuid.uuid4().hex[:6]}"
     probe.client("logs").create_log_group(logGroupName=log_group)
     network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
-    return World(sandbox, cluster, network, ecs_image, log_group)
+    return World(env, cluster, network, image, log_group)
+
+
+@pytest.fixture(scope="session")
+def busybox_layers():
+    return [images.layer_of(images.base_layer), images.layer_of(images.top_layer)]
+
+
+@pytest.fixture(scope="session")
+def world(sandbox: dict[str, str], busybox_layers,
+          tmp_path_factory: pytest.TempPathFactory) -> World:
+    images.require_root()
+    image = push_image(sandbox, busybox_layers, tmp_path_factory.mktemp("ecs-busybox"),
+                       REPOSITORY)
+    return make_world(sandbox, image)
 
 
 def dumped(document: Any) -> str:

@@ -132,15 +132,26 @@ def invoke(function_name_or_arn: str, payload: dict, *, wait: bool = True,
                     "RequestResponse" if wait else "Event")
 
 
+def _no_docker(function: object) -> object:
+    raise AttributeError("the sandbox runs Lambda handlers without docker")
+
+
 def install(runner: LambdaRunner, *, account_id: str, region: str) -> Callable[[], None]:
     """Patch moto so that Invoke runs handlers through `runner`; returns what undoes it (for
     a test that runs a sandbox inside its own process, where moto's classes are shared)."""
-    before = dict(_installed), lambda_responses.LambdaResponse.invoke
+    before = (dict(_installed), lambda_responses.LambdaResponse.invoke,
+              lambda_models.LambdaFunction.docker_client)
 
     def uninstall() -> None:
         _installed.clear()
         _installed.update(before[0])
         lambda_responses.LambdaResponse.invoke = before[1]
+        lambda_models.LambdaFunction.docker_client = before[2]
+
+    # moto's functions reach for docker through this property; nothing here runs docker, and
+    # its DockerException (not an AttributeError) broke every read of moto's whole state
+    # (GET /moto-api/data.json) once a function existed.
+    lambda_models.LambdaFunction.docker_client = property(_no_docker)
 
     _installed.update(runner=runner, account_id=account_id, region=region)
 

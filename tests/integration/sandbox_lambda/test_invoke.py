@@ -30,6 +30,16 @@ def test_the_handler_s_return_value_is_the_payload(aws, make_function):
     assert result == {"doubled": [2, 4, 40], "note": "héllo"}
 
 
+def test_moto_s_whole_state_still_reads_with_functions_in_it(aws, make_function, sandbox):
+    # moto's functions reach for docker when every attribute is read (its data.json does)
+    import urllib.request
+
+    invoke(aws, make_function({"app.py": ECHO}), {"numbers": []})
+    with urllib.request.urlopen(f"{sandbox['AWS_ENDPOINT_URL']}/moto-api/data.json",
+                                timeout=60) as answer:
+        assert answer.status == 200 and json.loads(answer.read())["awslambda"]
+
+
 def test_the_handler_sees_its_environment_and_context(aws, make_function, sandbox):
     source = """
 import os

@@ -14,7 +14,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 
-from shipyard_sandbox.ecs import records
+from shipyard_sandbox.ecs import records, tasksets
 from shipyard_sandbox.ecs.scheduler import Scheduler
 from shipyard_sandbox.ecs.tasks import TaskRun
 from shipyard_sandbox.runtime import leftovers
@@ -96,6 +96,11 @@ class EcsSandbox:
             records.update(task, launch_type=service.launch_type or "FARGATE")
         return self.launch(tasks)
 
+    def task_set_health(self, task_set_arn: str) -> str:
+        """"HEALTHY", "PENDING" or "FAILED: <reason>": whether a task set (CodeDeploy's
+        replacement, say) runs its count of healthy tasks (see `tasksets`)."""
+        return self.scheduler.task_set_health(task_set_arn)
+
     def run_of(self, task_arn: str) -> TaskRun | None:
         with self._lock:
             return self.runs.get(task_arn)
@@ -153,11 +158,12 @@ def install(sandbox: EcsSandbox) -> None:
 
     def create_service_response(self):
         result = original_create(self)
-        _keep_settings(self, self.ecs_backend._get_service(
-            self._get_param("cluster", "default"), self._get_param("serviceName")), True)
-        _sandbox().scheduler.changed(self.ecs_backend._get_service(
-            self._get_param("cluster", "default"), self._get_param("serviceName")),
-            new_deployment=True)
+        service = self.ecs_backend._get_service(self._get_param("cluster", "default"),
+                                                self._get_param("serviceName"))
+        _keep_settings(self, service, True)
+        if (service.deployment_controller or {}).get("type") == "CODE_DEPLOY":
+            tasksets.create_initial(self.ecs_backend, service)
+        _sandbox().scheduler.changed(service, new_deployment=True)
         return result
 
     def update_service_response(self):
@@ -179,6 +185,7 @@ def install(sandbox: EcsSandbox) -> None:
         return service
 
     backend_cls.run_task = run_task
+    tasksets.install(backend_cls, lambda: _sandbox().scheduler)
     backend_cls._calculate_task_resource_requirements = staticmethod(_requirements)
     backend_cls.stop_task = stop_task
     backend_cls.list_tasks = list_tasks

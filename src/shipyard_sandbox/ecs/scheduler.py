@@ -35,6 +35,7 @@ from moto.elbv2.models import elbv2_backends
 
 from shipyard_sandbox import timescale
 from shipyard_sandbox.ecs import records
+from shipyard_sandbox.ecs.tasksets import TaskSetScheduling
 from shipyard_sandbox.runtime.healthcheck import HEALTHY, UNHEALTHY
 from shipyard_sandbox.targets import Endpoint
 
@@ -52,7 +53,12 @@ TargetHealth = Callable[[str, str, int], "str | None"]
 
 
 class Deployment:
-    def __init__(self, task_definition: str, reason: str | None = None) -> None:
+    """A deployment of the ECS controller, or a task set (`task_set`, the moto record, with
+    its own load balancers) of a CODE_DEPLOY or EXTERNAL service."""
+
+    def __init__(self, task_definition: str, reason: str | None = None,
+                 task_set: Any = None) -> None:
+        self.task_set = task_set
         self.id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
         self.task_definition = task_definition
         self.status = "PRIMARY"
@@ -77,6 +83,7 @@ class ServiceState:
         self.last_completed: Deployment | None = None
         self.steady = False
         self.started_at = time.monotonic()
+        self.task_sets = False  # True: the deployments are the service's task sets
 
     @property
     def name(self) -> str:
@@ -88,7 +95,7 @@ class ServiceState:
         self.events = [entry, *self.events][:MAX_EVENTS]
 
 
-class Scheduler:
+class Scheduler(TaskSetScheduling):
     def __init__(self, sandbox: EcsSandbox) -> None:
         self.sandbox = sandbox
         self.target_health: TargetHealth | None = None  # set by the load balancer's part
@@ -110,7 +117,8 @@ class Scheduler:
     def changed(self, service: Any, *, new_deployment: bool) -> None:
         """A service was created, updated or deleted."""
         if (service.deployment_controller or {}).get("type", "ECS") != "ECS":
-            return  # CODE_DEPLOY and EXTERNAL services' tasks belong to their controller
+            self.task_sets_changed(service)  # CodeDeploy or the user moves their task sets
+            return
         with self._lock:
             key = service.arn
             state = self.states.get(key)
@@ -157,6 +165,8 @@ class Scheduler:
 
     def _reconcile(self, state: ServiceState) -> bool:
         """One pass over a service; True once a deleted service has nothing left."""
+        if state.task_sets:
+            return self._reconcile_task_sets(state)
         service = state.service
         deleting = service.status != "ACTIVE"
         desired = 0 if deleting else int(service.desired_count or 0)
@@ -222,7 +232,10 @@ class Scheduler:
         checked = any(c.essential and c.monitor for c in run.containers)
         if checked and run.health != HEALTHY:
             return False
-        return all(health in (None, "healthy") for health in self._target_health(state, run))
+        # "unused": the target group serves no listener, so no load balancer checks it
+        # (AWS refuses such a service; a task set may meet it): no opinion, as None.
+        return all(health in (None, "healthy", "unused")
+                   for health in self._target_health(state, run))
 
     def _target_health(self, state: ServiceState, run: TaskRun) -> list[str | None]:
         if self.target_health is None:
@@ -241,6 +254,10 @@ class Scheduler:
             state.event(f"was unable to place a task. Reason: {error}.")
             self._failed(deployment)
             return
+        balancers = deployment.task_set.load_balancers if deployment.task_set is not None \
+            else None
+        for run in runs:
+            run.balancers = balancers  # type: ignore[attr-defined]
         deployment.runs.extend(runs)
         state.steady = False
         ids = " ".join(f"(task {run.id})" for run in runs)
@@ -379,7 +396,8 @@ class Scheduler:
             return
         targets = []
         backend = elbv2_backends[self.sandbox.env.account_id][self.sandbox.env.region]
-        for balancer in state.service.load_balancers or []:
+        balancers = getattr(run, "balancers", None)
+        for balancer in state.service.load_balancers if balancers is None else balancers:
             group = balancer.get("targetGroupArn")
             port = int(balancer.get("containerPort") or 0)
             socket = run.socket_for(balancer.get("containerName", ""), port)

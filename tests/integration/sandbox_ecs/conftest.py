@@ -153,5 +153,49 @@ def world(sandbox: dict[str, str], busybox_layers,
     return make_world(sandbox, image)
 
 
+@pytest.fixture
+def load_balancer(world: World, sandbox_dir: Path):
+    """make(groups=1) -> ([target group ARN, ...], listener URL): an ALB whose port-80
+    listener forwards to the first of its target groups (health checks on /version.txt,
+    every 5 s and a 10 s deregistration delay, AWS time); deleted after the test."""
+    from shipyard_sandbox import control
+
+    ec2, elbv2 = world.client("ec2"), world.client("elbv2")
+    vpc = ec2.describe_subnets(SubnetIds=world.network["awsvpcConfiguration"]["subnets"])[
+        "Subnets"][0]["VpcId"]
+    made = []
+
+    def make(groups: int = 1) -> tuple[list[str], str]:
+        if not hasattr(world, "alb_subnets"):  # two zones, as an ALB needs; made once
+            world.alb_subnets = [ec2.create_subnet(
+                VpcId=vpc, CidrBlock=f"100.64.{10 + i}.0/24",
+                AvailabilityZone=f"ap-northeast-2{zone}")["Subnet"]["SubnetId"]
+                for i, zone in enumerate("ab")]
+        tag = uuid.uuid4().hex[:6]
+        lb = elbv2.create_load_balancer(Name=f"lb-{tag}", Subnets=world.alb_subnets)[
+            "LoadBalancers"][0]["LoadBalancerArn"]
+        made.append(lb)
+        arns = []
+        for number in range(groups):
+            arn = elbv2.create_target_group(
+                Name=f"tg-{tag}-{number}", Protocol="HTTP", Port=8080, TargetType="ip",
+                VpcId=vpc, HealthCheckPath="/version.txt", HealthCheckIntervalSeconds=5,
+                HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+                UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+            elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+                {"Key": "deregistration_delay.timeout_seconds", "Value": "10"}])
+            arns.append(arn)
+        listener = elbv2.create_listener(
+            LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": arns[0]}],
+        )["Listeners"][0]["ListenerArn"]
+        urls = {e["listener_arn"]: e["url"] for e in control.listeners(sandbox_dir)}
+        return arns, urls[listener]
+
+    yield make
+    for lb in made:
+        elbv2.delete_load_balancer(LoadBalancerArn=lb)
+
+
 def dumped(document: Any) -> str:
     return json.dumps(document, default=str)

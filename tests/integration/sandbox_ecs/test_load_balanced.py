@@ -11,8 +11,6 @@ import uuid
 
 import pytest
 
-from shipyard_sandbox import control
-
 from .conftest import wait_for
 from .test_services import messages, remove, settled
 
@@ -26,35 +24,6 @@ def versioned(version: str) -> dict:
             "command": [f"echo {version} > /www/version.txt; exec httpd -f -p 8080 -h /www"]}
 
 
-@pytest.fixture
-def load_balanced(world, sandbox_dir):
-    """(target group ARN, listener URL): an ALB with one target group on port 80."""
-    ec2, elbv2 = world.client("ec2"), world.client("elbv2")
-    vpc = ec2.describe_subnets(SubnetIds=world.network["awsvpcConfiguration"]["subnets"])[
-        "Subnets"][0]["VpcId"]
-    tag = uuid.uuid4().hex[:6]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"100.64.{10 + i}.0/24",
-                                 AvailabilityZone=f"ap-northeast-2{zone}")["Subnet"]["SubnetId"]
-               for i, zone in enumerate("ab")] if not hasattr(world, "alb_subnets") else \
-        world.alb_subnets
-    world.alb_subnets = subnets
-    lb = elbv2.create_load_balancer(Name=f"lb-{tag}", Subnets=subnets)["LoadBalancers"][0]
-    group = elbv2.create_target_group(
-        Name=f"tg-{tag}", Protocol="HTTP", Port=8080, TargetType="ip", VpcId=vpc,
-        HealthCheckPath="/version.txt", HealthCheckIntervalSeconds=5,
-        HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2, UnhealthyThresholdCount=2,
-    )["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
-        {"Key": "deregistration_delay.timeout_seconds", "Value": "10"}])
-    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
-                                     Port=80, DefaultActions=[
-                                         {"Type": "forward", "TargetGroupArn": group}],
-                                     )["Listeners"][0]["ListenerArn"]
-    urls = {e["listener_arn"]: e["url"] for e in control.listeners(sandbox_dir)}
-    yield group, urls[listener]
-    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
-
-
 def fetch(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"{url}/version.txt", timeout=10) as answer:
@@ -65,8 +34,8 @@ def fetch(url: str) -> tuple[int, str]:
         return 0, str(error)
 
 
-def test_a_rolling_update_behind_the_listener_fails_no_request(world, load_balanced):
-    group, url = load_balanced
+def test_a_rolling_update_behind_the_listener_fails_no_request(world, load_balancer):
+    (group,), url = load_balancer()
     name = f"lb-{uuid.uuid4().hex[:6]}"
     first, second = (world.register(name, [versioned(v)]) for v in ("A", "B"))
     world.client("ecs").create_service(

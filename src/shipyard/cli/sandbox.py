@@ -86,6 +86,27 @@ def env(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
                               **control.listener_environment(directory)}, as_json)
 
 
+@sandbox_app.command("status")
+def status(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
+    """Show what the sandbox runs: clusters, services and their deployments, tasks (with
+    their containers' process ids), listeners (local URL, weights), CodeDeploy deployments."""
+    _control()  # the extra's check
+    from shipyard_sandbox import control
+    from shipyard_sandbox import status as sandbox_status
+
+    directory = state_dir or control.default_state_dir()
+    try:
+        document = sandbox_status.collect(directory)
+    except sandbox_status.NotRunning as exc:
+        raise SandboxUnavailable(str(exc)) from exc
+    out = Out(as_json)
+    if as_json:
+        out.json(document)
+        return
+    for line in sandbox_status.render(document):
+        out.line(line)
+
+
 @sandbox_app.command("down")
 def down(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
     """Stop the sandbox; its registry storage stays until the state folder is removed."""

@@ -25,6 +25,10 @@ What it models:
   within minimumHealthyPercent/maximumPercent, target-group registration and draining, the
   deployment circuit breaker with rollback, ECS's events; deploymentConfiguration and
   healthCheckGracePeriodSeconds kept where moto drops them;
+- services with the CODE_DEPLOY or EXTERNAL controller run task sets (`tasksets`): the
+  initial PRIMARY one of a CODE_DEPLOY service, CreateTaskSet/UpdateTaskSet/DeleteTaskSet,
+  each kept at its scale and registered with its own target groups; what CodeDeploy's
+  deployments do with them is CodeDeploy's (`EcsSandbox.task_set_health` is its Install wait);
 - ListTasks' `serviceName` filter and its default `desiredStatus` RUNNING.
 
 What it does not model (honestly reported where it shows):
@@ -37,8 +41,8 @@ What it does not model (honestly reported where it shows):
   against the definition's cpuArchitecture (AWS would fail it with "exec format error");
 - no CPU or memory limits, placement, capacity providers, container instances or EC2 launch
   type (every task runs as on Fargate), no task IAM role credentials, no ECS Exec, no service
-  discovery, no task sets: services with the CODE_DEPLOY or EXTERNAL controller get no tasks
-  from this scheduler (their deployments belong to CodeDeploy);
+  discovery; a target group that serves no listener is not checked by the load balancer
+  (`unused`), so its tasks count as healthy by their container health alone;
 - no awsvpc security groups or public IPs; the only network is the task's loopback;
 - EFS access points' POSIX users are not modelled (the folder is writable by anyone);
 - deployments that finish are dropped from `deployments[]` at once (ECS keeps INACTIVE ones

@@ -47,6 +47,8 @@ TICK = 0.1
 MAX_TICKS = 10**10  # a bound no sandbox reaches: thirty years of ticks
 MAX_EVENTS = 100
 INACTIVE_KEPT = 300.0  # AWS seconds a drained deployment stays listed as INACTIVE
+MAX_INACTIVE = 5
+MIN_UPTIME = 30.0  # AWS seconds a task without health check runs before it counts healthy
 BACKOFF_BASE, BACKOFF_MAX = 10.0, 900.0  # AWS seconds, scaled
 FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 TargetHealth = Callable[[str, str, int], "str | None"]
@@ -70,6 +72,7 @@ class Deployment:
         self.consecutive_failures = 0
         self.next_launch = 0.0
         self.inactive_at = 0.0
+        self.rollback = False  # made by the circuit breaker
 
 
 class ServiceState:
@@ -215,7 +218,8 @@ class Scheduler(TaskSetScheduling):
                 if deployment.status != "INACTIVE":
                     deployment.status, deployment.inactive_at = "INACTIVE", time.monotonic()
                     deployment.updated_at = records.now()
-                if time.monotonic() - deployment.inactive_at > timescale.scaled(INACTIVE_KEPT):
+                if time.monotonic() - deployment.inactive_at > timescale.scaled(INACTIVE_KEPT) \
+                        or sum(d.status == "INACTIVE" for d in kept) >= MAX_INACTIVE:
                     continue
             kept.append(deployment)
         state.deployments = kept
@@ -232,6 +236,9 @@ class Scheduler(TaskSetScheduling):
         checked = any(c.essential and c.monitor for c in run.containers)
         if checked and run.health != HEALTHY:
             return False
+        started = run.task.started_at.timestamp() if run.task.started_at else time.time()
+        if not checked and time.time() - started < timescale.scaled(MIN_UPTIME):
+            return False  # without a health check, a task proves itself by staying up
         # "unused": the target group serves no listener, so no load balancer checks it
         # (AWS refuses such a service; a task set may meet it): no opinion, as None.
         return all(health in (None, "healthy", "unused")
@@ -361,11 +368,12 @@ class Scheduler(TaskSetScheduling):
         primary.updated_at = records.now()
         state.event(f"(deployment {primary.id}) deployment failed: tasks failed to start.")
         target = state.last_completed
-        if breaker.get("rollback") and target is not None:
+        # A rollback that fails too is left FAILED: rolling back again would loop.
+        if breaker.get("rollback") and target is not None and not primary.rollback:
             state.event(f"rolling back to deployment {target.id}.")
             self._deploy(state, target.task_definition,
                          f"ECS deployment circuit breaker: rolling back to deploymentId "
-                         f"{target.id}.")
+                         f"{target.id}.").rollback = True
             with records.LOCK:
                 state.service.task_definition = target.task_definition
             for run in self._live(primary):

@@ -134,3 +134,21 @@ def test_delete_service_stops_its_processes(world):
     remove(world, name)
     assert processes_with(marker) == []
     assert service_tasks(world, name) == []
+
+
+def test_a_rollback_that_fails_too_is_left_failed_not_rolled_back_again(world):
+    name = f"twice-{uuid.uuid4().hex[:6]}"
+    broken = [{"name": "app", "command": ["exit 2"]}]
+    first, second = world.register(name, broken), world.register(name, broken)
+    create(world, name, first, 0, deploymentCircuitBreaker={"enable": True, "rollback": True})
+    settled(world, name, first, 0)  # nothing to run: completed at once, as on ECS
+    world.client("ecs").update_service(cluster=world.cluster, service=name,
+                                       taskDefinition=second, desiredCount=1)
+    service = wait_for("the rollback to fail", lambda: (
+        s := world.service(name))["deployments"][0]["rolloutState"] == "FAILED"
+        and s["deployments"][0]["taskDefinition"] == first and s)
+    assert sum("rolling back" in message for message in messages(service)) == 1
+    # The rollback (PRIMARY) and the deployment it replaced, both FAILED; the first one
+    # may still be listed, INACTIVE.
+    assert [d["rolloutState"] for d in service["deployments"][:2]] == ["FAILED", "FAILED"]
+    remove(world, name)

@@ -67,6 +67,7 @@ class Sandbox:
         self.elb: ElbBridge | None = None
         self.ecs = None  # shipyard_sandbox.ecs.EcsSandbox once started
         self.alarms: AlarmEvaluator | None = None  # CloudWatch alarms evaluated on metrics
+        self.codedeploy = None  # shipyard_sandbox.codedeploy.api.CodeDeployBridge once started
 
     @property
     def endpoints(self) -> SandboxEndpoints:
@@ -96,6 +97,7 @@ class Sandbox:
         self.elb.start()
         self._start_ecs()
         self.alarms = AlarmEvaluator(moto_backends).start()
+        self._start_codedeploy()
         self._warm_up()
         return self.endpoints
 
@@ -120,6 +122,30 @@ class Sandbox:
                             f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"},
             targets=self.targets, target_health=elb.target_health)
 
+    def _start_codedeploy(self) -> None:
+        """CodeDeploy's ECS blue/green deployments run on the sandbox's own ECS, load
+        balancer, Lambda and alarms, through their APIs as on AWS."""
+        import boto3
+
+        from shipyard_sandbox.codedeploy import api, environment
+
+        session = boto3.Session(aws_access_key_id=SANDBOX_KEY, aws_secret_access_key=SANDBOX_KEY,
+                                region_name=self.region)
+        clients: dict[str, object] = {}
+        lock = threading.Lock()  # a Session is not thread-safe; the clients it makes are
+
+        def client(service: str) -> object:
+            with lock:
+                if service not in clients:
+                    clients[service] = session.client(service,
+                                                      endpoint_url=self.endpoints.aws_endpoint)
+                return clients[service]
+
+        self.codedeploy = api.CodeDeployBridge(environment.SandboxEnvironment(
+            client, task_set_health=self.ecs.task_set_health,
+            invoke=environment.lambda_invoker()))
+        api.install(self.codedeploy)
+
     def _warm_up(self) -> None:
         """moto spends about half a second on its first error response (it builds its error
         rendering then); pay that here, at start, rather than in the first command."""
@@ -132,7 +158,9 @@ class Sandbox:
             ecr.describe_repositories(repositoryNames=["shipyard-sandbox-warm-up"])
 
     def stop(self) -> None:
-        if self.ecs:  # first: its tasks' processes, forwarders and scheduler
+        if self.codedeploy:  # first: a deployment in progress acts on ECS and the listeners
+            self.codedeploy.stop_all()
+        if self.ecs:  # then its tasks' processes, forwarders and scheduler
             self.ecs.stop()
         if self.lambdas:  # before moto: a handler still running may be talking to it
             self.lambdas.stop()

@@ -78,6 +78,10 @@ class DeploymentSpec:
     alarms: list[str] = field(default_factory=list)
 
 
+class HookError(Exception):
+    """The platform could not do what a step asked (invoke a hook, create a task set)."""
+
+
 class _Stopped(Exception):
     """The deployment ends early; `code` and `message` become its errorInformation."""
 
@@ -193,7 +197,10 @@ class DeploymentRun:
         self._end(event, "Succeeded")
 
     def _install(self) -> None:
-        self.replacement = self.platform.create_task_set(self.spec)
+        try:
+            self.replacement = self.platform.create_task_set(self.spec)
+        except HookError as exc:
+            raise _Stopped("ECS_UPDATE_ERROR", str(exc)) from exc
         deadline = time.monotonic() + timescale.scaled(INSTALL_TIMEOUT, floor=1.0)
         while True:
             state = self.platform.task_set_state(self.replacement)
@@ -225,8 +232,13 @@ class DeploymentRun:
         execution_id = str(uuid.uuid4())
         with self._lock:
             event.hook_execution_id = execution_id
-        self.platform.invoke_hook(function, {"DeploymentId": self.id,
-                                             "LifecycleEventHookExecutionId": execution_id})
+        try:
+            self.platform.invoke_hook(function, {"DeploymentId": self.id,
+                                                 "LifecycleEventHookExecutionId": execution_id})
+        except HookError as exc:
+            event.diagnostics = {"errorCode": "ScriptMissing", "message": str(exc)}
+            raise _Stopped("HOOK_EXECUTION_FAILURE", f"The {event.name} hook failed: {exc}.") \
+                from exc
         deadline = time.monotonic() + timescale.scaled(HOOK_TIMEOUT, floor=1.0)
         with self._lock:
             while execution_id not in self._hook_answers:

@@ -1,0 +1,167 @@
+"""CodeDeploy blue/green on the sandbox, end to end, through boto3 and HTTP only.
+
+A CODE_DEPLOY service serves version A behind a listener; a deployment of B with a canary
+config and Lambda hooks (real handlers that report back with
+PutLifecycleEventHookExecutionStatus) moves the listener's answers from A to B, both seen
+during the canary, with no failed request. A hook that reports Failed rolls back: the
+listener never leaves A and the replacement task set is deleted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+import zipfile
+
+import pytest
+
+from .conftest import wait_for
+from .test_load_balanced import fetch, versioned
+from .test_services import remove
+
+pytestmark = pytest.mark.integration
+MAX_REQUESTS = 3000  # bounds the request loop; it ends when the deployment has ended
+HOOK = """
+import os, boto3
+def handler(event, context):
+    boto3.client("codedeploy").put_lifecycle_event_hook_execution_status(
+        deploymentId=event["DeploymentId"],
+        lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
+        status=os.environ["HOOK_STATUS"])
+"""
+
+
+def hook_function(world, name: str, status: str) -> str:
+    trust = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
+             '{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
+    role = world.client("iam").create_role(RoleName=f"{name}-role",
+                                           AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("hook.py", HOOK)
+    world.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="hook.handler",
+        Code={"ZipFile": buffer.getvalue()}, Environment={"Variables": {"HOOK_STATUS": status}})
+    return name
+
+
+def blue_green(world, load_balancer, hooks: dict[str, str]) -> tuple[str, str, str, str]:
+    """A CODE_DEPLOY service on A behind a listener, its CodeDeploy application and group
+    (canary 50% for a minute, AWS time), and B registered: (service, application, B, url)."""
+    (blue, green), url = load_balancer(groups=2)
+    name = f"cd-{uuid.uuid4().hex[:6]}"
+    first, second = (world.register(name, [versioned(v)]) for v in ("A", "B"))
+    world.client("ecs").create_service(
+        cluster=world.cluster, serviceName=name, taskDefinition=first, desiredCount=2,
+        launchType="FARGATE", networkConfiguration=world.network,
+        deploymentController={"type": "CODE_DEPLOY"},
+        loadBalancers=[{"targetGroupArn": blue, "containerName": "web",
+                        "containerPort": 8080}])
+    wait_for("A to answer", lambda: fetch(url) == (200, "A"))
+    elbv2 = world.client("elbv2")
+    listener = next(l_["ListenerArn"] for l_ in elbv2.describe_listeners(
+        LoadBalancerArn=elbv2.describe_target_groups(TargetGroupArns=[blue])["TargetGroups"][0]
+        ["LoadBalancerArns"][0])["Listeners"])
+    cd = world.client("codedeploy")
+    cd.create_deployment_config(deploymentConfigName=f"{name}-half", computePlatform="ECS",
+                                trafficRoutingConfig={"type": "TimeBasedCanary",
+                                                      "timeBasedCanary": {
+                                                          "canaryPercentage": 50,
+                                                          "canaryInterval": 1}})
+    cd.create_application(applicationName=name, computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName=name, deploymentGroupName="production",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
+        deploymentConfigName=f"{name}-half",
+        deploymentStyle={"deploymentType": "BLUE_GREEN",
+                         "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        ecsServices=[{"serviceName": name, "clusterName": world.cluster}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": blue.split("/")[-2]}, {"name": green.split("/")[-2]}],
+            "prodTrafficRoute": {"listenerArns": [listener]}}]},
+        blueGreenDeploymentConfiguration={
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE", "terminationWaitTimeInMinutes": 0}},
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+    appspec = {"version": 0.0, "Resources": [{"TargetService": {
+        "Type": "AWS::ECS::Service", "Properties": {
+            "TaskDefinition": second,
+            "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080}}}}],
+        "Hooks": [{event: function} for event, function in hooks.items()]}
+    deployment = cd.create_deployment(
+        applicationName=name, deploymentGroupName="production",
+        revision={"revisionType": "AppSpecContent",
+                  "appSpecContent": {"content": json.dumps(appspec)}})["deploymentId"]
+    return name, deployment, second, url
+
+
+def watch(world, url: str, deployment: str) -> tuple[dict, list[tuple[int, str]]]:
+    """Requests to the listener while the deployment runs; its final state and the answers."""
+    answers: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def loop() -> None:
+        for _ in range(MAX_REQUESTS):
+            if done.is_set():
+                return
+            answers.append(fetch(url))
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        info = wait_for("the deployment to end", lambda: (
+            found := world.client("codedeploy").get_deployment(deploymentId=deployment)[
+                "deploymentInfo"])["status"] in ("Succeeded", "Failed", "Stopped") and found,
+            timeout=90)
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    return info, answers
+
+
+def test_a_canary_deployment_moves_the_listener_from_a_to_b_without_a_failed_request(
+        world, load_balancer) -> None:
+    tag = uuid.uuid4().hex[:6]
+    hooks = {"BeforeInstall": hook_function(world, f"CodeDeployHook_before-{tag}", "Succeeded"),
+             "BeforeAllowTraffic": hook_function(world, f"CodeDeployHook_check-{tag}",
+                                                 "Succeeded")}
+    name, deployment, second, url = blue_green(world, load_balancer, hooks)
+    info, answers = watch(world, url, deployment)
+    assert info["status"] == "Succeeded", info
+    assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200]
+    versions = [version for _, version in answers]
+    assert versions[0] == "A" and versions[-1] == "B"
+    assert {"A", "B"} <= set(versions[versions.index("B"):])  # the canary: both answered
+    assert fetch(url) == (200, "B")
+    target = world.client("codedeploy").get_deployment_target(
+        deploymentId=deployment, targetId=f"{world.cluster}:{name}")["deploymentTarget"]
+    events = {e["lifecycleEventName"]: e["status"]
+              for e in target["ecsTarget"]["lifecycleEvents"]}
+    assert events["BeforeInstall"] == events["BeforeAllowTraffic"] == "Succeeded"
+    assert events["AfterInstall"] == "Skipped"
+    sets = wait_for("the original task set to go", lambda: len(
+        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
+            "taskSets"]) == 1 and found)
+    assert sets[0]["status"] == "PRIMARY" and sets[0]["taskDefinition"] == second
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
+def test_a_hook_that_reports_failed_rolls_back_and_the_listener_stays_on_a(
+        world, load_balancer) -> None:
+    tag = uuid.uuid4().hex[:6]
+    hooks = {"BeforeAllowTraffic": hook_function(world, f"CodeDeployHook_no-{tag}", "Failed")}
+    name, deployment, _, url = blue_green(world, load_balancer, hooks)
+    info, answers = watch(world, url, deployment)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+    assert answers and {version for _, version in answers} == {"A"}
+    sets = wait_for("the replacement task set to go", lambda: len(
+        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
+            "taskSets"]) == 1 and found)
+    assert sets[0]["status"] == "PRIMARY"
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)

@@ -245,8 +245,16 @@ class HealthMonitor:
             return self._states.get(target_group_arn, {}).get((ip, int(port)))
 
     def routable(self, target_group_arn: str) -> list[TargetState]:
+        """The healthy targets; when none is, those with no verdict yet (in their first
+        checks, or `unused` until the monitor sees a listener use their group): ALB fails
+        open to a group's targets when none is healthy, and a group a listener has just begun
+        to use (CodeDeploy's replacement, say) has none healthy yet. A group whose targets all
+        failed their checks gets no request (503), where ALB would fail open to them too."""
         with self._lock:
-            return [s for s in self._states.get(target_group_arn, {}).values() if s.routable]
+            states = [s for s in self._states.get(target_group_arn, {}).values()
+                      if s.drain_until is None]
+            healthy = [s for s in states if s.routable]
+            return healthy or [s for s in states if s.state in ("initial", "unused")]
 
     def draining(self, target_group_arn: str) -> list[dict[str, Any]]:
         with self._lock:

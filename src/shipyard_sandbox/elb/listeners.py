@@ -6,9 +6,10 @@ moto at that moment (so ModifyListener and ModifyRule, as CodeDeploy uses them, 
 next request and never to one in flight), then:
 
 - `forward`: picks a target group by the action's weights (smooth weighted round-robin, so 80/20
-  is 80/20 over any 10 requests), then a `healthy` target of it in turn, and sends the request
-  through the target's Unix socket (`TargetDirectory`) with X-Forwarded-For/-Proto/-Port and
-  X-Amzn-Trace-Id added; 503 when the group has no healthy target, 502 when the target cannot
+  is 80/20 over any 10 requests), then a `healthy` target of it in turn (or, when none is, one
+  still in its first checks: `HealthMonitor.routable`), and sends the request through the
+  target's Unix socket (`TargetDirectory`) with X-Forwarded-For/-Proto/-Port and
+  X-Amzn-Trace-Id added; 503 when the group has no such target, 502 when the target cannot
   be reached or answers no valid HTTP, 504 when it answers nothing within IDLE_TIMEOUT;
 - `fixed-response` and `redirect` answer as ALB does.
 

@@ -10,8 +10,10 @@
   configs, `PutLifecycleEventHookExecutionStatus`, `StopDeployment`, `ContinueDeployment`,
   deployment targets, and each deployment's status, errorInformation and rollbackInfo.
 
-Not yet done: the `Environment` on the sandbox's own ECS task sets, load balancer listeners,
-Lambda and CloudWatch alarms (until then the sandbox installs the API without one, and a
-deployment stays `Created` as in moto); S3 revisions; rollback as a deployment of its own
-(`rollbackInfo.rollbackDeploymentId`); deployment groups' triggers.
+- `environment`: what a deployment acts on, the sandbox's own ECS task sets, listeners,
+  Lambda hooks and alarms, through their APIs.
+
+Not modelled: S3 revisions; rollback as a deployment of its own
+(`rollbackInfo.rollbackDeploymentId`); deployment groups' triggers; EC2/on-premises and
+Lambda compute platforms.
 """

@@ -7,10 +7,15 @@ As CodeDeploy does on AWS, it works through the other services' APIs: the ECS ta
 through every patch a user's call passes through. Only "is the replacement task set healthy"
 is asked of the sandbox's ECS directly (`task_set_health`), which is what CodeDeploy's
 Install step waits for and no public API answers in one call.
+
+Fault knob: an SSM parameter under `/shipyard-sandbox/faults/codedeploy/` whose value is
+`{"fault": "hook-failed", "function": "NAME"}` makes every hook naming that function report
+Failed without running, as a hook whose checks fail would.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +23,10 @@ from botocore.exceptions import ClientError
 
 from shipyard_sandbox.codedeploy.api import CodeDeployError, Current
 from shipyard_sandbox.codedeploy.engine import DeploymentSpec, HookError
+
+# Fault knobs, as the sandbox's ECS keeps its own (shipyard_sandbox.ecs.faults): SSM
+# parameters set through the sandbox's API, so a test or a demo needs nothing but boto3.
+HOOK_KNOBS = "/shipyard-sandbox/faults/codedeploy/"
 
 
 class SandboxEnvironment:
@@ -90,7 +99,30 @@ class SandboxEnvironment:
                 raise
 
     def invoke_hook(self, function: str, payload: dict[str, str]) -> None:
+        knob = self._hook_knob(function)
+        if knob is not None:  # reported as the hook would report it, through the API
+            self._client("codedeploy").put_lifecycle_event_hook_execution_status(
+                deploymentId=payload["DeploymentId"],
+                lifecycleEventHookExecutionId=payload["LifecycleEventHookExecutionId"],
+                status="Failed")
+            return
         self._invoke(function, payload)
+
+    def _hook_knob(self, function: str) -> str | None:
+        """The name of a `hook-failed` fault knob naming `function`, if one is set: an SSM
+        parameter under HOOK_KNOBS whose value is {"fault": "hook-failed", "function": F}."""
+        answer = self._client("ssm").get_parameters_by_path(Path=HOOK_KNOBS, Recursive=True,
+                                                           MaxResults=10)
+        for parameter in answer.get("Parameters", []):
+            try:
+                knob = json.loads(parameter["Value"])
+            except ValueError:
+                continue
+            named = str(knob.get("function", "")) if isinstance(knob, dict) else ""
+            if knob.get("fault") == "hook-failed" and named and (
+                    function == named or function.endswith(f":function:{named}")):
+                return str(parameter["Name"])
+        return None
 
     def alarms_in_alarm(self, names: list[str]) -> list[str]:
         alarms = self._client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]

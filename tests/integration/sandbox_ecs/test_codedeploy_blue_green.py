@@ -4,7 +4,8 @@ A CODE_DEPLOY service serves version A behind a listener; a deployment of B with
 config and Lambda hooks (real handlers that report back with
 PutLifecycleEventHookExecutionStatus) moves the listener's answers from A to B, both seen
 during the canary, with no failed request. A hook that reports Failed rolls back: the
-listener never leaves A and the replacement task set is deleted.
+listener never leaves A and the replacement task set is deleted. The `hook-failed` fault knob
+does the same to a hook that would succeed, without running it.
 """
 
 from __future__ import annotations
@@ -163,5 +164,29 @@ def test_a_hook_that_reports_failed_rolls_back_and_the_listener_stays_on_a(
         found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
             "taskSets"]) == 1 and found)
     assert sets[0]["status"] == "PRIMARY"
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
+def test_the_hook_failed_knob_fails_a_hook_that_would_succeed(world, load_balancer) -> None:
+    tag = uuid.uuid4().hex[:6]
+    function = hook_function(world, f"CodeDeployHook_ok-{tag}", "Succeeded")
+    ssm = world.client("ssm")
+    knob = f"/shipyard-sandbox/faults/codedeploy/{tag}"
+    ssm.put_parameter(Name=knob, Type="String",
+                      Value=json.dumps({"fault": "hook-failed", "function": function}))
+    try:
+        name, deployment, _, url = blue_green(world, load_balancer,
+                                              {"AfterInstall": function})
+        info, _ = watch(world, url, deployment)
+    finally:
+        ssm.delete_parameter(Name=knob)
+    assert info["status"] == "Failed"
+    assert f"AfterInstall hook {function} reported Failed" in info["errorInformation"]["message"]
+    logs = world.client("logs").describe_log_streams(logGroupName=f"/aws/lambda/{function}") \
+        if world.client("logs").describe_log_groups(
+            logGroupNamePrefix=f"/aws/lambda/{function}")["logGroups"] else {"logStreams": []}
+    assert logs["logStreams"] == []  # the function never ran
+    assert fetch(url) == (200, "A")
     world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)

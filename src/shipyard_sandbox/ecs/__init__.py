@@ -29,7 +29,9 @@ What it models:
   initial PRIMARY one of a CODE_DEPLOY service, CreateTaskSet/UpdateTaskSet/DeleteTaskSet,
   each kept at its scale and registered with its own target groups; what CodeDeploy's
   deployments do with them is CodeDeploy's (`EcsSandbox.task_set_health` is its Install wait);
-- ListTasks' `serviceName` filter and its default `desiredStatus` RUNNING.
+- ListTasks' `serviceName` filter and its default `desiredStatus` RUNNING;
+- fault knobs (`faults`): an SSM parameter under /shipyard-sandbox/faults/ecs/ makes new
+  containers of an image exit at start or fail their health check, the image unchanged.
 
 What it does not model (honestly reported where it shows):
 - a container whose image is in another registry (a public sidecar) is not run: its

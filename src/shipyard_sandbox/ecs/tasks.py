@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard_sandbox import timescale
-from shipyard_sandbox.ecs import records
+from shipyard_sandbox.ecs import faults, records
 from shipyard_sandbox.ecs.logs import LogConfigError, sink_for
 from shipyard_sandbox.ecs.secrets import SecretError, resolve_all
 from shipyard_sandbox.runtime import launch
@@ -262,6 +262,13 @@ class TaskRun:
     def _start(self, container: ContainerRun, secrets: dict[str, str], sink: Any,
                volumes: dict[str, Path]) -> None:
         definition = dict(container.definition)
+        knob = faults.knob_for(definition.get("image", ""), self.env.account_id,
+                               self.env.region)
+        if knob and knob["fault"] == faults.EXIT_AT_START:
+            container.status, container.exit_code = "STOPPED", int(knob.get("exitCode", 1))
+            container.reason = f"sandbox fault knob {knob['name']}: exit-at-start"
+            self._publish()
+            return
         # Secrets join the environment only here, in the process's spec; never the record.
         definition["environment"] = [*(definition.get("environment") or []),
                                      *({"name": k, "value": v} for k, v in secrets.items())]
@@ -279,7 +286,11 @@ class TaskRun:
         container.process = process
         container.status = "RUNNING"
         health_check = definition.get("healthCheck")
-        if health_check and health_check.get("command"):
+        if knob and knob["fault"] == faults.FAIL_HEALTH_CHECK:
+            container.reason = f"sandbox fault knob {knob['name']}: fail-health-check"
+            container.monitor = faults.FailingHealth(  # type: ignore[assignment]
+                health_check, lambda _status: self._publish()).start()
+        elif health_check and health_check.get("command"):
             container.monitor = HealthMonitor(process, health_check,
                                               time_scale=timescale.factor(),
                                               on_change=lambda _status: self._publish())
@@ -317,6 +328,11 @@ class TaskRun:
         return folders
 
     def _watch(self) -> None:
+        if any(c.essential and c.status == "STOPPED" for c in self.containers):
+            # an essential container "exited" at start (a fault knob)
+            self._stop_request = self._stop_request or (
+                "Essential container in task exited", "EssentialContainerExited")
+            return
         for _ in range(MAX_WATCH_TICKS):
             if self._stop.wait(WATCH_INTERVAL):
                 return

@@ -34,21 +34,28 @@ PREFIX = "/shipyard-sandbox/faults/ecs/"
 EXIT_AT_START, FAIL_HEALTH_CHECK = "exit-at-start", "fail-health-check"
 
 
-def knob_for(image: str, account_id: str, region: str) -> dict[str, Any] | None:
-    """The knob set for `image`, if any (the latest by name when several match)."""
+def knobs(prefix: str, account_id: str, region: str) -> list[tuple[str, dict[str, Any]]]:
+    """(name, value) of every knob under `prefix` that holds a JSON object, by name."""
     backend = ssm_backends[account_id][region]
-    found = None
+    found = []
     for name in sorted(backend._parameters):  # moto keeps no public listing by path
-        if not name.startswith(PREFIX) or not backend._parameters[name]:
+        if not name.startswith(prefix) or not backend._parameters[name]:
             continue
         try:
-            knob = json.loads(backend._parameters[name][-1].value)
+            value = json.loads(backend._parameters[name][-1].value)
         except (ValueError, TypeError):
             continue  # not a knob: ignored, as the docstring's shape is the only one
-        if isinstance(knob, dict) and knob.get("image") == image \
-                and knob.get("fault") in (EXIT_AT_START, FAIL_HEALTH_CHECK):
-            found = {**knob, "name": name}
+        if isinstance(value, dict):
+            found.append((name, value))
     return found
+
+
+def knob_for(image: str, account_id: str, region: str) -> dict[str, Any] | None:
+    """The knob set for `image`, if any (the last by name when several match)."""
+    matching = [{**value, "name": name} for name, value in knobs(PREFIX, account_id, region)
+                if value.get("image") == image
+                and value.get("fault") in (EXIT_AT_START, FAIL_HEALTH_CHECK)]
+    return matching[-1] if matching else None
 
 
 class FailingHealth:

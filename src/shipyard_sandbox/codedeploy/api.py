@@ -130,7 +130,6 @@ class CodeDeployBridge:
         terminate = green.get("terminateBlueInstancesOnDeploymentSuccess") or {}
         rollback = deployment.auto_rollback_configuration or group.auto_rollback_configuration
         events = set(rollback.get("events") or []) if rollback.get("enabled") else set()
-        alarms = group.alarm_configuration
         hooks = {event: function for item in appspec.get("Hooks") or []
                  for event, function in item.items() if event in HOOK_EVENTS}
         return DeploymentSpec(
@@ -150,7 +149,17 @@ class CodeDeployBridge:
             termination_wait_minutes=int(terminate.get("terminationWaitTimeInMinutes", 0)),
             rollback_on_failure="DEPLOYMENT_FAILURE" in events,
             rollback_on_alarm="DEPLOYMENT_STOP_ON_ALARM" in events,
-            alarms=[a["name"] for a in (alarms.alarms if alarms and alarms.enabled else [])])
+            alarms=_alarm_names(group.alarm_configuration))
+
+
+def _alarm_names(configuration: Any) -> list[str]:
+    """The alarms of an enabled alarmConfiguration (moto keeps the request's dict)."""
+    if isinstance(configuration, dict):
+        enabled, alarms = configuration.get("enabled"), configuration.get("alarms") or []
+    else:
+        enabled, alarms = getattr(configuration, "enabled", False), getattr(
+            configuration, "alarms", [])
+    return [str(alarm.get("name")) for alarm in alarms if alarm.get("name")] if enabled else []
 
 
 def _appspec(revision: dict[str, Any]) -> dict[str, Any]:

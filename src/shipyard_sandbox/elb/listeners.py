@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from shipyard_sandbox.elb import knobs
 from shipyard_sandbox.elb.rules import Request, rule_for, terminal_action, weighted_target_groups
 from shipyard_sandbox.runtime.forwarder import ForwarderError, connect
 
@@ -263,9 +264,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         state, endpoint = target
         try:
+            status = knobs.http_fault(bridge.account_id, bridge.region, endpoint.task_arn,
+                                      endpoint.container_name, self.path)
+            if status is not None:  # a fault knob: answered as if by the task
+                self._knob_answer(proxy, group_arn, status)
+                return
             self._relay(proxy, listener, group_arn, endpoint.socket_path, body)
         finally:
             bridge.release_target(state)
+
+    def _knob_answer(self, proxy: ListenerProxy, group_arn: str, status: int) -> None:
+        proxy.bridge.metrics.record(proxy.load_balancer_arn, group_arn, status,
+                                    from_target=True, response_time=0.0)
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:  # a 5xx code no standard names
+            reason = "Server Error"
+        body = f"{status} {reason} (sandbox fault knob)\n".encode()
+        self.send_response_only(status, reason)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _upstream_headers(self, listener: Any) -> list[tuple[str, str]]:
         named = {h.strip().lower() for h in self.headers.get("Connection", "").split(",")}

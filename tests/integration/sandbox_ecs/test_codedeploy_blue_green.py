@@ -15,6 +15,7 @@ import json
 import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 
 import pytest
 
@@ -48,12 +49,17 @@ def hook_function(world, name: str, status: str) -> str:
     return name
 
 
-def blue_green(world, load_balancer, hooks: dict[str, str]) -> tuple[str, str, str, str]:
+def blue_green(world, load_balancer, hooks: dict[str, str], *, canary_minutes: int = 1,
+               b_image: str | None = None, alarm: Callable[[str, str], str] | None = None,
+               ) -> tuple[str, str, str, str]:
     """A CODE_DEPLOY service on A behind a listener, its CodeDeploy application and group
-    (canary 50% for a minute, AWS time), and B registered: (service, application, B, url)."""
+    (canary 50% for `canary_minutes`, AWS time; with `alarm(load balancer dimension, green's
+    target group dimension) -> alarm name`, stopped and rolled back on it), and a deployment
+    of B (its image `b_image` if given): (service, deployment id, B, listener url)."""
     (blue, green), url = load_balancer(groups=2)
     name = f"cd-{uuid.uuid4().hex[:6]}"
-    first, second = (world.register(name, [versioned(v)]) for v in ("A", "B"))
+    b_container = versioned("B") | ({"image": b_image} if b_image else {})
+    first, second = world.register(name, [versioned("A")]), world.register(name, [b_container])
     world.client("ecs").create_service(
         cluster=world.cluster, serviceName=name, taskDefinition=first, desiredCount=2,
         launchType="FARGATE", networkConfiguration=world.network,
@@ -70,8 +76,14 @@ def blue_green(world, load_balancer, hooks: dict[str, str]) -> tuple[str, str, s
                                 trafficRoutingConfig={"type": "TimeBasedCanary",
                                                       "timeBasedCanary": {
                                                           "canaryPercentage": 50,
-                                                          "canaryInterval": 1}})
+                                                          "canaryInterval": canary_minutes}})
     cd.create_application(applicationName=name, computePlatform="ECS")
+    alarms = {}
+    if alarm is not None:
+        balancer = elbv2.describe_target_groups(TargetGroupArns=[blue])["TargetGroups"][0][
+            "LoadBalancerArns"][0]
+        alarms = {"alarmConfiguration": {"enabled": True, "alarms": [
+            {"name": alarm(balancer.split(":loadbalancer/")[1], green.split(":")[-1])}]}}
     cd.create_deployment_group(
         applicationName=name, deploymentGroupName="production",
         serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy",
@@ -86,7 +98,9 @@ def blue_green(world, load_balancer, hooks: dict[str, str]) -> tuple[str, str, s
             "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
             "terminateBlueInstancesOnDeploymentSuccess": {
                 "action": "TERMINATE", "terminationWaitTimeInMinutes": 0}},
-        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE",
+                                                               "DEPLOYMENT_STOP_ON_ALARM"]},
+        **alarms)
     appspec = {"version": 0.0, "Resources": [{"TargetService": {
         "Type": "AWS::ECS::Service", "Properties": {
             "TaskDefinition": second,
@@ -188,5 +202,49 @@ def test_the_hook_failed_knob_fails_a_hook_that_would_succeed(world, load_balanc
             logGroupNamePrefix=f"/aws/lambda/{function}")["logGroups"] else {"logStreams": []}
     assert logs["logStreams"] == []  # the function never ran
     assert fetch(url) == (200, "A")
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
+def test_an_alarm_on_the_replacement_s_5xx_stops_the_canary_and_rolls_back(
+        world, load_balancer) -> None:
+    # B differs from A only in how its image is named (by digest), so that the http-5xx knob
+    # names B's tasks alone: they answer 500 on every path but their health check's.
+    repository, _, tag = world.image.rpartition(":")
+    digest = world.client("ecr").describe_images(
+        repositoryName=repository.split("/", 1)[1], imageIds=[{"imageTag": tag}])[
+        "imageDetails"][0]["imageDigest"]
+    b_image = f"{repository}@{digest}"
+    ssm = world.client("ssm")
+    knob = f"/shipyard-sandbox/faults/elb/{uuid.uuid4().hex[:6]}"
+    ssm.put_parameter(Name=knob, Type="String", Value=json.dumps(
+        {"fault": "http-5xx", "image": b_image, "path": "/version.txt", "status": 500}))
+    cloudwatch = world.client("cloudwatch")
+
+    def alarm(balancer: str, green: str) -> str:
+        name = f"green-5xx-{uuid.uuid4().hex[:6]}"
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching", Dimensions=[
+                {"Name": "LoadBalancer", "Value": balancer},
+                {"Name": "TargetGroup", "Value": green}])
+        return name
+
+    try:
+        name, deployment, _, url = blue_green(world, load_balancer, {}, canary_minutes=10,
+                                              b_image=b_image, alarm=alarm)
+        info, answers = watch(world, url, deployment)
+    finally:
+        ssm.delete_parameter(Name=knob)
+    assert info["status"] == "Stopped", info
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert (500, "") in answers  # B answered 500 during the canary: that is what was seen
+    assert fetch(url) == (200, "A")  # and the traffic is back on A
+    sets = wait_for("the replacement task set to go", lambda: len(
+        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
+            "taskSets"]) == 1 and found)
+    assert sets[0]["status"] == "PRIMARY"
     world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)

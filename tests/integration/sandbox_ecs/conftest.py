@@ -10,6 +10,7 @@ busybox with sh, httpd, wget, sleep, env and friends; Entrypoint `sh -c`, user `
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import json
 import os
@@ -109,18 +110,21 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
-def push_image(env: dict[str, str], layers: list, folder: Path, repository: str) -> str:
-    """The busybox image pushed as REPOSITORY:ecs to the sandbox of `env`; its reference."""
+def push_image(env: dict[str, str], layers: list, folder: Path, repository: str, *,
+               platform: str | None = None, tag: str = "ecs") -> str:
+    """The busybox image (for `platform`, the host's by default) pushed as REPOSITORY:TAG to
+    the sandbox of `env`, creating the repository if need be; its reference."""
     folder.mkdir(parents=True, exist_ok=True)
-    image = images.write_image(folder, images.host_platform(), layers)
+    image = images.write_image(folder, platform or images.host_platform(), layers)
     images.write_layout(folder, [image], as_index=False)
     ecr = World(env, "", {}, "", "").client("ecr")
-    ecr.create_repository(repositoryName=repository)
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, password = base64.b64decode(token).decode().split(":", 1)
     with RegistryClient(env["SHIPYARD_REGISTRY"], auth=BasicAuth(user, password)) as client:
-        client.push_layout(OciLayout.open(folder), repository, ["ecs"])
-    return f"{env['SHIPYARD_REGISTRY']}/{repository}:ecs"
+        client.push_layout(OciLayout.open(folder), repository, [tag])
+    return f"{env['SHIPYARD_REGISTRY']}/{repository}:{tag}"
 
 
 def make_world(env: dict[str, str], image: str) -> World:

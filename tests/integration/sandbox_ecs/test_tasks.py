@@ -100,3 +100,27 @@ def test_an_image_missing_from_the_registry_fails_to_pull(world):
     done = stopped(world, world.run(definition)["taskArn"])
     assert done["stopCode"] == "TaskFailedToStart"
     assert done["stoppedReason"].startswith("CannotPullContainerError:")
+
+
+def test_arm64_runs_the_host_variant_and_says_so_and_a_foreign_image_cannot_start(
+        world, busybox_layers, tmp_path):
+    from shipyard_sandbox.runtime.images import host_platform
+
+    from .conftest import images, push_image
+
+    family = f"arch-{uuid.uuid4().hex[:8]}"
+    other = "ARM64" if host_platform() == "linux/amd64" else "X86_64"
+    definition = world.register(family, [{"name": "app", "command": ["echo ran"]}],
+                                runtimePlatform={"cpuArchitecture": other,
+                                                 "operatingSystemFamily": "LINUX"})
+    done = stopped(world, world.run(definition)["taskArn"])
+    assert done["containers"][0]["exitCode"] == 0
+    note = {a["name"]: a["value"] for a in done.get("attributes", [])}["sandbox.platform"]
+    assert host_platform() in note and "without emulation" in note
+    foreign = push_image(world.env, busybox_layers, tmp_path / "foreign", "ecs/busybox",
+                         platform=images.FOREIGN[host_platform()], tag=f"foreign-{family}")
+    definition = world.register(f"{family}-foreign", [{"name": "app", "image": foreign}])
+    done = stopped(world, world.run(definition)["taskArn"])
+    assert done["stopCode"] == "TaskFailedToStart"
+    assert done["stoppedReason"].startswith("CannotPullContainerError:")
+    assert "this host runs" in done["stoppedReason"]

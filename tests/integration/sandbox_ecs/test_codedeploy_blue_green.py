@@ -11,6 +11,7 @@ does the same to a hook that would succeed, without running it.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 import uuid
@@ -51,7 +52,7 @@ def hook_function(world, name: str, status: str) -> str:
 
 def blue_green(world, load_balancer, hooks: dict[str, str], *, canary_minutes: int = 1,
                b_image: str | None = None, alarm: Callable[[str, str], str] | None = None,
-               ) -> tuple[str, str, str, str]:
+               routing: dict | None = None) -> tuple[str, str, str, str]:
     """A CODE_DEPLOY service on A behind a listener, its CodeDeploy application and group
     (canary 50% for `canary_minutes`, AWS time; with `alarm(load balancer dimension, green's
     target group dimension) -> alarm name`, stopped and rolled back on it), and a deployment
@@ -73,10 +74,10 @@ def blue_green(world, load_balancer, hooks: dict[str, str], *, canary_minutes: i
         ["LoadBalancerArns"][0])["Listeners"])
     cd = world.client("codedeploy")
     cd.create_deployment_config(deploymentConfigName=f"{name}-half", computePlatform="ECS",
-                                trafficRoutingConfig={"type": "TimeBasedCanary",
-                                                      "timeBasedCanary": {
-                                                          "canaryPercentage": 50,
-                                                          "canaryInterval": canary_minutes}})
+                                trafficRoutingConfig=routing or {
+                                    "type": "TimeBasedCanary", "timeBasedCanary": {
+                                        "canaryPercentage": 50,
+                                        "canaryInterval": canary_minutes}})
     cd.create_application(applicationName=name, computePlatform="ECS")
     alarms = {}
     if alarm is not None:
@@ -246,5 +247,35 @@ def test_an_alarm_on_the_replacement_s_5xx_stops_the_canary_and_rolls_back(
         found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
             "taskSets"]) == 1 and found)
     assert sets[0]["status"] == "PRIMARY"
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
+WINDOW = 20  # sequential requests per window: smooth round-robin makes a window's B count
+# the weight's share of it, give or take one where a window straddles a shift
+
+
+@pytest.mark.parametrize(("routing", "levels"), [
+    ({"type": "TimeBasedLinear", "timeBasedLinear": {"linearPercentage": 25,
+                                                      "linearInterval": 1}}, [5, 10, 15]),
+    ({"type": "AllAtOnce"}, []),
+], ids=["linear-25-every-minute", "all-at-once"])
+def test_the_listener_shifts_in_the_order_and_proportions_of_the_config(
+        world, load_balancer, routing, levels) -> None:
+    name, deployment, _, url = blue_green(world, load_balancer, {}, routing=routing)
+    info, answers = watch(world, url, deployment)
+    answers += [fetch(url) for _ in range(2 * WINDOW)]  # after the last shift, held
+    assert info["status"] == "Succeeded", info
+    assert all(status == 200 for status, _ in answers)
+    counts = [sum(version == "B" for _, version in answers[start:start + WINDOW])
+              for start in range(0, len(answers) - WINDOW + 1, WINDOW)]
+    assert counts[0] == 0 and counts[-1] == WINDOW, counts
+    # in order: never back by more than a straddled window's one request
+    assert all(later >= earlier - 1 for earlier, later in itertools.pairwise(counts)), counts
+    # in proportion: each step of the config is seen at its share; nothing else is held
+    held = {count for count in counts if counts.count(count) >= 3}
+    for level in levels:
+        assert any(abs(count - level) <= 1 for count in held), (level, counts)
+    assert held <= {0, WINDOW, *levels, *(lv - 1 for lv in levels), *(lv + 1 for lv in levels)}
     world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)

@@ -5,7 +5,9 @@ config and Lambda hooks (real handlers that report back with
 PutLifecycleEventHookExecutionStatus) moves the listener's answers from A to B, both seen
 during the canary, with no failed request. A hook that reports Failed rolls back: the
 listener never leaves A and the replacement task set is deleted. The `hook-failed` fault knob
-does the same to a hook that would succeed, without running it.
+does the same to a hook that would succeed, without running it. An alarm on the
+replacement's real 5xx (the `http-5xx` knob) and StopDeployment each stop the canary and roll
+back; linear and all-at-once configs shift the listener in their order and proportions.
 """
 
 from __future__ import annotations
@@ -277,5 +279,19 @@ def test_the_listener_shifts_in_the_order_and_proportions_of_the_config(
     for level in levels:
         assert any(abs(count - level) <= 1 for count in held), (level, counts)
     assert held <= {0, WINDOW, *levels, *(lv - 1 for lv in levels), *(lv + 1 for lv in levels)}
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
+def test_stop_deployment_during_the_canary_rolls_back(world, load_balancer) -> None:
+    name, deployment, _, url = blue_green(world, load_balancer, {}, canary_minutes=10)
+    wait_for("the canary to send requests to B",
+             lambda: any(fetch(url)[1] == "B" for _ in range(4)), timeout=60)
+    answer = world.client("codedeploy").stop_deployment(deploymentId=deployment,
+                                                        autoRollbackEnabled=True)
+    assert answer["status"] == "Pending"
+    info, _ = watch(world, url, deployment)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "MANUAL_STOP"
+    assert {fetch(url)[1] for _ in range(10)} == {"A"}
     world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)

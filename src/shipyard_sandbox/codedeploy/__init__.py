@@ -13,7 +13,7 @@
 - `environment`: what a deployment acts on, the sandbox's own ECS task sets, listeners,
   Lambda hooks and alarms, through their APIs.
 
-Not modelled: S3 revisions; rollback as a deployment of its own
+Not modelled: rollback as a deployment of its own
 (`rollbackInfo.rollbackDeploymentId`); deployment groups' triggers; EC2/on-premises and
 Lambda compute platforms.
 """

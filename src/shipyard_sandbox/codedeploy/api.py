@@ -89,11 +89,11 @@ class CodeDeployBridge:
         raise CodeDeployError("DeploymentConfigDoesNotExistException",
                               f"The deployment configuration {name} does not exist.")
 
-    def start_run(self, deployment: Any) -> None:
+    def start_run(self, deployment: Any, account_id: str) -> None:
         """Start the run of a new ECS deployment (nothing when no environment runs them)."""
         if self.environment is None or deployment.application.compute_platform != "ECS":
             return
-        spec = self._spec(deployment)
+        spec = self._spec(deployment, account_id)
         run = DeploymentRun(deployment.deployment_id, spec, self.environment,
                             on_change=lambda run: _reflect(deployment, run))
         self.runs[deployment.deployment_id] = run
@@ -113,9 +113,9 @@ class CodeDeployBridge:
         for run in self.runs.values():
             run.join(timeout=5)
 
-    def _spec(self, deployment: Any) -> DeploymentSpec:
+    def _spec(self, deployment: Any, account_id: str) -> DeploymentSpec:
         group = deployment.deployment_group
-        appspec = _appspec(deployment.revision)
+        appspec = _appspec(deployment.revision, account_id)
         resource = next(iter(appspec["Resources"][0].values()))["Properties"]
         balancer = resource.get("LoadBalancerInfo") or {}
         service = (group.ecs_services or [{}])[0]
@@ -152,6 +152,25 @@ class CodeDeployBridge:
             alarms=_alarm_names(group.alarm_configuration))
 
 
+def _s3_object(location: dict[str, Any], account_id: str) -> str:
+    """The text of the S3 object a revision names, from the sandbox's S3."""
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import s3_backends
+
+    try:
+        found = s3_backends[account_id]["global"].get_object(
+            location.get("bucket", ""), location.get("key", ""), location.get("version"))
+    except S3ClientError as exc:
+        raise CodeDeployError("RevisionDoesNotExistException",
+                              f"The revision s3://{location.get('bucket')}/"
+                              f"{location.get('key')} could not be read.") from exc
+    if found is None:
+        raise CodeDeployError("RevisionDoesNotExistException",
+                              f"The revision s3://{location.get('bucket')}/"
+                              f"{location.get('key')} does not exist.")
+    return found.value.decode("utf-8", "replace")
+
+
 def _alarm_names(configuration: Any) -> list[str]:
     """The alarms of an enabled alarmConfiguration (moto keeps the request's dict)."""
     if isinstance(configuration, dict):
@@ -162,13 +181,17 @@ def _alarm_names(configuration: Any) -> list[str]:
     return [str(alarm.get("name")) for alarm in alarms if alarm.get("name")] if enabled else []
 
 
-def _appspec(revision: dict[str, Any]) -> dict[str, Any]:
-    """The AppSpec of a revision given as content (YAML or JSON), as CodeDeploy reads it."""
-    content = ((revision or {}).get("appSpecContent") or {}).get("content") or \
-        ((revision or {}).get("string") or {}).get("content")
+def _appspec(revision: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """The AppSpec of a revision (AppSpecContent, String or an S3 object; YAML or JSON), as
+    CodeDeploy reads it."""
+    revision = revision or {}
+    content = (revision.get("appSpecContent") or {}).get("content") or \
+        (revision.get("string") or {}).get("content")
+    if revision.get("revisionType") == "S3":
+        content = _s3_object(revision.get("s3Location") or {}, account_id)
     if not content:
-        raise CodeDeployError("InvalidRevisionException", "The sandbox runs ECS deployments "
-                              "whose revision is AppSpecContent or String (not S3).")
+        raise CodeDeployError("InvalidRevisionException", "The revision holds no AppSpec; "
+                              "give AppSpecContent, String or an S3 location.")
     try:
         document = yaml.safe_load(content)
         resources = document["Resources"]
@@ -227,7 +250,7 @@ def _patch() -> None:
             deployment.deployment_id = _deployment_id()
             self.deployments[deployment.deployment_id] = deployment
         try:
-            _installed[0].start_run(deployment)
+            _installed[0].start_run(deployment, self.account_id)
         except CodeDeployError:
             with _lock:
                 del self.deployments[deployment.deployment_id]

@@ -218,3 +218,25 @@ def test_hook_status_for_nothing_waiting_is_refused(codedeploy) -> None:
     with pytest.raises(cd.exceptions.DeploymentDoesNotExistException):
         cd.put_lifecycle_event_hook_execution_status(
             deploymentId="d-NOTHING00", lifecycleEventHookExecutionId="x", status="Succeeded")
+
+
+def test_an_s3_revision_is_read_from_the_sandbox_s3(codedeploy, moto_endpoint) -> None:
+    cd, environment = codedeploy
+    s3 = boto3.client("s3", region_name="ap-northeast-2", endpoint_url=moto_endpoint,
+                      aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    s3.create_bucket(Bucket="revisions", CreateBucketConfiguration={
+        "LocationConstraint": "ap-northeast-2"})
+    s3.put_object(Bucket="revisions", Key="appspec.json", Body=json.dumps(APPSPEC).encode())
+    _group(cd, "gp-s3")
+    deployment_id = cd.create_deployment(
+        applicationName="gp-s3", deploymentGroupName="production",
+        revision={"revisionType": "S3", "s3Location": {
+            "bucket": "revisions", "key": "appspec.json", "bundleType": "JSON"}})["deploymentId"]
+    assert _finished(cd, deployment_id)["status"] == "Succeeded"
+    assert ("create_task_set", APPSPEC["Resources"][0]["TargetService"]["Properties"][
+        "TaskDefinition"], 8000) in environment.calls
+    with pytest.raises(cd.exceptions.RevisionDoesNotExistException):
+        cd.create_deployment(applicationName="gp-s3", deploymentGroupName="production",
+                             revision={"revisionType": "S3", "s3Location": {
+                                 "bucket": "revisions", "key": "missing.json",
+                                 "bundleType": "JSON"}})

@@ -65,13 +65,16 @@ class Forwarder:
         assert process.stdout is not None and process.stderr is not None
         ready = first_line(process.stdout, timeout)
         if ready != READY:
-            forwarder.stop()
+            forwarder.stop(keep_stderr=True)  # ended first: a read cannot wait on it
+            why = process.stderr.read(4096).decode(errors="replace").strip()
+            process.stderr.close()
             raise ForwarderError(f"forwarder to port {port} of task process {pid} did not "
-                                 f"start: {process.stderr.read(4096).decode(errors='replace')}")
+                                 f"start: {why or 'it ended without a word'}")
         return forwarder
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """End the forwarder and nsenter (one process group) and remove the socket."""
+    def stop(self, timeout: float = 5.0, *, keep_stderr: bool = False) -> None:
+        """End the forwarder and nsenter (one process group) and remove the socket;
+        `keep_stderr` leaves its error output to be read (a failed start explains itself)."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -80,7 +83,7 @@ class Forwarder:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout)
-        for stream in (self.process.stdout, self.process.stderr):
+        for stream in (self.process.stdout, None if keep_stderr else self.process.stderr):
             if stream:
                 stream.close()
         self.socket_path.unlink(missing_ok=True)

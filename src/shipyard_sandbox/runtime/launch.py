@@ -153,8 +153,8 @@ def _stop_signal(value: str | None, container: str) -> int:
     name = value.upper()
     if name.isdigit():
         return int(name)
-    try:
-        return int(signal.Signals(name if name.startswith("SIG") else f"SIG{name}"))
-    except ValueError as error:
+    try:  # by name: Signals("SIGTERM") looks the value up, and fails
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except KeyError as error:
         raise ContainerStartError(f"container {container}: unknown StopSignal {value!r} in "
                                   "the image config") from error

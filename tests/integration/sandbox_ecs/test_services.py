@@ -120,6 +120,10 @@ def test_a_failing_deployment_trips_the_circuit_breaker_and_rolls_back(world, ba
     assert reason in reasons
     assert all(r == reason or r.startswith("Scaling activity initiated by (deployment ")
                for r in reasons)
+    if "command" in bad:  # what the failing container printed is in CloudWatch Logs
+        task_id = next(t for t in stopped if t["stoppedReason"] == reason)["taskArn"].rsplit(
+            "/", 1)[1]
+        assert "starting" in world.log_lines(f"{name}/web/{task_id}")
     remove(world, name)
 
 

@@ -92,6 +92,21 @@ def test_repush_skips_every_blob_and_tag(repo, shipyard, sandbox_env, ecr_client
     assert "tag 1.1.0: already points at this image" in plain.out
 
 
+def test_a_repush_that_sends_nothing_reads_no_layer_but_one_with_a_tag_to_set_does(
+        repo, shipyard, sandbox_env, ecr_client, oci_layout_factory) -> None:
+    layout = oci_layout_factory()
+    assert shipyard(repo, "push", "--from-oci", str(layout)).code == 0
+    # the same size, other content: a layer that would now fail its digest check
+    blobs = sorted((layout / "blobs" / "sha256").iterdir(), key=lambda p: p.stat().st_size)
+    layer = blobs[-1]
+    layer.write_bytes(bytes(b ^ 0xFF for b in layer.read_bytes()))
+    again = shipyard(repo, "push", "--from-oci", str(layout), "--json")
+    assert again.code == 0 and again.json()["pushed_blobs"] == 0, again.err  # not read
+    moved = shipyard(repo, "push", "--from-oci", str(layout), "--version", "7.0.0")
+    assert moved.code != 0 and layer.name in moved.err  # a tag to set: every blob checked
+    assert "7.0.0" not in registry_tags(sandbox_env, ecr_client)
+
+
 def test_dry_run_changes_nothing(repo, shipyard, sandbox_env, ecr_client,
                                  oci_layout_factory) -> None:
     layout = oci_layout_factory()

@@ -101,9 +101,9 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
     if options.from_oci and (options.multi_arch or options.platforms):
         raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
                          "and --platform")
+    # Opening reads and checks index.json and the manifests; the blobs' sizes and digests are
+    # checked below, before the first write, unless the push is to write nothing at all.
     layout = OciLayout.open(options.from_oci) if options.from_oci else None
-    if layout is not None:
-        layout.verify()  # every blob's size and sha256: a corrupt layer stops the push here
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
     repository_name = repository_of(config, ctx.env)
@@ -144,6 +144,11 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             layout_source = layout_mount_source(layout, registry, target)
         if layout is not None:
             _decide_tags(result, layout.digest, current)
+            if result.tags_to_set or not result.tags_unchanged:
+                # every blob's size and sha256: a corrupt layer stops the push here, before
+                # the repository or any blob is written (a re-push of an image every tag
+                # already names sends nothing, and need not read its layers to find that out)
+                layout.verify()
         if options.dry_run:
             if layout is None:
                 _preview_tags(result, current)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.adapters.ecr import RepositorySettings
-from shipyard.adapters.oci_layout import LayoutCheck, OciLayout
+from shipyard.adapters.oci_layout import OciLayout
 from shipyard.adapters.registry import BlobNotMounted, PushReport, RegistryClient
 from shipyard.config import Config
 from shipyard.domain.names import ImageReference, parse_image_reference
@@ -102,19 +102,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         raise UsageError("--from-oci pushes the platforms the layout has; drop --multi-arch "
                          "and --platform")
     # Opening reads and checks index.json and the manifests; the blobs' sizes and digests are
-    # read in the background, beside the network reads, and the verdict is awaited before the
-    # first write (or not at all when the push is to write nothing).
+    # checked below, before the first write, unless the push is to write nothing at all.
     layout = OciLayout.open(options.from_oci) if options.from_oci else None
-    check = layout.start_verify() if layout is not None else None
-    try:
-        return _push(options, config, ctx, layout, check)
-    finally:
-        if check is not None:
-            check.cancel()
-
-
-def _push(options: PushOptions, config: Config, ctx: Context, layout: OciLayout | None,
-          check: LayoutCheck | None) -> PushResult:
     platforms = tuple(layout.platforms) if layout else _platforms(options, config)
     parse_platforms(platforms)  # a typo is a usage error before anything happens
     repository_name = repository_of(config, ctx.env)
@@ -155,11 +144,11 @@ def _push(options: PushOptions, config: Config, ctx: Context, layout: OciLayout 
             layout_source = layout_mount_source(layout, registry, target)
         if layout is not None:
             _decide_tags(result, layout.digest, current)
-            if check is not None and (result.tags_to_set or not result.tags_unchanged):
+            if result.tags_to_set or not result.tags_unchanged:
                 # every blob's size and sha256: a corrupt layer stops the push here, before
                 # the repository or any blob is written (a re-push of an image every tag
                 # already names sends nothing, and need not read its layers to find that out)
-                check.result()
+                layout.verify()
         if options.dry_run:
             if layout is None:
                 _preview_tags(result, current)

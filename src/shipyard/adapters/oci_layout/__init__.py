@@ -49,7 +49,7 @@ from shipyard.adapters.oci_layout.descriptor import (
     ImageManifest,
     sha256_digest,
 )
-from shipyard.adapters.oci_layout.layout import LayoutCheck, OciLayout
+from shipyard.adapters.oci_layout.layout import OciLayout
 
 __all__ = [
     "BASE_DIGEST_ANNOTATION",
@@ -67,7 +67,6 @@ __all__ = [
     "REF_NAME_ANNOTATION",
     "Descriptor",
     "ImageManifest",
-    "LayoutCheck",
     "OciLayout",
     "sha256_digest",
 ]

@@ -4,7 +4,6 @@ with their size and sha256 checked."""
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,63 +124,28 @@ class OciLayout:
         if "sha256:" + hasher.hexdigest() != blob.digest:
             raise self._corrupt(blob, "content does not match its sha256 digest")
 
-    def verify(self, stop: threading.Event | None = None) -> None:
+    def verify(self) -> None:
         """Read every blob the layout holds and raise UsageError unless each one's size and
         sha256 match: a push runs this before its first write, so a corrupt layer stops it
         before a repository is created or a byte uploaded. Layers of the base image that the
-        layout does not hold (`external`) are the registry's to provide. `stop` set ends it
-        early, unfinished (the caller no longer needs the answer)."""
+        layout does not hold (`external`) are the registry's to provide."""
         held = [blob for blob in self.blobs() if blob.digest not in self.external]
         if len(held) <= 1:
             for blob in held:
-                self.verify_blob(blob, stop)
+                self.verify_blob(blob)
             return
         # sha256 releases the GIL on large chunks: a few threads hash layers side by side.
         with ThreadPoolExecutor(max_workers=min(4, len(held)),
                                 thread_name_prefix="shipyard-verify") as pool:
-            for _done in pool.map(lambda blob: self.verify_blob(blob, stop), held):
+            for _done in pool.map(self.verify_blob, held):
                 pass
 
-    def verify_blob(self, blob: Descriptor, stop: threading.Event | None = None) -> None:
+    def verify_blob(self, blob: Descriptor) -> None:
         """Read a blob once, in chunks, and raise UsageError unless size and digest match."""
         for _chunk in self.iter_blob(blob):
-            if stop is not None and stop.is_set():
-                return
-
-    def start_verify(self) -> LayoutCheck:
-        """`verify` on a thread of its own, so that reading the layers overlaps the network
-        reads a push makes first; `LayoutCheck.result()` waits for its verdict."""
-        return LayoutCheck(self)
+            pass
 
     def _corrupt(self, blob: Descriptor, why: str) -> UsageError:
         return UsageError(
             f"blob {blob.digest} in OCI layout {self.path} is corrupt ({why}); "
             "write the layout again")
-
-
-class LayoutCheck:
-    """A layout's `verify` running in the background (a daemon thread: a process that no
-    longer needs it does not wait for it)."""
-
-    def __init__(self, layout: OciLayout) -> None:
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(layout,), daemon=True,
-                                        name="shipyard-verify-layout")
-        self._thread.start()
-
-    def _run(self, layout: OciLayout) -> None:
-        try:
-            layout.verify(self._stop)
-        except BaseException as error:  # handed to result(), in the caller's thread
-            self._error = error
-
-    def result(self) -> None:
-        """Wait for the check; raise what it found (UsageError for a corrupt blob)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def cancel(self) -> None:
-        """Stop reading: the answer is not needed (nothing is to be written)."""
-        self._stop.set()

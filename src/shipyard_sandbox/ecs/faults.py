@@ -20,34 +20,16 @@ The container's `reason` names the knob, so that a task stopped by one says so.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.ssm.models import ssm_backends
-
 from shipyard_sandbox import timescale
+from shipyard_sandbox.knobs import knobs
 from shipyard_sandbox.runtime.healthcheck import DEFAULTS, UNHEALTHY, UNKNOWN
 
 PREFIX = "/shipyard-sandbox/faults/ecs/"
 EXIT_AT_START, FAIL_HEALTH_CHECK = "exit-at-start", "fail-health-check"
-
-
-def knobs(prefix: str, account_id: str, region: str) -> list[tuple[str, dict[str, Any]]]:
-    """(name, value) of every knob under `prefix` that holds a JSON object, by name."""
-    backend = ssm_backends[account_id][region]
-    found = []
-    for name in sorted(backend._parameters):  # moto keeps no public listing by path
-        if not name.startswith(prefix) or not backend._parameters[name]:
-            continue
-        try:
-            value = json.loads(backend._parameters[name][-1].value)
-        except (ValueError, TypeError):
-            continue  # not a knob: ignored, as the docstring's shape is the only one
-        if isinstance(value, dict):
-            found.append((name, value))
-    return found
 
 
 def knob_for(image: str, account_id: str, region: str) -> dict[str, Any] | None:

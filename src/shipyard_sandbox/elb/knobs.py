@@ -16,12 +16,12 @@ that fails on one route does. The image is not changed and the task is not asked
 from __future__ import annotations
 
 import fnmatch
-import json
 import threading
 from typing import Any
 
 from moto.ecs.models import ecs_backends
-from moto.ssm.models import ssm_backends
+
+from shipyard_sandbox.knobs import knobs
 
 PREFIX = "/shipyard-sandbox/faults/elb/"
 _images: dict[tuple[str, str], str | None] = {}  # (task ARN, container) -> image
@@ -44,18 +44,8 @@ def http_fault(account_id: str, region: str, task_arn: str, container: str,
 
 
 def _knobs(account_id: str, region: str) -> list[dict[str, Any]]:
-    backend = ssm_backends[account_id][region]
-    found = []
-    for name in sorted(backend._parameters):  # moto keeps no public listing by path
-        if not name.startswith(PREFIX) or not backend._parameters[name]:
-            continue
-        try:
-            knob = json.loads(backend._parameters[name][-1].value)
-        except (ValueError, TypeError):
-            continue
-        if isinstance(knob, dict) and knob.get("fault") == "http-5xx":
-            found.append(knob)
-    return found
+    return [value for _, value in knobs(PREFIX, account_id, region)
+            if value.get("fault") == "http-5xx"]
 
 
 def _image(account_id: str, region: str, task_arn: str, container: str) -> str | None:

@@ -1,0 +1,45 @@
+"""The deploy engine's watch loop on real rolling updates in the sandbox: a good one is a
+success; one the circuit breaker rolls back is a failure with its reason, though the service
+ends stable (what a "services stable" waiter reports as success)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from shipyard.adapters.aws import Aws
+from shipyard.adapters.ecs import Ecs
+from shipyard.usecases.deploy.watch import rolling_look, watch
+
+from .test_services import create, remove, settled, web
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(("broken", "state", "words"), [
+    (False, "succeeded", "completed: 1/1 running"),
+    (True, "failed", "circuit breaker: tasks failed to start"),
+], ids=["good", "rolled-back"])
+def test_watch_judges_our_own_deployment(world, monkeypatch, broken, state, words) -> None:
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)
+    name = f"watch-{uuid.uuid4().hex[:6]}"
+    first = world.register(name, [web("A")])
+    second = world.register(name, [web("B", command=["exit 1"]) if broken else web("B")])
+    create(world, name, first, 1, minimumHealthyPercent=100, maximumPercent=200,
+           deploymentCircuitBreaker={"enable": True, "rollback": True})
+    settled(world, name, first, 1)
+    seen = {event["id"] for event in world.service(name)["events"]}
+    answer = world.client("ecs").update_service(cluster=world.cluster, service=name,
+                                                taskDefinition=second)
+    ours = next(d["id"] for d in answer["service"]["deployments"] if d["status"] == "PRIMARY")
+    lines: list[str] = []
+    verdict = watch(rolling_look(Ecs(Aws(world.env["AWS_REGION"])), world.cluster, name, ours,
+                                 seen), timeout=60, clock=time.monotonic, sleep=time.sleep,
+                    report=lines.append)
+    assert verdict.state == state and words in verdict.reason, (verdict, lines)
+    if broken:  # the service is stable again, on A: only our deployment's id tells the truth
+        settled(world, name, first, 1)
+    remove(world, name)

@@ -1,0 +1,66 @@
+"""The watch loop against a fake service on a fake clock: quick to see, cheap to ask."""
+
+from __future__ import annotations
+
+from shipyard.usecases.deploy.watch import rolling_look, watch
+
+OURS = "ecs-svc/2"
+
+
+class FakeService:
+    """A service whose deployment completes (or fails) at `done_at` seconds."""
+
+    def __init__(self, clock, done_at: float, outcome: str = "COMPLETED") -> None:
+        self.clock, self.done_at, self.outcome, self.reads = clock, done_at, outcome, 0
+
+    def service(self, cluster: str, name: str):
+        self.reads += 1
+        done = self.clock() >= self.done_at
+        rollout = self.outcome if done else "IN_PROGRESS"
+        running = 2 if done and self.outcome == "COMPLETED" else 1
+        events = [{"id": "e0", "message": "(service api) has started 1 tasks"}]
+        if done:
+            events.insert(0, {"id": "e1", "message": "(service api) has reached a steady "
+                                                     "state." if self.outcome == "COMPLETED"
+                              else "(service api) deployment failed: tasks failed to start."})
+        return {"deployments": [{"id": OURS, "status": "PRIMARY", "rolloutState": rollout,
+                                 "runningCount": running, "desiredCount": 2,
+                                 "rolloutStateReason": "circuit breaker: tasks failed to "
+                                                       "start." if rollout == "FAILED" else ""}],
+                "events": events}
+
+
+def _run(done_at: float, outcome: str = "COMPLETED", timeout: float = 600):
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    ecs = FakeService(clock, done_at, outcome)
+    lines: list[str] = []
+    verdict = watch(rolling_look(ecs, "c", "api", OURS, {"e-before"}), timeout=timeout,
+                    clock=clock, sleep=sleep, report=lines.append)
+    return verdict, now[0], ecs.reads, lines
+
+
+def test_success_is_seen_within_2s_at_about_one_read_a_second() -> None:
+    verdict, finished, reads, lines = _run(done_at=95.3)
+    assert verdict.state == "succeeded"
+    assert 95.3 <= finished <= 95.3 + 2.0
+    assert reads <= finished + 1
+    assert "(service api) has reached a steady state." in lines
+    assert lines.count("(service api) has started 1 tasks") == 1  # each event once
+
+
+def test_a_failure_says_why() -> None:
+    verdict, finished, _, lines = _run(done_at=30.0, outcome="FAILED")
+    assert verdict.state == "failed" and "circuit breaker" in verdict.reason
+    assert finished <= 32.0 and any("deployment failed" in line for line in lines)
+
+
+def test_the_timeout_is_a_failure_naming_what_it_waited_for() -> None:
+    verdict, finished, _, _ = _run(done_at=1e9, timeout=20)
+    assert verdict.state == "failed"
+    assert verdict.reason.startswith("timed out after 20s; 1/2 running")
+    assert 20 <= finished <= 20.5

@@ -79,7 +79,10 @@ def _refuse_foreign_answers(client: Any) -> Any:
             return  # an error answer is parsed as an error and translated by code
         body = response_dict.get("body") or b""
         head = body.lstrip()[:15].lower() if isinstance(body, bytes) else b""
-        protocol = operation_model.service_model.protocol
+        # The protocol the client speaks: a service that lists several (CodeDeploy and
+        # CloudWatch list smithy-rpc-v2-cbor first) is spoken to in the first botocore supports.
+        service = operation_model.service_model
+        protocol = getattr(service, "resolved_protocol", None) or service.protocol
         json_answer = protocol in ("json", "rest-json")
         if head.startswith((b"<!doctype html", b"<html")) or (
                 head and json_answer and not head.startswith(b"{")) or (

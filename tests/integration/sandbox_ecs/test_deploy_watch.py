@@ -43,3 +43,29 @@ def test_watch_judges_our_own_deployment(world, monkeypatch, broken, state, word
     if broken:  # the service is stable again, on A: only our deployment's id tells the truth
         settled(world, name, first, 1)
     remove(world, name)
+
+
+def test_watch_follows_a_blue_green_deployment_event_by_event(world, load_balancer,
+                                                              monkeypatch) -> None:
+    from shipyard.adapters.codedeploy import CodeDeploy
+    from shipyard.usecases.deploy.watch import blue_green_look
+
+    from .test_codedeploy_blue_green import blue_green, hook_function
+
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)
+    hook = hook_function(world, f"CodeDeployHook_watch-{uuid.uuid4().hex[:6]}", "Succeeded")
+    name, deployment, _, _ = blue_green(world, load_balancer, {"AfterInstall": hook})
+    lines: list[str] = []
+    verdict = watch(blue_green_look(CodeDeploy(Aws(world.env["AWS_REGION"])), deployment),
+                    timeout=90, clock=time.monotonic, sleep=time.sleep, report=lines.append)
+    assert verdict.state == "succeeded", (verdict, lines)
+    events = [line for line in lines if line.split(":")[0] in (
+        "BeforeInstall", "Install", "AfterInstall", "AllowTraffic")]
+    assert events.index("Install: Succeeded") < events.index("AfterInstall: Succeeded") \
+        < events.index("AllowTraffic: Succeeded")
+    weights = [line for line in lines if line.startswith("traffic: ")]
+    assert "traffic: Blue 50%, Green 50%" in weights  # the group's canary, seen as it shifted
+    assert weights[-1] == "traffic: Blue 0%, Green 100%"
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)

@@ -12,13 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from shipyard.domain.deployment import PollSchedule, Verdict, rolling_verdict
+from shipyard.domain.deployment import (
+    PollSchedule,
+    Verdict,
+    blue_green_verdict,
+    rolling_verdict,
+)
 
 Look = Callable[[], tuple[Verdict, list[str]]]
 
 
 class ServiceReader(Protocol):
     def service(self, cluster: str, name: str) -> dict[str, Any] | None: ...
+
+
+class DeploymentReader(Protocol):
+    def deployment(self, deployment_id: str) -> dict[str, Any]: ...
+    def ecs_target(self, deployment_id: str) -> dict[str, Any] | None: ...
 
 
 def watch(look: Look, *, timeout: float, clock: Callable[[], float],
@@ -60,5 +70,30 @@ def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: 
         seen.update(str(event.get("id")) for event in news)
         return (rolling_verdict(described.get("deployments", []), deployment_id),
                 [str(event.get("message", "")) for event in news])
+
+    return look
+
+
+def blue_green_look(codedeploy: DeploymentReader, deployment_id: str) -> Look:
+    """A look at a CodeDeploy deployment: its verdict, and what changed since the last look:
+    a lifecycle event's status, the traffic weights of the task sets."""
+    last: dict[str, str] = {}
+
+    def look() -> tuple[Verdict, list[str]]:
+        info = codedeploy.deployment(deployment_id)
+        target = codedeploy.ecs_target(deployment_id) if info.get("status") != "Created" \
+            else None
+        news = []
+        for event in (target or {}).get("lifecycleEvents", []):
+            key, status = f"event {event.get('lifecycleEventName')}", str(event.get("status"))
+            if status != "Pending" and last.get(key) != status:
+                news.append(f"{event.get('lifecycleEventName')}: {status}")
+                last[key] = status
+        weights = ", ".join(f"{t.get('taskSetLabel', '?')} {t.get('trafficWeight', 0):g}%"
+                            for t in (target or {}).get("taskSetsInfo", []))
+        if weights and last.get("weights") != weights:
+            news.append(f"traffic: {weights}")
+            last["weights"] = weights
+        return blue_green_verdict(info), news
 
     return look

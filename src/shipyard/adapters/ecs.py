@@ -36,3 +36,16 @@ class Ecs:
         if response.get("tags"):
             definition["tags"] = response["tags"]
         return definition
+
+    def stopped_tasks(self, cluster: str, started_by: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest stopped tasks a deployment started (ECS names the deployment's id in
+        each task's `startedBy`), newest first; at most `limit`."""
+        with translated("ecs:ListTasks"):
+            arns = self.client.list_tasks(cluster=cluster, startedBy=started_by,
+                                          desiredStatus="STOPPED",
+                                          maxResults=min(100, limit))["taskArns"]
+        if not arns:
+            return []
+        with translated("ecs:DescribeTasks"):
+            tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
+        return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)

@@ -11,6 +11,8 @@ import pytest
 
 from shipyard.adapters.aws import Aws
 from shipyard.adapters.ecs import Ecs
+from shipyard.adapters.logs import CloudWatchLogs
+from shipyard.usecases.deploy.explain import explain_rolling_failure
 from shipyard.usecases.deploy.watch import rolling_look, watch
 
 from .test_services import create, remove, settled, web
@@ -27,7 +29,8 @@ def test_watch_judges_our_own_deployment(world, monkeypatch, broken, state, word
         monkeypatch.setenv(key, value)
     name = f"watch-{uuid.uuid4().hex[:6]}"
     first = world.register(name, [web("A")])
-    second = world.register(name, [web("B", command=["exit 1"]) if broken else web("B")])
+    second = world.register(name, [web("B", command=["echo version B; exit 1"]) if broken
+                                   else web("B")])
     create(world, name, first, 1, minimumHealthyPercent=100, maximumPercent=200,
            deploymentCircuitBreaker={"enable": True, "rollback": True})
     settled(world, name, first, 1)
@@ -40,8 +43,15 @@ def test_watch_judges_our_own_deployment(world, monkeypatch, broken, state, word
                                  seen), timeout=60, clock=time.monotonic, sleep=time.sleep,
                     report=lines.append)
     assert verdict.state == state and words in verdict.reason, (verdict, lines)
-    if broken:  # the service is stable again, on A: only our deployment's id tells the truth
-        settled(world, name, first, 1)
+    if broken:  # what deploy prints at once; then the service is stable again, on A
+        why = explain_rolling_failure(Ecs(Aws(world.env["AWS_REGION"])),
+                                      CloudWatchLogs(Aws(world.env["AWS_REGION"])),
+                                      world.cluster, name, ours)
+        settled(world, name, first, 1)  # only our deployment's id told the truth
+        assert any(line.startswith("event: ") and "deployment failed" in line for line in why), why
+        assert any("stopped: Essential container in task exited" in line for line in why)
+        assert "  container web: exit code 1" in why
+        assert "    | version B" in why, why  # what the container printed before it exited
     remove(world, name)
 
 

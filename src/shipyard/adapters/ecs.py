@@ -49,3 +49,17 @@ class Ecs:
         with translated("ecs:DescribeTasks"):
             tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
         return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
+
+    def register_task_definition(self, definition: dict[str, Any]) -> str:
+        """Register a rendered task definition; its ARN (family:revision)."""
+        with translated("ecs:RegisterTaskDefinition"):
+            answer = self.client.register_task_definition(**definition)
+        return str(answer["taskDefinition"]["taskDefinitionArn"])
+
+    def update_service(self, cluster: str, service: str, task_definition: str,
+                       force_new_deployment: bool = False) -> dict[str, Any]:
+        """UpdateService to a task definition; the service as the answer describes it."""
+        with translated("ecs:UpdateService"):
+            return dict(self.client.update_service(
+                cluster=cluster, service=service, taskDefinition=task_definition,
+                forceNewDeployment=force_new_deployment)["service"])

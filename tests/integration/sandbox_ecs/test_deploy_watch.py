@@ -79,3 +79,26 @@ def test_watch_follows_a_blue_green_deployment_event_by_event(world, load_balanc
     assert weights[-1] == "traffic: Blue 0%, Green 100%"
     world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)
+
+
+def test_a_rolling_deployment_started_by_shipyard_is_watched_to_success(world,
+                                                                        monkeypatch) -> None:
+    from shipyard.usecases.deploy.rolling import start_rolling
+
+    for key, value in world.env.items():
+        monkeypatch.setenv(key, value)
+    name = f"roll-{uuid.uuid4().hex[:6]}"
+    create(world, name, world.register(name, [web("A")]), 1)
+    settled(world, name, world.client("ecs").describe_services(
+        cluster=world.cluster, services=[name])["services"][0]["taskDefinition"], 1)
+    ecs = Ecs(Aws(world.env["AWS_REGION"]))
+    definition = {"family": name, "networkMode": "awsvpc",
+                  "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+                  "containerDefinitions": [{**web("B"), "image": world.image}]}
+    started = start_rolling(ecs, world.cluster, name, definition)
+    assert started.task_definition.endswith(f"task-definition/{name}:2")
+    verdict = watch(rolling_look(ecs, world.cluster, name, started.deployment_id),
+                    timeout=60, clock=time.monotonic, sleep=time.sleep, report=lambda _: None)
+    assert verdict.state == "succeeded", verdict
+    assert world.service(name)["taskDefinition"] == started.task_definition
+    remove(world, name)

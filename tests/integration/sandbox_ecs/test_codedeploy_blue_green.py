@@ -116,6 +116,18 @@ def blue_green(world, load_balancer, hooks: dict[str, str], *, canary_minutes: i
     return name, deployment, second, url
 
 
+def only_task_set(world, name: str, what: str) -> dict:
+    """The service's one task set, once the other has gone."""
+    return wait_for(what, lambda: len(
+        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
+            "taskSets"]) == 1 and found)[0]
+
+
+def tear_down(world, name: str) -> None:
+    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)
+
+
 def watch(world, url: str, deployment: str) -> tuple[dict, list[tuple[int, str]]]:
     """Requests to the listener while the deployment runs; its final state and the answers."""
     answers: list[tuple[int, str]] = []
@@ -160,12 +172,9 @@ def test_a_canary_deployment_moves_the_listener_from_a_to_b_without_a_failed_req
               for e in target["ecsTarget"]["lifecycleEvents"]}
     assert events["BeforeInstall"] == events["BeforeAllowTraffic"] == "Succeeded"
     assert events["AfterInstall"] == "Skipped"
-    sets = wait_for("the original task set to go", lambda: len(
-        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
-            "taskSets"]) == 1 and found)
-    assert sets[0]["status"] == "PRIMARY" and sets[0]["taskDefinition"] == second
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    left = only_task_set(world, name, "the original task set to go")
+    assert left["status"] == "PRIMARY" and left["taskDefinition"] == second
+    tear_down(world, name)
 
 
 def test_a_hook_that_reports_failed_rolls_back_and_the_listener_stays_on_a(
@@ -177,12 +186,8 @@ def test_a_hook_that_reports_failed_rolls_back_and_the_listener_stays_on_a(
     assert info["status"] == "Failed"
     assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
     assert answers and {version for _, version in answers} == {"A"}
-    sets = wait_for("the replacement task set to go", lambda: len(
-        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
-            "taskSets"]) == 1 and found)
-    assert sets[0]["status"] == "PRIMARY"
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    assert only_task_set(world, name, "the replacement task set to go")["status"] == "PRIMARY"
+    tear_down(world, name)
 
 
 def test_the_hook_failed_knob_fails_a_hook_that_would_succeed(world, load_balancer) -> None:
@@ -205,8 +210,7 @@ def test_the_hook_failed_knob_fails_a_hook_that_would_succeed(world, load_balanc
             logGroupNamePrefix=f"/aws/lambda/{function}")["logGroups"] else {"logStreams": []}
     assert logs["logStreams"] == []  # the function never ran
     assert fetch(url) == (200, "A")
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    tear_down(world, name)
 
 
 def test_an_alarm_on_the_replacement_s_5xx_stops_the_canary_and_rolls_back(
@@ -245,12 +249,8 @@ def test_an_alarm_on_the_replacement_s_5xx_stops_the_canary_and_rolls_back(
     assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
     assert (500, "") in answers  # B answered 500 during the canary: that is what was seen
     assert fetch(url) == (200, "A")  # and the traffic is back on A
-    sets = wait_for("the replacement task set to go", lambda: len(
-        found := world.client("ecs").describe_task_sets(cluster=world.cluster, service=name)[
-            "taskSets"]) == 1 and found)
-    assert sets[0]["status"] == "PRIMARY"
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    assert only_task_set(world, name, "the replacement task set to go")["status"] == "PRIMARY"
+    tear_down(world, name)
 
 
 WINDOW = 20  # sequential requests per window: smooth round-robin makes a window's B count
@@ -279,8 +279,7 @@ def test_the_listener_shifts_in_the_order_and_proportions_of_the_config(
     for level in levels:
         assert any(abs(count - level) <= 1 for count in held), (level, counts)
     assert held <= {0, WINDOW, *levels, *(lv - 1 for lv in levels), *(lv + 1 for lv in levels)}
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    tear_down(world, name)
 
 
 def test_stop_deployment_during_the_canary_rolls_back(world, load_balancer) -> None:
@@ -293,5 +292,4 @@ def test_stop_deployment_during_the_canary_rolls_back(world, load_balancer) -> N
     info, _ = watch(world, url, deployment)
     assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "MANUAL_STOP"
     assert {fetch(url)[1] for _ in range(10)} == {"A"}
-    world.client("ecs").update_service(cluster=world.cluster, service=name, desiredCount=0)
-    remove(world, name)
+    tear_down(world, name)

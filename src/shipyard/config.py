@@ -213,6 +213,19 @@ class CapacityProvider(_Model):
     weight: int = Field(default=1, ge=0, strict=True)
 
 
+class HealthSettings(_Model):
+    """[environments.NAME.health]: the check `deploy` makes once a deployment succeeded."""
+
+    url: str = Field(default="", description="The service's URL; ${VAR:-default} is expanded "
+                     "from the environment (the sandbox exports SHIPYARD_LISTENER_* URLs).")
+    paths: tuple[str, ...] = ("/health",)
+    version_path: str = Field(default="/version", description="A JSON endpoint whose "
+                              "version_field must equal the deployed version; \"\" skips it.")
+    version_field: str = "version"
+    timeout: float = Field(default=60.0, gt=0, strict=True, allow_inf_nan=False)
+    rollback: bool = Field(default=True, description="Roll back when the check fails.")
+
+
 class EnvironmentSettings(_Model):
     """[environments.NAME]: where one environment runs and how it is deployed."""
 
@@ -234,6 +247,32 @@ class EnvironmentSettings(_Model):
     network: NetworkSettings | None = None
     values: dict[str, Any] = Field(default_factory=dict, description="Values for the "
                                    "task-definition template.")
+    deployment_config: str = Field(default="", description="blue_green: the CodeDeploy "
+                                   "deployment config (default: the deployment group's).")
+    timeout: float = Field(default=1800.0, gt=0, strict=True, allow_inf_nan=False,
+                           description="Seconds `deploy` and `rollback` wait for the verdict.")
+    rollback_on_timeout: bool = False
+    require_approval: bool = False
+    health: HealthSettings | None = None
+
+
+class NotificationSettings(_Model):
+    """[notifications]: where `deploy` and `rollback` say that they started, succeeded or
+    failed. A notification that fails warns; it never fails a deployment."""
+
+    sns_topic: str = Field(default="", description="An SNS topic name or ARN.")
+    slack_webhook_env: str = Field(default="SLACK_WEBHOOK_URL", description="The variable "
+                                   "holding a Slack incoming-webhook URL.")
+    slack_webhook_secret: str = Field(default="", description="A Secrets Manager secret "
+                                      "holding the URL, read when the variable is unset.")
+    job_summary: bool = True  # in GitHub Actions, append to $GITHUB_STEP_SUMMARY
+
+
+class MetricsSettings(_Model):
+    """[metrics]: CloudWatch metrics `deploy` and `rollback` put (PutMetricData)."""
+
+    enabled: bool = True
+    namespace: str = "Shipyard/Deployments"
 
 
 class DemoSettings(_Model):
@@ -267,6 +306,8 @@ class Config(_Model):
     repository: RepositoryDefaults = Field(default_factory=RepositoryDefaults)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None

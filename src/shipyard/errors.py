@@ -15,7 +15,9 @@ The hierarchy::
     ├── ScanGateError       11  scan findings reached the configured severity threshold
     ├── SandboxError        12  the local sandbox could not start, or is not running
     ├── VerificationError   13  `verify` found what a deploy would trip on
-    └── NotFoundError       14  what the command names does not exist (an image, a repository)
+    ├── NotFoundError       14  what the command names does not exist (an image, a repository)
+    ├── DeploymentError     15  a deployment failed, was rolled back, stopped or timed out
+    └── ApprovalError       16  the environment requires an approval that was not given
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -44,6 +46,8 @@ class ExitCode(IntEnum):
     SANDBOX = 12
     VERIFICATION = 13
     NOT_FOUND = 14
+    DEPLOYMENT = 15
+    APPROVAL = 16
 
 
 class ShipyardError(Exception):
@@ -135,3 +139,16 @@ class NotFoundError(ShipyardError):
     """What the command names (an image, a repository, a service) does not exist."""
 
     exit_code = ExitCode.NOT_FOUND
+
+
+class DeploymentError(ShipyardError):
+    """A deployment started and did not succeed: it failed, was rolled back or stopped, timed
+    out, or the service did not answer its health check afterwards."""
+
+    exit_code = ExitCode.DEPLOYMENT
+
+
+class ApprovalError(ShipyardError):
+    """The environment requires an approval (`require_approval`) and none was given."""
+
+    exit_code = ExitCode.APPROVAL

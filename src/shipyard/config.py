@@ -223,7 +223,7 @@ class HealthSettings(_Model):
                               "version_field must equal the deployed version; \"\" skips it.")
     version_field: str = "version"
     timeout: float = Field(default=60.0, gt=0, strict=True, allow_inf_nan=False)
-    rollback: bool = Field(default=True, description="Roll back when the check fails.")
+    rollback: StrictBool = Field(default=True, description="Roll back when the check fails.")
 
 
 class EnvironmentSettings(_Model):
@@ -251,8 +251,8 @@ class EnvironmentSettings(_Model):
                                    "deployment config (default: the deployment group's).")
     timeout: float = Field(default=1800.0, gt=0, strict=True, allow_inf_nan=False,
                            description="Seconds `deploy` and `rollback` wait for the verdict.")
-    rollback_on_timeout: bool = False
-    require_approval: bool = False
+    rollback_on_timeout: StrictBool = False
+    require_approval: StrictBool = False
     health: HealthSettings | None = None
 
 
@@ -265,13 +265,13 @@ class NotificationSettings(_Model):
                                    "holding a Slack incoming-webhook URL.")
     slack_webhook_secret: str = Field(default="", description="A Secrets Manager secret "
                                       "holding the URL, read when the variable is unset.")
-    job_summary: bool = True  # in GitHub Actions, append to $GITHUB_STEP_SUMMARY
+    job_summary: StrictBool = True  # in GitHub Actions, append to $GITHUB_STEP_SUMMARY
 
 
 class MetricsSettings(_Model):
     """[metrics]: CloudWatch metrics `deploy` and `rollback` put (PutMetricData)."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     namespace: str = "Shipyard/Deployments"
 
 

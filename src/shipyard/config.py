@@ -252,6 +252,10 @@ class EnvironmentSettings(_Model):
     timeout: float = Field(default=1800.0, gt=0, strict=True, allow_inf_nan=False,
                            description="Seconds `deploy` and `rollback` wait for the verdict.")
     rollback_on_timeout: StrictBool = False
+    desired_count: int | None = Field(default=None, ge=1, strict=True, description="The tasks "
+                                      "a service that runs none (created with DesiredCount 0 "
+                                      "before its first image) gets on its first deploy; later "
+                                      "deploys keep the service's own count.")
     require_approval: StrictBool = False
     health: HealthSettings | None = None
 

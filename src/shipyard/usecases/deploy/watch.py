@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from shipyard.domain.board import Board, blue_green_board, rolling_board
 from shipyard.domain.deployment import (
     PollSchedule,
     Verdict,
@@ -20,6 +21,7 @@ from shipyard.domain.deployment import (
 )
 
 Look = Callable[[], tuple[Verdict, list[str]]]
+Show = Callable[[Board], None]  # gets the board each time it changes (a live view)
 
 
 class ServiceReader(Protocol):
@@ -56,10 +58,12 @@ def watch(look: Look, *, timeout: float, clock: Callable[[], float],
 
 
 def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: str,
-                 seen_events: set[str] | None = None) -> Look:
+                 seen_events: set[str] | None = None, show: Show | None = None) -> Look:
     """A look at a service's rolling deployment `deployment_id`: its verdict, and the
-    service events not seen before (those before the deploy are `seen_events`)."""
+    service events not seen before (those before the deploy are `seen_events`). `show`, if
+    given, gets the service's deployments and counts when they change (no extra call)."""
     seen = set(seen_events or ())
+    shown = _Shown(show)
 
     def look() -> tuple[Verdict, list[str]]:
         described = ecs.service(cluster, service)
@@ -68,16 +72,20 @@ def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: 
         news = [event for event in reversed(described.get("events", []))  # oldest first
                 if event.get("id") not in seen]
         seen.update(str(event.get("id")) for event in news)
+        shown(rolling_board(described.get("deployments", [])))
         return (rolling_verdict(described.get("deployments", []), deployment_id),
                 [str(event.get("message", "")) for event in news])
 
     return look
 
 
-def blue_green_look(codedeploy: DeploymentReader, deployment_id: str) -> Look:
+def blue_green_look(codedeploy: DeploymentReader, deployment_id: str,
+                    show: Show | None = None) -> Look:
     """A look at a CodeDeploy deployment: its verdict, and what changed since the last look:
-    a lifecycle event's status, the traffic weights of the task sets."""
+    a lifecycle event's status, the traffic weights of the task sets. `show`, if given, gets
+    the task sets and weights when they change."""
     last: dict[str, str] = {}
+    shown = _Shown(show)
 
     def look() -> tuple[Verdict, list[str]]:
         info = codedeploy.deployment(deployment_id)
@@ -89,11 +97,26 @@ def blue_green_look(codedeploy: DeploymentReader, deployment_id: str) -> Look:
             if status != "Pending" and last.get(key) != status:
                 news.append(f"{event.get('lifecycleEventName')}: {status}")
                 last[key] = status
-        weights = ", ".join(f"{t.get('taskSetLabel', '?')} {t.get('trafficWeight', 0):g}%"
-                            for t in (target or {}).get("taskSetsInfo", []))
+        board = blue_green_board(target)
+        weights = ", ".join(f"{label} {weight:g}%" for label, weight in board.weights)
         if weights and last.get("weights") != weights:
             news.append(f"traffic: {weights}")
             last["weights"] = weights
+        if target is not None:
+            shown(board)
         return blue_green_verdict(info), news
 
     return look
+
+
+class _Shown:
+    """Hands a board to `show` when it differs from the one handed before."""
+
+    def __init__(self, show: Show | None) -> None:
+        self._show = show
+        self._last: Board | None = None
+
+    def __call__(self, board: Board) -> None:
+        if self._show is not None and board != self._last:
+            self._last = board
+            self._show(board)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from shipyard.adapters.aws import Aws, call
+from shipyard.adapters.aws import Aws, call, translated
+from shipyard.redaction import register_secret
 
 
 class SecretsManager:
@@ -20,3 +21,12 @@ class SecretsManager:
                      lambda: self._client.describe_secret(SecretId=secret_id),
                      absent={"ResourceNotFoundException"})
         return found["ARN"] if found else None
+
+    def secret_string(self, secret_id: str) -> str:
+        """The current SecretString of a secret (a notification's webhook URL), registered
+        with the redaction before it is returned: from here on no output shows it."""
+        with translated("secretsmanager:GetSecretValue"):
+            answer = self._client.get_secret_value(SecretId=secret_id)
+        value = str(answer.get("SecretString") or "")
+        register_secret(value)
+        return value

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.adapters.aws import Aws
     from shipyard.adapters.builders import Builder
+    from shipyard.adapters.cloudwatch import CloudWatchMetrics
     from shipyard.adapters.ecr import Ecr
     from shipyard.adapters.ecs import Ecs
     from shipyard.adapters.efs import Efs
@@ -33,11 +34,14 @@ if TYPE_CHECKING:
     from shipyard.adapters.logs import CloudWatchLogs
     from shipyard.adapters.registry import ProgressCallback, RegistryClient
     from shipyard.adapters.secretsmanager import SecretsManager
+    from shipyard.adapters.sns import Sns
     from shipyard.adapters.ssm import ParameterStore
     from shipyard.adapters.sts import Sts
+    from shipyard.adapters.webhook import Webhook
 
 # The adapters a test may hand in instead of the ones made from `aws`.
-ADAPTERS = ("ecr", "ecs", "efs", "iam", "logs", "secrets", "parameters", "sts")
+ADAPTERS = ("ecr", "ecs", "efs", "iam", "logs", "secrets", "parameters", "sts", "sns",
+            "metrics", "webhook")
 
 
 def utc_today() -> date:
@@ -150,3 +154,21 @@ class Context:
         from shipyard.adapters.sts import Sts
 
         return Sts(self.aws)
+
+    @cached_property
+    def sns(self) -> Sns:
+        from shipyard.adapters.sns import Sns
+
+        return Sns(self.aws)
+
+    @cached_property
+    def metrics(self) -> CloudWatchMetrics:
+        from shipyard.adapters.cloudwatch import CloudWatchMetrics
+
+        return CloudWatchMetrics(self.aws)
+
+    @cached_property
+    def webhook(self) -> Webhook:
+        from shipyard.adapters.webhook import Webhook  # httpx, only when a webhook is posted to
+
+        return Webhook()

@@ -132,7 +132,9 @@ def _mask_words(text: str, fragments: re.Pattern[str]) -> str:
 
 # --- shapes of secrets nobody registered ---------------------------------------------------
 
-_QUOTED = r"""b?"(?:[^"\\\n]|\\.)*"|b?'(?:[^'\\\n]|\\.)*'"""
+# A quoted value; in a bytes repr of JSON (botocore's "Response body"), JSON's `\"` shows as
+# `\\"`, which must not end the value: a JSON SecretString would be masked only to its first key.
+_QUOTED = r"""b?"(?:[^"\\\n]|\\\\"|\\.)*"|b?'(?:[^'\\\n]|\\.)*'"""
 # `Authorization: AWS4-HMAC-SHA256 Credential=…, Signature=…` (a header line, a dict repr
 # with bytes values, JSON): keep the scheme, mask the rest of the value.
 _AUTHORIZATION = re.compile(

@@ -130,6 +130,9 @@ def test_short_values_are_not_registered_so_words_survive() -> None:
     ('{"Parameter": {"Type": "SecureString", "Value": "hunter2"}}',
      '{"Parameter": {"Type": "SecureString", "Value": "***"}}'),
     ('{"SecretString": "{\\"pw\\": \\"x\\"}"}', '{"SecretString": "***"}'),
+    # ...and as botocore logs the answer: a bytes repr, where JSON's \" is \\"
+    ('b\'{"SecretString": "{\\\\"url\\\\": \\\\"https://h.example/T/B/x\\\\"}", "Name": "n"}\'',
+     'b\'{"SecretString": "***", "Name": "n"}\''),
     ("https://bob:hunter22@registry.example/v2/", "https://***@registry.example/v2/"),
 ])
 def test_secret_shapes_are_masked_without_registration(text, expected) -> None:

@@ -198,3 +198,21 @@ def test_a_group_without_hooks_skips_their_events() -> None:
     run = _run(FakePlatform(), _spec(hooks={}))
     assert {e.name: e.status for e in run.events}["BeforeInstall"] == "Skipped"
     assert run.status == "Succeeded"
+
+
+def test_a_deployment_is_ready_while_it_waits_for_continue() -> None:
+    platform = FakePlatform()
+    spec = _spec(ready_wait_minutes=600)
+    statuses = []
+
+    def continue_when_ready(run: DeploymentRun) -> None:
+        for _ in range(500):
+            if run.status == "Ready":
+                break
+            threading.Event().wait(0.01)
+        statuses.append(run.status)
+        run.continue_deployment("READY_WAIT")
+
+    run = _run(platform, spec, continue_when_ready)
+    assert statuses == ["Ready"]
+    assert run.status == "Succeeded"

@@ -32,6 +32,7 @@ State = Literal["in_progress", "succeeded", "failed"]
 class Verdict:
     state: State
     reason: str
+    rolled_back: bool = False  # a failure after which the previous version serves again
 
     @property
     def done(self) -> bool:
@@ -73,10 +74,11 @@ def blue_green_verdict(deployment: Mapping[str, Any]) -> Verdict:
     if status in ("Failed", "Stopped"):
         error = deployment.get("errorInformation") or {}
         why = error.get("message") or error.get("code") or "no reason given"
-        rolled_back = " and was rolled back" if (deployment.get("rollbackInfo") or {}).get(
-            "rollbackMessage") or (deployment.get("rollbackInfo") or {}).get(
-            "rollbackDeploymentId") else ""
-        return Verdict("failed", f"deployment {ident} {status.lower()}{rolled_back}: {why}")
+        rollback = deployment.get("rollbackInfo") or {}
+        rolled_back = bool(rollback.get("rollbackMessage") or
+                           rollback.get("rollbackDeploymentId"))
+        how = " and was rolled back" if rolled_back else ""
+        return Verdict("failed", f"deployment {ident} {status.lower()}{how}: {why}", rolled_back)
     if status == "Ready":
         return Verdict("in_progress", f"deployment {ident} waits for traffic to be approved")
     return Verdict("in_progress", f"deployment {ident} {status or 'pending'}")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.adapters.aws import Aws
     from shipyard.adapters.builders import Builder
+    from shipyard.adapters.codedeploy import CodeDeploy
     from shipyard.adapters.cloudwatch import CloudWatchMetrics
     from shipyard.adapters.ecr import Ecr
     from shipyard.adapters.ecs import Ecs
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from shipyard.adapters.webhook import Webhook
 
 # The adapters a test may hand in instead of the ones made from `aws`.
-ADAPTERS = ("ecr", "ecs", "efs", "iam", "logs", "secrets", "parameters", "sts", "sns",
-            "metrics", "webhook")
+ADAPTERS = ("codedeploy", "ecr", "ecs", "efs", "iam", "logs", "secrets", "parameters", "sts",
+            "sns", "metrics", "webhook")
 
 
 def utc_today() -> date:
@@ -106,6 +107,12 @@ class Context:
         from shipyard.adapters.aws import Aws  # boto3 is imported only by commands that use it
 
         return Aws(self.region)
+
+    @cached_property
+    def codedeploy(self) -> CodeDeploy:
+        from shipyard.adapters.codedeploy import CodeDeploy
+
+        return CodeDeploy(self.aws)
 
     @cached_property
     def ecr(self) -> Ecr:

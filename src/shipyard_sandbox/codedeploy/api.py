@@ -9,7 +9,12 @@ UUIDs, and the calls a deployment needs are missing. Patched onto moto's classes
 - `CreateDeployment` on an ECS application starts a run when the sandbox has a platform to
   run it on (`install(platform)`); `GetDeployment` / `BatchGetDeployments` answer its status,
   `errorInformation`, `rollbackInfo` and status messages;
-- `PutLifecycleEventHookExecutionStatus`, `StopDeployment`, `ContinueDeployment`;
+- `PutLifecycleEventHookExecutionStatus`, `StopDeployment` (with or without
+  `autoRollbackEnabled`), `ContinueDeployment` (READY_WAIT only while the deployment is
+  `Ready`: a group whose deploymentReadyOption is STOP_DEPLOYMENT waits there);
+- an ECS group created without a deployment config deploys with
+  CodeDeployDefault.ECSAllAtOnce, as CodeDeploy's ECS groups do (moto would give it an EC2
+  config);
 - `ListDeploymentTargets` / `GetDeploymentTarget` / `BatchGetDeploymentTargets`: the ECS
   target with its lifecycle events and task sets' traffic weights.
 
@@ -141,8 +146,7 @@ class CodeDeployBridge:
             original_target_group=current.original_target_group,
             replacement_target_group=current.replacement_target_group,
             production_listener=production[0], test_listener=test[0],
-            routing=self.routing(str(deployment.deployment_config_name or
-                                     "CodeDeployDefault.ECSAllAtOnce")),
+            routing=self.routing(_ecs_config_name(deployment.deployment_config_name)),
             hooks=hooks,
             ready_wait_minutes=(int(ready.get("waitTimeInMinutes", 0))
                                 if ready.get("actionOnTimeout") == "STOP_DEPLOYMENT" else None),
@@ -150,6 +154,14 @@ class CodeDeployBridge:
             rollback_on_failure="DEPLOYMENT_FAILURE" in events,
             rollback_on_alarm="DEPLOYMENT_STOP_ON_ALARM" in events,
             alarms=_alarm_names(group.alarm_configuration))
+
+
+def _ecs_config_name(name: Any) -> str:
+    """The config a deployment runs with: moto gives a group created without one its EC2
+    default (an enum); CodeDeploy gives an ECS group CodeDeployDefault.ECSAllAtOnce."""
+    if not name or isinstance(name, cd_models.CodeDeployDefault):
+        return "CodeDeployDefault.ECSAllAtOnce"
+    return str(name)
 
 
 def _s3_object(location: dict[str, Any], account_id: str) -> str:
@@ -290,7 +302,12 @@ def _patch() -> None:
 
     def continue_deployment(self: Any) -> EmptyResult:
         run = _installed[0].run_of(self._get_param("deploymentId"))
-        run.continue_deployment(self._get_param("deploymentWaitType") or "READY_WAIT")
+        wait_type = self._get_param("deploymentWaitType") or "READY_WAIT"
+        if wait_type == "READY_WAIT" and run.status != "Ready":  # as CodeDeploy refuses it
+            raise CodeDeployError("DeploymentIsNotInReadyStateException",
+                                  f"The deployment {run.id} is not in a ready state "
+                                  f"({run.status}).")
+        run.continue_deployment(wait_type)
         return EmptyResult()
 
     def create_deployment_config(self: Any) -> ActionResult:

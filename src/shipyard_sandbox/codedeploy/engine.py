@@ -5,8 +5,9 @@ Install (the replacement task set, on the target group production does not use, 
 tasks are healthy), AfterInstall (hook), AllowTestTraffic (the test listener to the
 replacement), AfterAllowTestTraffic (hook), BeforeAllowTraffic (hook), AllowTraffic (the
 production listener shifted by the deployment config, after the ready wait when the group
-asks for one), AfterAllowTraffic (hook); then the replacement becomes primary and the
-original task set is drained and deleted after the termination wait.
+asks for one: the deployment is `Ready` until ContinueDeployment), AfterAllowTraffic
+(hook); then the replacement becomes primary and the original task set is drained and
+deleted after the termination wait.
 
 A hook is a Lambda invoked with `{"DeploymentId", "LifecycleEventHookExecutionId"}`; the
 event waits until `PutLifecycleEventHookExecutionStatus` answers for it (or the hook timeout,
@@ -216,10 +217,14 @@ class DeploymentRun:
 
     def _allow_traffic(self) -> None:
         spec = self.spec
-        if spec.ready_wait_minutes is not None and not self._wait_for(
-                "READY_WAIT", spec.ready_wait_minutes * 60.0):
-            raise _Stopped("TIMEOUT", "The deployment timed out while waiting for "
-                                      "ContinueDeployment to reroute traffic.")
+        if spec.ready_wait_minutes is not None:
+            # CodeDeploy's deployment (and its ECS target) is Ready while it waits.
+            self._set_status("Ready", "Waiting for ContinueDeployment to reroute production "
+                                      "traffic.")
+            if not self._wait_for("READY_WAIT", spec.ready_wait_minutes * 60.0):
+                raise _Stopped("TIMEOUT", "The deployment timed out while waiting for "
+                                          "ContinueDeployment to reroute traffic.")
+            self._set_status("InProgress")
         for wait, share in spec.routing.shifts():
             self._pause(wait)
             self.weights = {spec.original_target_group: 100 - share,

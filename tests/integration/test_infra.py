@@ -100,6 +100,14 @@ def test_template_names_what_shipyard_toml_names(environment: str) -> None:
         assert all(fnmatchcase(hook, "CodeDeployHook_*") for hook in settings["hooks"].values())
 
 
+
+def test_template_has_the_topic_and_metrics_namespace_shipyard_toml_names() -> None:
+    config = tomllib.loads(CONFIG.read_text())
+    template = load_template(TEMPLATE)
+    assert config["notifications"]["sns_topic"] in _named("AWS::SNS::Topic", "TopicName")
+    assert (template["Parameters"]["DeploymentMetricsNamespace"]["Default"]
+            == config["metrics"]["namespace"])
+
 # --- the provisioner's evaluation of intrinsic functions ---------------------------------------
 
 RESOLVER_TEMPLATE = {"Conditions": {

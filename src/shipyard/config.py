@@ -216,14 +216,46 @@ class CapacityProvider(_Model):
 class HealthSettings(_Model):
     """[environments.NAME.health]: the check `deploy` makes once a deployment succeeded."""
 
-    url: str = Field(default="", description="The service's URL; ${VAR:-default} is expanded "
-                     "from the environment (the sandbox exports SHIPYARD_LISTENER_* URLs).")
+    url: str = Field(default="", validate_default=True, description="The service's URL; "
+                     "${VAR:-default} is expanded from the environment (the sandbox exports "
+                     "SHIPYARD_LISTENER_* URLs).")
     paths: tuple[str, ...] = ("/health",)
     version_path: str = Field(default="/version", description="A JSON endpoint whose "
                               "version_field must equal the deployed version; \"\" skips it.")
     version_field: str = "version"
     timeout: float = Field(default=60.0, gt=0, strict=True, allow_inf_nan=False)
     rollback: StrictBool = Field(default=True, description="Roll back when the check fails.")
+
+    @field_validator("url")
+    @classmethod
+    def _a_url_to_check(cls, url: str) -> str:
+        # A literal URL is judged whole now; one with ${VAR} references once filled in.
+        from shipyard.domain.health_url import template_problem
+
+        problem = template_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
+
+    @field_validator("paths")
+    @classmethod
+    def _paths_from_the_root(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        for path in paths:
+            _path_from_the_root(path)
+        return paths
+
+    @field_validator("version_path")
+    @classmethod
+    def _version_path_from_the_root(cls, path: str) -> str:
+        return _path_from_the_root(path) if path else path  # "" skips the version check
+
+
+def _path_from_the_root(path: str) -> str:
+    # Appended to the health URL as it is: a path without its "/" would change the host's
+    # port or name ("http://h:8080" + "health").
+    if not path.startswith("/") or any(c in path for c in "# \t\n"):
+        raise ValueError(f"{path!r} is not a path; write it from the root, like \"/health\"")
+    return path
 
 
 class EnvironmentSettings(_Model):

@@ -19,6 +19,7 @@ REQUIRED = {
     config.EnvironmentSettings: {"cluster": "c", "service": "s", "task_definition": "td.json"},
     config.CapacityProvider: {"capacity_provider": "FARGATE"},
     config.BranchRule: {"pattern": "main"},
+    config.HealthSettings: {"url": "https://service.example.org"},
 }
 
 

@@ -19,9 +19,9 @@ not followed by `{` is plain text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from shipyard.domain.references import FORMS, names, substitute, well_formed
 from shipyard.errors import ConfigError, UsageError
 
 TARGET_NAMES = ("registry", "account_id", "region")
@@ -29,13 +29,6 @@ TARGET_NAMES = ("registry", "account_id", "region")
 _TARGET_FIX = {"registry": "it is known only when pushing",
                "account_id": "set AWS_ACCOUNT_ID",
                "region": "set AWS_REGION"}
-
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_TEXT = r"(?:\$(?!\{)|[^${}])"  # text in a default: no braces, and `$` only before no `{`
-_INNER = re.compile(rf"\$\{{({_NAME})(?::-({_TEXT}*))?\}}")
-_OUTER = re.compile(rf"\$\{{({_NAME})(?::-((?:{_INNER.pattern}|{_TEXT})*))?\}}")
-_VALUE = re.compile(rf"(?:{_OUTER.pattern}|\$(?!\{{)|[^$])*")
-_ANY_NAME = re.compile(rf"\$\{{({_NAME})")
 
 
 def expand(arg: str, value: str, env: Mapping[str, str], target: Mapping[str, str]) -> str:
@@ -45,22 +38,19 @@ def expand(arg: str, value: str, env: Mapping[str, str], target: Mapping[str, st
     Raises ConfigError when `value` is not in the grammar or names an unknown lower-case name,
     UsageError when a reference it needs is unset and has no default.
     """
-    if not _VALUE.fullmatch(value):
-        raise ConfigError(f"build.args.{arg} = {value!r} is not understood; write ${{VAR}}, "
-                          "${VAR:-default} or ${VAR:-${OTHER}} (one level of nesting)")
-    for name in _ANY_NAME.findall(value):
+    if not well_formed(value):
+        raise ConfigError(f"build.args.{arg} = {value!r} is not understood; write {FORMS}")
+    for name in names(value):
         if name.islower() and name not in TARGET_NAMES:
             raise ConfigError(
                 f"build arg {arg} uses ${{{name}}}, which is not a name Shipyard knows; "
                 "lower-case names are the push target's ${registry}, ${account_id} and "
                 f"${{region}} (environment variables are upper case): fix build.args.{arg}")
 
-    def fill(name: str, default: str | None, nested: bool) -> str:
-        known = target.get(name) if name.islower() else env.get(name)
-        if known:
-            return known
-        if default is not None:
-            return _INNER.sub(lambda m: fill(m[1], m[2], False), default) if nested else default
+    def known(name: str) -> str | None:
+        return target.get(name) if name.islower() else env.get(name)
+
+    def missing(name: str) -> str:
         if name.islower():
             raise UsageError(f"build arg {arg} uses ${{{name}}}, the push target's {name}, "
                              f"which is not known here; {_TARGET_FIX[name]}, or give "
@@ -68,4 +58,4 @@ def expand(arg: str, value: str, env: Mapping[str, str], target: Mapping[str, st
         raise UsageError(f"build arg {arg} uses ${{{name}}}, which is not set; "
                          f"export {name} or change build.args.{arg}")
 
-    return _OUTER.sub(lambda m: fill(m[1], m[2], True), value)
+    return substitute(value, known, missing)

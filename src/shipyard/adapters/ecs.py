@@ -37,6 +37,25 @@ class Ecs:
             definition["tags"] = response["tags"]
         return definition
 
+    def task_definition_arns(self, family: str, limit: int = 100) -> list[str]:
+        """The ACTIVE revisions of `family`, newest first; at most `limit` (a page each 100).
+        Deregistered (INACTIVE) revisions are left out: a service cannot be pointed at one."""
+        arns: list[str] = []
+        token = ""
+        for _ in range(max(1, -(-limit // 100))):  # bounded: one page per 100 wanted
+            with translated("ecs:ListTaskDefinitions"):
+                page = self.client.list_task_definitions(
+                    familyPrefix=family, status="ACTIVE", sort="DESC",
+                    maxResults=min(100, limit), **({"nextToken": token} if token else {}))
+            # familyPrefix is a prefix on some endpoints: keep this family's revisions only.
+            arns += [arn for arn in page.get("taskDefinitionArns", [])
+                     if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+            token = page.get("nextToken", "")
+            if not token or len(arns) >= limit:
+                break
+        # Sorted here too: not every endpoint honours `sort` (moto lists oldest first).
+        return sorted(arns, key=lambda arn: int(arn.rsplit(":", 1)[-1]), reverse=True)[:limit]
+
     def stopped_tasks(self, cluster: str, started_by: str, limit: int = 10) -> list[dict[str, Any]]:
         """The latest stopped tasks a deployment started (ECS names the deployment's id in
         each task's `startedBy`), newest first; at most `limit`."""

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.adapters.aws import Aws
     from shipyard.adapters.builders import Builder
-    from shipyard.adapters.codedeploy import CodeDeploy
     from shipyard.adapters.cloudwatch import CloudWatchMetrics
+    from shipyard.adapters.codedeploy import CodeDeploy
     from shipyard.adapters.ecr import Ecr
     from shipyard.adapters.ecs import Ecs
     from shipyard.adapters.efs import Efs
+    from shipyard.adapters.elbv2 import Elbv2
     from shipyard.adapters.git import Git
     from shipyard.adapters.github import ActionsContext
     from shipyard.adapters.iam import Iam
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
     from shipyard.adapters.webhook import Webhook
 
 # The adapters a test may hand in instead of the ones made from `aws`.
-ADAPTERS = ("codedeploy", "ecr", "ecs", "efs", "iam", "logs", "secrets", "parameters", "sts",
-            "sns", "metrics", "webhook")
+ADAPTERS = ("codedeploy", "ecr", "ecs", "efs", "elbv2", "iam", "logs", "secrets", "parameters",
+            "sts", "sns", "metrics", "webhook")
 
 
 def utc_today() -> date:
@@ -131,6 +132,12 @@ class Context:
         from shipyard.adapters.efs import Efs
 
         return Efs(self.aws)
+
+    @cached_property
+    def elbv2(self) -> Elbv2:
+        from shipyard.adapters.elbv2 import Elbv2
+
+        return Elbv2(self.aws)
 
     @cached_property
     def iam(self) -> Iam:

@@ -76,9 +76,18 @@ class Ecs:
         return str(answer["taskDefinition"]["taskDefinitionArn"])
 
     def update_service(self, cluster: str, service: str, task_definition: str,
-                       force_new_deployment: bool = False) -> dict[str, Any]:
-        """UpdateService to a task definition; the service as the answer describes it."""
+                       force_new_deployment: bool = False,
+                       desired_count: int | None = None) -> dict[str, Any]:
+        """UpdateService to a task definition (and a desired count, when given); the service
+        as the answer describes it."""
+        count = {} if desired_count is None else {"desiredCount": desired_count}
         with translated("ecs:UpdateService"):
             return dict(self.client.update_service(
                 cluster=cluster, service=service, taskDefinition=task_definition,
-                forceNewDeployment=force_new_deployment)["service"])
+                forceNewDeployment=force_new_deployment, **count)["service"])
+
+    def scale_service(self, cluster: str, service: str, desired_count: int) -> dict[str, Any]:
+        """UpdateService of the desired count alone (what a CODE_DEPLOY service allows)."""
+        with translated("ecs:UpdateService"):
+            return dict(self.client.update_service(
+                cluster=cluster, service=service, desiredCount=desired_count)["service"])

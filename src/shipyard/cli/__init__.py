@@ -13,6 +13,7 @@ from shipyard.call_log import register_environment_secrets
 from shipyard.cli import (  # noqa: F401  (registers the commands)
     appspec,
     demo,
+    deploy,
     diff,
     init,
     login,

@@ -46,12 +46,18 @@ def diff_environment(name: str, image: str | None, config: Config, ctx: Context
         raise NotFoundError(f"service {settings.service} is not in cluster {settings.cluster}; "
                          "there is nothing to diff against until it exists")
     running = service["taskDefinition"]
-    current = ecs.task_definition(running)
-    before = _lines(normalized(current))
-    after = _lines(normalized(rendered.definition))
-    diff = "".join(difflib.unified_diff(before, after, fromfile=running,
-                                        tofile=str(rendered.template)))
+    diff = definition_diff(running, ecs.task_definition(running), rendered.definition,
+                           str(rendered.template))
     return DiffResult(rendered, running, diff)
+
+
+def definition_diff(running: str, current: dict[str, Any], rendered: dict[str, Any],
+                    template: str) -> str:
+    """The unified diff of the running definition and a rendered one, in canonical form
+    ("" when they are equal)."""
+    before = _lines(normalized(current))
+    after = _lines(normalized(rendered))
+    return "".join(difflib.unified_diff(before, after, fromfile=running, tofile=template))
 
 
 def _lines(definition: dict[str, Any]) -> list[str]:

@@ -33,6 +33,7 @@ class RenderResult:
     image: str
     definition: dict[str, Any]
     target: Target
+    version: str = ""  # the version the image was chosen by ("" for an --image given)
 
     def to_json(self) -> dict[str, Any]:
         return {"environment": self.environment, "template": str(self.template),
@@ -74,7 +75,7 @@ def render_environment(name: str, image: str | None, config: Config, ctx: Contex
                 if len(problems) > 1 else ""
             raise ConfigError(f"{template}: not a valid task definition for ECS: "
                               f"{problems[0]}{more}")
-    return RenderResult(name, template, pinned, definition, target)
+    return RenderResult(name, template, pinned, definition, target, version)
 
 
 def _recorded(lookup: Callable[[str], str | None], kind: str, missing: list[str] | None

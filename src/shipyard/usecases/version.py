@@ -128,8 +128,11 @@ def _parse_bump(text: str | None) -> Bump | None:
 
 
 def _parse_manual(text: str | None) -> semver.Version | None:
-    if text is None:
-        return None
+    return None if text is None else parse_manual(text)
+
+
+def parse_manual(text: str) -> semver.Version:
+    """A `--version` flag's value as a version, or a UsageError saying what one looks like."""
     version = parse_semver(text)
     if version is None:
         raise UsageError(

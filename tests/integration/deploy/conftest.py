@@ -78,6 +78,9 @@ class World:
         `version`; its digest-pinned reference."""
         key = f"{version}-{kind}"
         if key not in self.pushed:
+            # a commit of its own: push tags the commit too (sha-...), and one commit is one
+            # image
+            self.repo.git("commit", "-q", "--allow-empty", "-m", key)
             layout = web_image(self._images / key, version, kind)
             pushed = self.run(shipyard, "push", "--from-oci", str(layout), "--version",
                               version, "--json")
@@ -103,6 +106,12 @@ class World:
         described = self.client("ecs").describe_services(
             cluster=self.cluster, services=[f"{self.name}-{environment}"])
         return dict(described["services"][0])
+
+    def running_image(self, environment: str) -> str:
+        """The image of the task definition the service of `environment` runs."""
+        arn = self.service(environment)["taskDefinition"]
+        definition = self.client("ecs").describe_task_definition(taskDefinition=arn)
+        return str(definition["taskDefinition"]["containerDefinitions"][0]["image"])
 
     def task_definitions(self, environment: str) -> list[str]:
         """The family's registered revisions, oldest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from urllib.parse import quote
 
 import pytest
 
@@ -27,8 +28,11 @@ pytestmark = pytest.mark.integration
 
 TOML = "shipyard.toml"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETKEY"  # looks like an AWS secret key
+URL_SECRET = quote(SECRET, safe="")  # as a URL's user-info carries it
 ACTIONS = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push"}
 BUMP = ["version", "--write", "--bump", "minor"]  # would rewrite version.txt
+# An environment's required keys: the deploy settings' cases add one bad key after them.
+PROD = '[environments.prod]\ncluster = "c"\nservice = "s"\ntask_definition = "td.json"\n'
 
 
 def config(text: str, **extra) -> dict:
@@ -69,6 +73,46 @@ CONFIG = [
          files=config('[environments.prod]\nservice = "s"\ntask_definition = "td.json"\n')),
     case("toml-too-large", "version", 3, [TOML, "too large"],
          files=config("# " + "x" * 2_000_000 + "\n")),
+    *[case(f"toml-deploy-{name}", "version", 3, [TOML, *words], files=config(PROD + text),
+           **extra)
+      for name, text, words, extra in [
+          ("approval-a-string", 'require_approval = "yes"\n',
+           ["environments.prod.require_approval", "true or false"], {}),
+          ("rollback-on-timeout-a-number", "rollback_on_timeout = 1\n",
+           ["environments.prod.rollback_on_timeout", "true or false"], {}),
+          ("timeout-a-string", 'timeout = "600"\n', ["environments.prod.timeout", "a number"],
+           {}),
+          ("timeout-zero", "timeout = 0\n", ["environments.prod.timeout", "greater than 0"],
+           {}),
+          ("deployment-config-a-number", "deployment_config = 10\n",
+           ["environments.prod.deployment_config"], {}),
+          ("desired-count-zero", "desired_count = 0\n", ["environments.prod.desired_count"],
+           {}),
+          ("health-without-url", "[environments.prod.health]\npaths = [\"/health\"]\n",
+           ["environments.prod.health.url", "empty"], {}),
+          ("health-url-private", '[environments.prod.health]\nurl = "http://10.0.0.7/"\n',
+           ["environments.prod.health.url", "10.0.0.7 is a private address"], {}),
+          ("health-url-metadata", '[environments.prod.health]\nurl = "http://169.254.169.254"\n',
+           ["environments.prod.health.url", "link-local"], {}),
+          ("health-url-ftp", '[environments.prod.health]\nurl = "ftp://example.org/"\n',
+           ["environments.prod.health.url", "not http or https"], {}),
+          ("health-url-unclosed", '[environments.prod.health]\nurl = "${LB:-http://x"\n',
+           ["environments.prod.health.url", "not understood"], {}),
+          ("health-url-target-name", '[environments.prod.health]\nurl = "${registry}"\n',
+           ["environments.prod.health.url", "${registry} is not an environment variable"], {}),
+          ("health-url-credentials",
+           f'[environments.prod.health]\nurl = "https://ci:{URL_SECRET}@example.org"\n',
+           ["environments.prod.health.url", "credentials"], {"secret": URL_SECRET}),
+          ("health-path-relative", '[environments.prod.health]\nurl = "https://example.org"\n'
+           'paths = ["health"]\n', ["environments.prod.health.paths", "'health' is not a path"],
+           {}),
+          ("health-timeout-negative", '[environments.prod.health]\n'
+           'url = "https://example.org"\ntimeout = -1\n',
+           ["environments.prod.health.timeout", "greater than 0"], {}),
+          ("health-rollback-a-string", '[environments.prod.health]\n'
+           'url = "https://example.org"\nrollback = "no"\n',
+           ["environments.prod.health.rollback", "true or false"], {}),
+      ]],
     case("version-file-key-missing-file", "version", 4, ["release.txt"],
          files=config('[version]\nfile = "release.txt"\n')),
     case("project-dir-missing", "version", 3, ["{tmp}/nowhere"], project="{tmp}/nowhere"),

@@ -284,3 +284,11 @@ def test_a_url_that_cannot_be_filled_in_is_a_config_error(url: str, env: dict,
         check_health(settings(url), "1.2.3", env, clock=clock, sleep=clock.sleep,
                      key="environments.staging.health.url")
     assert str(raised.value).startswith(words)
+
+
+def test_a_huge_version_answer_is_cut_off_not_read_whole(service: Service) -> None:
+    healthy(service)
+    service.script["/version"] = [(200, {"version": "1.2.3", "padding": "x" * 200_000})]
+    result = check(service.url, timeout=1)
+    assert not result.ok
+    assert result.reason.endswith("an answer larger than 64 KiB, not a version")

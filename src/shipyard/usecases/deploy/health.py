@@ -121,7 +121,9 @@ def _attempts(checks: list[_Check], lines: list[str], timeout: float, probe: Htt
 
 def _where_it_leads(checks: list[_Check], probe: HttpProbe) -> str:
     """A refusal line when the URLs' host resolves to an address not to contact, else "".
-    A name that does not resolve is left to the request, which fails and is retried."""
+    A name that does not resolve is left to the request, which fails and is retried. The
+    request resolves the name again; a DNS answer that changes in between is not caught, a
+    limit accepted for a URL that the project's own shipyard.toml names."""
     parts = urlsplit(checks[0].url) if checks else None
     if parts is None or not parts.hostname:
         return ""

@@ -13,6 +13,7 @@ index for linux/amd64 + linux/arm64.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -62,6 +63,21 @@ def running_registry(workdir: Path, *, username: str = "shipyard",
         yield server
     finally:
         server.stop()
+
+
+# Libraries under Shipyard whose DEBUG logs hold signed headers and answers' bodies.
+LOUD_LIBRARIES = ("botocore", "boto3", "urllib3", "httpx", "httpcore")
+
+
+@pytest.fixture
+def loud_libraries() -> Iterator[None]:
+    """Those libraries at DEBUG for one test: the hard case for secrets in logs."""
+    levels = {name: logging.getLogger(name).level for name in LOUD_LIBRARIES}
+    for name in LOUD_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import logging
 import secrets
 import socket
 import threading
@@ -30,8 +29,6 @@ from shipyard.usecases.deploy.notify import announce
 from shipyard.usecases.deploy.report import DeployReport
 
 pytestmark = pytest.mark.integration
-
-LIBRARIES = ("botocore", "urllib3", "httpx", "httpcore")
 
 
 @dataclass
@@ -71,18 +68,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def loud(caplog) -> Iterator[io.StringIO]:
+def loud(loud_libraries) -> Iterator[io.StringIO]:
     """--verbose on, with the libraries under us at DEBUG (the hard case for secrets); what
     the verbose handler printed."""
     stream = io.StringIO()
-    levels = {name: logging.getLogger(name).level for name in LIBRARIES}
-    for name in LIBRARIES:
-        logging.getLogger(name).setLevel(logging.DEBUG)
     enable_verbose(stream=stream)
     yield stream
     disable_verbose()
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
 
 
 def report(service: str, outcome: str = "started", **changes) -> DeployReport:

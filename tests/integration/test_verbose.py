@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 import secrets
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ pytestmark = pytest.mark.integration
 SECRET_KEY = "wJalr" + secrets.token_urlsafe(30)
 SESSION_TOKEN = "IQoJ" + secrets.token_urlsafe(60)
 AWS_SECRETS = {"AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_SESSION_TOKEN": SESSION_TOKEN}
-LIBRARIES = ("botocore", "boto3", "urllib3", "httpx", "httpcore")
 # An Authorization header whose value is not masked, in any of the ways one gets printed.
 UNMASKED_AUTHORIZATION = re.compile(
     r"authorization['\"]?\s*[:=]\s*b?['\"]?(?:basic|bearer|aws4-hmac-sha256)\s+(?!\*\*\*)",
@@ -36,16 +34,6 @@ def _verbose_off() -> Iterator[None]:
     """--verbose configures process-wide logging; a test leaves it as it found it."""
     yield
     disable_verbose()
-
-
-@pytest.fixture
-def loud_libraries() -> Iterator[None]:
-    levels = {name: logging.getLogger(name).level for name in LIBRARIES}
-    for name in LIBRARIES:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
 
 
 def ecr_password(ecr_client) -> str:

@@ -16,7 +16,7 @@ import pytest
 from shipyard.adapters.http_probe import HttpProbe
 from shipyard.config import HealthSettings
 from shipyard.errors import ConfigError
-from shipyard.usecases.deploy.health import MAX_ATTEMPTS, check_health
+from shipyard.usecases.deploy.health import MAX_ATTEMPTS, check_health, health_url
 
 HANG = "hang"  # an answer that never comes
 
@@ -292,3 +292,16 @@ def test_a_huge_version_answer_is_cut_off_not_read_whole(service: Service) -> No
     result = check(service.url, timeout=1)
     assert not result.ok
     assert result.reason.endswith("an answer larger than 64 KiB, not a version")
+
+
+def test_the_url_is_judged_before_a_deploy_writes() -> None:
+    key = "environments.production.health.url"
+    value = "${SHIPYARD_LISTENER_GAMEPULSE_80:-${GAMEPULSE_PRODUCTION_URL:-}}"
+    env = {"GAMEPULSE_PRODUCTION_URL": "https://gamepulse.example.org"}
+    assert health_url(settings(value), env, key=key) == "https://gamepulse.example.org"
+    with pytest.raises(ConfigError, match=r"^environments.production.health.url = .* comes out "
+                                          "empty here"):
+        health_url(settings(value), {}, key=key)
+    with pytest.raises(ConfigError, match=r"^environments.production.health.url: refused "
+                                          r"http://192.168.0.4: 192.168.0.4 is a private"):
+        health_url(settings(value), {"GAMEPULSE_PRODUCTION_URL": "http://192.168.0.4"}, key=key)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from shipyard.adapters.http_probe import Answer, HttpProbe, ProbeFailed
 from shipyard.config import HealthSettings
 from shipyard.domain.health_url import address_refusal, expand_url, refusal_line, url_refusal
+from shipyard.errors import ConfigError
 
 REQUEST_TIMEOUT = 5.0  # seconds for one request: a healthy endpoint answers far sooner
 MIN_REQUEST_TIMEOUT = 0.5  # the last attempt still gets a fair chance
@@ -42,6 +43,18 @@ class _Check:
     url: str
     version: str | None = None  # the version the JSON must name; None: any 2xx answer
     json_field: str = "version"  # the JSON field that names it
+
+
+def health_url(settings: HealthSettings, env: Mapping[str, str], *,
+               key: str = "health.url") -> str:
+    """The URL the check will ask, judged now: for `deploy` to call before its first write,
+    so that an unset variable or a refused address stops it before anything changed rather
+    than failing a deployment that succeeded. Raises ConfigError naming `key`."""
+    url = expand_url(key, settings.url, env)
+    refused = url_refusal(url)
+    if refused:
+        raise ConfigError(f"{key}: {refusal_line(url, refused)}")
+    return url
 
 
 def check_health(settings: HealthSettings, version: str, env: Mapping[str, str], *,

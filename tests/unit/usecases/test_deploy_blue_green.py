@@ -224,8 +224,12 @@ def test_a_deployment_is_followed_event_by_event_to_success() -> None:
         (info("InProgress"), target({"AllowTraffic": "Succeeded"}, (0, 100))),
         (info("Succeeded"), target({"AllowTraffic": "Succeeded"}, (0, 100))),
     ])
-    verdict, lines = follow(codedeploy)
+    boards: list[Any] = []
+    verdict, lines = follow(codedeploy, show=boards.append)
     assert verdict.state == "succeeded" and not verdict.rolled_back
+    assert [board.weights for board in boards] == [
+        (("Blue", 100.0), ("Green", 0.0)), (("Blue", 90.0), ("Green", 10.0)),
+        (("Blue", 0.0), ("Green", 100.0))]  # the live view, each change once
     assert lines.index("Install: InProgress") < lines.index("traffic: Blue 90%, Green 10%") \
         < lines.index("traffic: Blue 0%, Green 100%")
     assert not codedeploy.named("StopDeployment")

@@ -30,7 +30,7 @@ from shipyard.config import EnvironmentSettings
 from shipyard.domain.appspec import build_appspec, parse_appspec, render_appspec, validate_appspec
 from shipyard.domain.deployment import Verdict
 from shipyard.errors import ConfigError, ConflictError, NotFoundError, UsageError
-from shipyard.usecases.deploy.watch import blue_green_look, watch
+from shipyard.usecases.deploy.watch import Show, blue_green_look, watch
 
 # Statuses of a deployment that has not ended (CodeDeploy's DeploymentStatus).
 NOT_ENDED = ("Created", "Queued", "InProgress", "Baking", "Ready")
@@ -204,6 +204,7 @@ class _Follow:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     report: Callable[[str], None]
+    show: Show | None = None
     seen: _Seen = field(init=False)
     continued: bool = False
     told: bool = False
@@ -211,7 +212,7 @@ class _Follow:
 
     def __post_init__(self) -> None:
         self.seen = _Seen(self.codedeploy)
-        self._look = blue_green_look(self.seen, self.deployment_id)
+        self._look = blue_green_look(self.seen, self.deployment_id, self.show)
 
     def look(self) -> tuple[Verdict, list[str]]:
         verdict, news = self._look()
@@ -244,9 +245,11 @@ class _Follow:
 
 def follow_blue_green(codedeploy: CodeDeployApi, deployment_id: str, *, timeout: float,
                       approve_traffic: bool, leave_running: bool, clock: Callable[[], float],
-                      sleep: Callable[[float], None], report: Callable[[str], None]) -> Verdict:
-    """Follow deployment `deployment_id` to its verdict; see the module's docstring."""
-    follow = _Follow(codedeploy, deployment_id, approve_traffic, clock, sleep, report)
+                      sleep: Callable[[float], None], report: Callable[[str], None],
+                      show: Show | None = None) -> Verdict:
+    """Follow deployment `deployment_id` to its verdict; see the module's docstring. `show`
+    gets the task sets and weights as they change (the live view)."""
+    follow = _Follow(codedeploy, deployment_id, approve_traffic, clock, sleep, report, show)
     try:
         verdict = follow.watch(timeout)
         if verdict.state == "failed" and not follow.seen.ended:  # the timeout

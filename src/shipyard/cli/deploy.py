@@ -93,7 +93,12 @@ def deploy_command(ctx: typer.Context, environment: Environment, image: Image = 
 
 
 def _ask(question: str) -> bool:
-    return bool(typer.confirm(question, default=False, err=True))
+    """The approval prompt on the terminal (the question ends in its own [y/N])."""
+    from shipyard.usecases.deploy.approval import is_yes
+
+    sys.stderr.write(f"{question} ")
+    sys.stderr.flush()
+    return is_yes(sys.stdin.readline())
 
 
 def _show(out: Out, outcome: Any) -> None:

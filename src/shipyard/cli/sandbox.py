@@ -179,3 +179,9 @@ def provision_for_demo(template: Path, parameters: dict[str, str]):
         return control.provision(control.default_state_dir(), template, dict(parameters))
     except control.SandboxError as exc:
         raise SandboxUnavailable(str(exc)) from exc
+
+
+def listener_urls() -> dict[str, str]:
+    """SHIPYARD_LISTENER_<LOAD BALANCER>_<PORT> -> URL, of the demo's sandbox."""
+    control = _control()
+    return dict(control.listener_environment(control.default_state_dir()))

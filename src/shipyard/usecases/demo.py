@@ -12,7 +12,11 @@ the local sandbox first. The steps, numbered in the order they run:
 4. `push --multi-arch --latest --scan`: build for linux/amd64 and linux/arm64, push the index
    with its tags, and gate on the scan of each platform image;
 5. `verify` each environment with the pushed image: its task definition rendered and checked
-   against ECS's model and every resource it names.
+   against ECS's model and every resource it names;
+6. `deploy` each environment in turn with that one image (built once, deployed many): staging
+   by rolling update, production by CodeDeploy blue/green with its canary config, each
+   followed to its verdict and health-checked through its URL; approved as the pipeline's
+   production reviewers would approve it. A failed deploy stops the pipeline there.
 
 Each step is reported as it starts and ends (`StepStarted`, `StepNote`, `StepFinished`) to the
 observer in `DemoOptions`, so a view can show the pipeline while it runs; the use case itself
@@ -29,8 +33,11 @@ from typing import Any
 
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.config import Config
+from shipyard.domain.board import Board
+from shipyard.domain.health_url import expand_url
 from shipyard.errors import BuildError
 from shipyard.usecases.context import Context
+from shipyard.usecases.deploy.deploy import DeployOptions, DeployOutcome, deploy
 from shipyard.usecases.push import PushOptions, PushResult, new_repository, push
 from shipyard.usecases.scan import ScanResult, enforce_gate
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
@@ -43,7 +50,7 @@ Summary = tuple[tuple[str, str], ...]  # (label, value) lines, in order
 @dataclass(frozen=True)
 class StepStarted:
     """A step begins; `step` names which one ("infrastructure", "version", "base_image",
-    "push", "verify"), `title` says what it does."""
+    "push", "verify", "deploy_<environment>"), `title` says what it does."""
 
     number: int
     step: str
@@ -111,6 +118,7 @@ class DemoResult:
     base_image: str | None = None
     push: PushResult | None = None
     verified: list[VerifyResult] = field(default_factory=list)
+    deployed: list[DeployOutcome] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -120,6 +128,7 @@ class DemoResult:
                 "base_image": self.base_image,
                 "push": self.push.to_json() if self.push else None,
                 "verify": [v.to_json() for v in self.verified],
+                "deploy": [d.to_json() for d in self.deployed],
                 "steps": [{"number": s.number, "title": s.title, "ok": s.ok,
                            "summary": dict(s.summary)} for s in self.steps]}
 
@@ -190,7 +199,52 @@ def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
         result.verified.append(verify_environment(name, pushed.image, config, ctx))
     steps.finish(("verify", ", ".join(_verify_line(v) for v in result.verified)),
                  ok=not any(v.failed for v in result.verified))
+    if any(v.failed for v in result.verified):
+        return result
+    for name in config.environments:
+        settings = config.environment(name)
+        steps.start(f"deploy_{name}", f"deploy {name} ({settings.deployment.replace('_', '/')})")
+        outcome = deploy(DeployOptions(name, image=pushed.image, yes=True,
+                                       approve_traffic=True), config, ctx, _Notes(steps))
+        result.deployed.append(outcome)
+        steps.finish((name, _deploy_line(outcome, ctx)), ok=not outcome.failed)
+        if outcome.failed:
+            break
     return result
+
+
+class _Notes:
+    """A deploy's progress as the demo step's notes (the board is left to `shipyard
+    status`)."""
+
+    def __init__(self, steps: _Steps) -> None:
+        self._steps = steps
+
+    def step(self, text: str) -> None:
+        self._steps.note(text)
+
+    def news(self, line: str) -> None:
+        self._steps.note(line)
+
+    def board(self, snapshot: Board) -> None:
+        pass
+
+    def warn(self, line: str) -> None:
+        self._steps.note(f"warning: {line}")
+
+
+def _deploy_line(outcome: DeployOutcome, ctx: Context) -> str:
+    report, plan = outcome.report, outcome.plan
+    if report is None:
+        return f"nothing to deploy: runs {plan.running.rsplit('/', 1)[-1]} already"
+    how = f"{plan.strategy.replace('_', '/')} {report.deployment_id}, {report.duration:g}s"
+    if report.outcome != "succeeded":
+        back = ", rolled back" if report.rolled_back else ""
+        return f"FAILED ({how}): {report.reason}{back}"
+    health = plan.settings.health
+    where = f"; {expand_url('health.url', health.url, ctx.env)} serves " \
+        f"{report.version or 'it'}" if health is not None else ""
+    return f"runs {report.version or report.image} ({how}){where}"
 
 
 def _tags_done(pushed: PushResult) -> str:

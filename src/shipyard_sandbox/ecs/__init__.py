@@ -52,7 +52,9 @@ What it does not model (honestly reported where it shows):
   exponential from 10 s to 15 min (AWS time, scaled).
 
 Every AWS wait (health-check intervals, stop timeouts, deregistration delay, back-off) is
-divided by the sandbox's time scale (`timescale`).
+divided by the sandbox's time scale (`timescale`), but for what bounds a real process, which
+runs no faster in the sandbox: a container health check's timeout is the configured one, and
+a service's health-check grace period (when it has one) lasts at least 5 s.
 """
 
 from __future__ import annotations

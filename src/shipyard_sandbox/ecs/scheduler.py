@@ -49,6 +49,10 @@ MAX_EVENTS = 100
 INACTIVE_KEPT = 300.0  # AWS seconds a drained deployment stays listed as INACTIVE
 MAX_INACTIVE = 5
 MIN_UPTIME = 30.0  # AWS seconds a task without health check runs before it counts healthy
+# Real seconds the health-check grace period lasts at least, whatever the time scale: a real
+# process (a Python service) takes a second or more to listen on a busy machine, and a grace
+# period scaled below that failed healthy tasks before they had started.
+GRACE_FLOOR = 5.0
 BACKOFF_BASE, BACKOFF_MAX = 10.0, 900.0  # AWS seconds, scaled
 FAILURE_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 TargetHealth = Callable[[str, str, int], "str | None"]
@@ -328,8 +332,8 @@ class Scheduler(TaskSetScheduling):
         deployment.updated_at = records.now()
 
     def _enforce_health(self, state: ServiceState) -> None:
-        grace = timescale.scaled(float(getattr(state.service,
-                                               "health_check_grace_period_seconds", 0) or 0))
+        configured = float(getattr(state.service, "health_check_grace_period_seconds", 0) or 0)
+        grace = timescale.scaled(configured, floor=GRACE_FLOOR) if configured else 0.0
         for deployment in state.deployments:
             for run in self._live(deployment):
                 if run.last_status != "RUNNING":

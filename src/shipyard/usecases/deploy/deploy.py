@@ -105,8 +105,10 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
     if plan.settings.require_approval:
         from shipyard.usecases.deploy.approval import require_approval
 
-        require_approval(options.environment, plan.settings, yes=options.yes,
-                         interactive=options.interactive, ask=options.ask)
+        approved = require_approval(options.environment, plan.settings, yes=options.yes,
+                                    interactive=options.interactive, ask=options.ask,
+                                    version=plan.version)
+        observer.news(approved)
     return _Run(options, config, ctx, observer, plan).go()
 
 
@@ -272,7 +274,8 @@ class _Run:
 
         self.observer.step(f"health check: {health.url or '(no url)'}")
         checked = check_health(health, self.plan.version, self.ctx.env,
-                               clock=self.ctx.clock, sleep=self.ctx.sleep)
+                               clock=self.ctx.clock, sleep=self.ctx.sleep,
+                               key=f"environments.{self.plan.environment}.health.url")
         for line in checked.lines:
             self.observer.news(line)
         if checked.ok:

@@ -17,6 +17,7 @@ from shipyard.domain.names import parse_image_reference
 from shipyard.errors import ConfigError, ConflictError, NotFoundError, UsageError
 from shipyard.usecases.context import Context
 from shipyard.usecases.deploy.blue_green import BlueGreenPlan, plan_blue_green
+from shipyard.usecases.deploy.health import health_url
 from shipyard.usecases.diff import definition_diff
 from shipyard.usecases.image_labels import image_version
 from shipyard.usecases.render import RenderResult
@@ -79,6 +80,8 @@ def plan_deploy(environment: str, image: str | None, version: str | None, config
                 ctx: Context, deployment_config: str | None = None) -> DeployPlan:
     """Read and check everything a deploy of `environment` needs; write nothing."""
     settings = config.environment(environment)
+    if settings.health is not None:  # a URL that cannot be filled in fails now, not after
+        health_url(settings.health, ctx.env, key=f"environments.{environment}.health.url")
     checked = verify_environment(environment, deploy_image(image, version), config, ctx)
     service = ctx.ecs.service(settings.cluster, settings.service)
     if service is None:

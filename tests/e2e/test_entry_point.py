@@ -26,7 +26,8 @@ def shipyard(*args: str, cwd: Path, env: dict[str, str] | None = None, merged: b
 
 def test_demo_runs_the_pipeline_on_a_fresh_copy_of_gamepulse(tmp_path: Path) -> None:
     """The README's main job: infrastructure, version, base image, multi-arch build, push and
-    scan, verify; shown step by step in a log, then run again for scripts."""
+    scan, verify, deploy to staging and production; shown step by step in a log, then run
+    again for scripts."""
     shutil.copytree(ROOT / "GamePulse", tmp_path / "GamePulse",
                     ignore=shutil.ignore_patterns(".shipyard", "__pycache__"))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"],
@@ -56,11 +57,14 @@ def test_demo_runs_the_pipeline_on_a_fresh_copy_of_gamepulse(tmp_path: Path) -> 
         assert push["scan"]["counts"] == {"LOW": 2}  # the sample advisory, in both images
         # the sandbox provisioned GamePulse's CloudFormation resources, and both environments
         # verify with this image: staging runs on amd64, production on arm64
-        assert data["infrastructure"].startswith("51 resources of gamepulse.yaml")
+        assert re.match(r"\d+ resources of gamepulse.yaml", data["infrastructure"])
         assert {v["environment"]: v["ok"] for v in data["verify"]} == {
             "staging": True, "production": True}
+        # the first run deployed this image to both; the same image again changes nothing
+        assert [(d["plan"]["environment"], d["action"]) for d in data["deploy"]] == [
+            ("staging", "unchanged"), ("production", "unchanged")]
         assert [(s["number"], s["ok"]) for s in data["steps"]] == [
-            (1, True), (2, True), (3, True), (4, True), (5, True)]
+            (n, True) for n in range(1, 8)]
     finally:
         shipyard("sandbox", "down", cwd=tmp_path, env=env)
 
@@ -74,10 +78,10 @@ def assert_steps_in_order(lines: list[str]) -> None:
     def where(prefix: str) -> int:
         return next(i for i, line in enumerate(lines) if line.startswith(prefix))
 
-    starts = [where(f"== {n}. ") for n in range(1, 6)]
-    ends = [where(f"-- {n}. done in ") for n in range(1, 6)]
-    assert starts[0] < ends[0] < starts[1] < ends[1] < starts[2] < ends[2] < starts[3] \
-        < ends[3] < starts[4] < ends[4] < where("== summary"), lines
+    starts = [where(f"== {n}. ") for n in range(1, 8)]
+    ends = [where(f"-- {n}. done in ") for n in range(1, 8)]
+    order = [i for pair in zip(starts, ends, strict=True) for i in pair]
+    assert order == sorted(order) and ends[-1] < where("== summary"), lines
     assert lines[starts[0]] == "== 1. the environments' resources from infra/gamepulse.yaml"
     assert lines[starts[2]] == "== 3. base image gamepulse-base:bookworm"
     assert lines[starts[3]].startswith("== 4. build, push and scan")
@@ -91,11 +95,23 @@ def assert_steps_in_order(lines: list[str]) -> None:
     assert lines[starts[4] + 1:ends[4]] == ["verifying staging", "verifying production",
                                            "verify staging: 11 checks passed (1 skipped)",
                                            "verify production: 11 checks passed (1 skipped)"]
+    # staging rolled, production went blue/green through its canary, each health-checked
+    assert lines[starts[5]] == "== 6. deploy staging (rolling)"
+    assert lines[starts[6]] == "== 7. deploy production (blue/green)"
+    staging, production = lines[starts[5]:ends[5]], lines[starts[6]:ends[6]]
+    assert any(line.startswith("deployment ecs-svc/") and "completed: 2/2 running" in line
+               for line in staging), staging
+    assert "traffic: Blue 90%, Green 10%" in production  # the canary's first shift
+    assert "AfterAllowTestTraffic: Succeeded" in production  # GamePulse's smoke-test hook
+    for environment, part in (("staging", staging), ("production", production)):
+        assert any(line.startswith("health check passed") for line in part), part
+        assert re.match(rf"{environment}: runs 1\.1\.0 .* http://127\.0\.0\.1:\d+ serves "
+                        r"1\.1\.0$", part[-1]), part[-1]
     summary = lines[where("== summary") + 1:]
     labels = [line.split()[0] for line in summary[:-1]]
     assert labels == ["infrastructure", "version", "tag", "base", "image", "tags", "scan",
-                      "verify"], summary
-    assert summary[-2].startswith("verify ") and "staging ok" in summary[-2]
+                      "verify", "staging", "production"], summary
+    assert summary[-4].startswith("verify ") and "staging ok" in summary[-4]
     assert summary[-1].startswith("the sandbox keeps running")
 
 

@@ -340,3 +340,16 @@ def test_the_deploy_s_blue_green_rollback_never_raises() -> None:
     verdict = redeploy_previous_blue_green(blue_green_config(), ctx, "staging", timeout=60,
                                            report=lambda line: None)
     assert verdict.state == "failed" and "could not run" in verdict.reason
+
+
+def test_a_blue_green_rollback_that_times_out_is_left_running_not_stopped() -> None:
+    codedeploy = FakeCodeDeploy({"d-1": appspec_deployment("d-1", V1, "Succeeded", "1"),
+                                 "d-2": appspec_deployment("d-2", V2, "Succeeded", "2")},
+                                ends={"status": "InProgress"})
+    ctx = context(code_deploy_service(V2), codedeploy)
+    result = run_rollback(plan_rollback("staging", blue_green_config(), ctx), ctx, wait=True,
+                          timeout=30, report=lambda line: None)
+    assert result.outcome == "failed" and result.reason.startswith("timed out after 30s")
+    assert "d-ROLLBACK1 is left running" in result.reason
+    assert "--leave-running" not in result.reason
+    assert [call[0] for call in codedeploy.calls] == ["create"]  # never stopped

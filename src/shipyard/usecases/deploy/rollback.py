@@ -47,6 +47,7 @@ from shipyard.usecases.deploy.watch import rolling_look, watch
 
 STRATEGIES = {"ECS": "rolling", "CODE_DEPLOY": "blue_green"}
 STOP, REDEPLOY = "stop", "redeploy"
+LEFT_RUNNING = "left running (--leave-running)"  # what follow_blue_green says it did
 
 
 @dataclass(frozen=True)
@@ -318,10 +319,16 @@ def _run_blue_green(plan: RollbackPlan, ctx: Context, wait: bool, timeout: float
     if not wait:
         return "started", ident, "", ()
     # A rollback goes where production was before: its Ready wait needs no second approval.
+    # Timed out or interrupted, it is left running: stopping it with rollback would bring
+    # back the version it is rolling away from.
     verdict = follow_blue_green(codedeploy, ident, timeout=timeout, approve_traffic=True,
-                                leave_running=False, clock=ctx.clock, sleep=ctx.sleep,
+                                leave_running=True, clock=ctx.clock, sleep=ctx.sleep,
                                 report=report)
     outcome, reason = _judged(plan, verdict)
+    if LEFT_RUNNING in reason:
+        reason = (f"{reason.split(';')[0]}; deployment {ident} is left running, as stopping "
+                  "it would bring back what it rolls away from; follow it with shipyard "
+                  f"status {plan.environment}")
     return outcome, ident, reason, ()
 
 

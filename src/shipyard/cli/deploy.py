@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -81,9 +82,10 @@ def deploy_command(ctx: typer.Context, environment: Environment, image: Image = 
                             deployment_config=deployment_config,
                             rollback_on_timeout=rollback_on_timeout,
                             approve_traffic=approve_traffic, leave_running=leave_running,
-                            force=force, yes=yes, interactive=interactive, ask=_ask)
+                            force=force, yes=yes, interactive=interactive)
     out = Out(as_json)
     with DeployView(as_json, live=out.fancy) as view:
+        options = replace(options, ask=lambda question: _asked(view, question))
         outcome = deploy(options, config, state.context(config), _Observer(view))
     if as_json:
         out.json(outcome.to_json())
@@ -92,13 +94,15 @@ def deploy_command(ctx: typer.Context, environment: Environment, image: Image = 
     enforce(outcome)
 
 
-def _ask(question: str) -> bool:
-    """The approval prompt on the terminal (the question ends in its own [y/N])."""
+def _asked(view: Any, question: str) -> bool:
+    """The approval prompt on the terminal (the question ends in its own [y/N]), with the
+    live panel out of its way."""
     from shipyard.usecases.deploy.approval import is_yes
 
-    sys.stderr.write(f"{question} ")
-    sys.stderr.flush()
-    return is_yes(sys.stdin.readline())
+    with view.paused():
+        sys.stderr.write(f"{question} ")
+        sys.stderr.flush()
+        return is_yes(sys.stdin.readline())
 
 
 def _show(out: Out, outcome: Any) -> None:

@@ -24,7 +24,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shipyard.cli.app import Out
@@ -85,6 +86,19 @@ class DeployView:
             self._console.print(_table(board))
             if board.weights:
                 self._console.print(Text(board_lines(board)[-1]))
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The live panel stopped while a question is asked on the terminal (the approval
+        prompt), and started again after it."""
+        live = self._live
+        if live is not None:
+            live.stop()
+        try:
+            yield
+        finally:
+            if live is not None:
+                live.start()
 
     def step(self, text: str) -> None:
         """A new phase of the deploy."""

@@ -142,3 +142,12 @@ def test_ci_gets_plain_lines_even_on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr("sys.stderr", _Terminal())
     monkeypatch.setenv("CI", "true")
     assert not DeployView(as_json=False, live=True).live
+
+
+def test_the_live_panel_is_stopped_while_a_question_is_asked() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with DeployView(False, live=True, console=console) as view:
+        assert view._live is not None and view._live.is_started
+        with view.paused():
+            assert not view._live.is_started  # the prompt has the terminal to itself
+        assert view._live.is_started

@@ -174,6 +174,14 @@ def test_a_deployment_in_progress_is_stopped_by_returning_to_the_one_it_replaces
     assert ("update_service", V2) not in ecs.calls  # planning writes nothing
 
 
+def test_after_two_quick_deploys_the_stop_returns_to_the_one_that_completed() -> None:
+    ecs = FakeEcs([deployment("ecs-svc/3", V3, "PRIMARY", "IN_PROGRESS", "2026-11-30T04:00", 0),
+                   deployment("ecs-svc/2", V2, "ACTIVE", "IN_PROGRESS", "2026-11-30T03:00", 1),
+                   deployment("ecs-svc/1", V1, "ACTIVE", "COMPLETED", "2026-11-30T02:00")])
+    plan = plan_rollback("staging", config(), context(ecs))
+    assert (plan.action, plan.target, plan.stopping) == (STOP, V1, "ecs-svc/3")
+
+
 V4 = f"{PREFIX}gp:4"
 
 

@@ -5,9 +5,10 @@ controller, and what to go back to.
 
 - rolling (ECS controller): while a deployment is in progress (the PRIMARY's rollout
   IN_PROGRESS beside an ACTIVE deployment that did not fail), UpdateService back to that
-  ACTIVE deployment's task definition; ECS has no call that stops a rolling deployment
-  (StopServiceDeployment exists in AWS, but not for every deployment and not in the sandbox),
-  and a new deployment of the old definition is how its own circuit breaker rolls back.
+  ACTIVE deployment's task definition (the newest that completed, when there are several).
+  ECS has no call that stops a rolling deployment that both AWS and the sandbox answer
+  (StopServiceDeployment is recent, and moto has none), and a new deployment of the old
+  definition is how ECS's own circuit breaker rolls back.
   Otherwise, redeploy the task definition of the last completed deployment before the
   current one: from the deployments ECS still lists (it keeps INACTIVE ones only a few
   minutes), else the newest ACTIVE revision of the family older than the running one
@@ -206,9 +207,11 @@ def _rolling_plan(environment: str, settings: EnvironmentSettings, service: Mapp
     failed = {str(d.get("taskDefinition")) for d in deployments
               if d.get("rolloutState") == "FAILED"}
     if primary.get("rolloutState") == "IN_PROGRESS":
-        back = _newest(d for d in deployments if d.get("status") == "ACTIVE"
-                       and d.get("rolloutState") != "FAILED"
-                       and d.get("taskDefinition") != current)
+        active = [d for d in deployments if d.get("status") == "ACTIVE"
+                  and d.get("rolloutState") != "FAILED" and d.get("taskDefinition") != current]
+        # One that completed first: after two quick deploys, the one in between never did.
+        back = _newest(d for d in active if d.get("rolloutState") == "COMPLETED") or \
+            _newest(active)
         if back is not None:
             return RollbackPlan(environment, settings, "rolling", STOP, current,
                                 str(back["taskDefinition"]), str(primary.get("id", "")),

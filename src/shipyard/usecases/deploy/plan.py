@@ -118,8 +118,10 @@ def plan_deploy(environment: str, image: str | None, version: str | None, config
         if running else "(the service runs no task definition)"
     desired = settings.desired_count if settings.desired_count and \
         int(service.get("desiredCount", 0)) == 0 else None
+    # a failed check (an image not in ECR, say) is shown with the others, not met again here
+    version = _version(checked.render, ctx) if not checked.failed else checked.render.version
     return DeployPlan(environment, settings, strategy, checked, service, running, diff,
-                      _version(checked.render, ctx), desired, tuple(notes), blue_green)
+                      version, desired, tuple(notes), blue_green)
 
 
 def _no_rollout_in_progress(service: dict[str, Any], environment: str) -> None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 from moto.server import ThreadedMotoServer
@@ -106,8 +106,19 @@ class Sandbox:
         from shipyard_sandbox.lambdas import bridge, runner
 
         self.lambdas = runner.LambdaRunner(self.state_dir, aws_endpoint=self.endpoints.aws_endpoint,
-                                           credentials=bridge.role_credentials)
+                                           credentials=bridge.role_credentials,
+                                           local_addresses=self._local_addresses)
         bridge.install(self.lambdas, account_id=self.account_id, region=self.region)
+
+    def _local_addresses(self) -> Any:
+        """Where the sandbox serves the load balancers' listeners and the account's ECR host,
+        for the Lambda handlers' environment (`shipyard_sandbox.lambdas.addresses`)."""
+        from shipyard_sandbox.lambdas.addresses import LocalAddresses
+
+        return LocalAddresses(
+            listeners=self.elb.dns_listeners() if self.elb else {},
+            hosts={f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com":
+                   f"127.0.0.1:{self.registry_port}"})
 
     def _start_ecs(self) -> None:
         """ECS's tasks run as processes of the registry's images; its services roll."""

@@ -12,6 +12,8 @@ either reaching into the other's folder. `shipyard` and `shipyard_sandbox` never
 - `fault_proxy`: an HTTP proxy in front of a registry that injects faults (error answers,
   resets, lost and cut answers, stalls, bit flips), by rule or on a seeded schedule.
 - `readme_examples`: the README's shell examples, its markers, and output comparison.
+- `gamepulse_infra`: boto3 clients on a test sandbox, and GamePulse's template provisioned
+  in it.
 
 The registry the tests and benchmarks start is the sandbox's own launcher,
 `shipyard_sandbox.registry.RegistryProcess`, so there is one registry configuration.

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard_sandbox.provision import ProvisionReport
 from shipyard_sandbox.registry import RegistryProcess, RegistryStartError
+from shipyard_testing.gamepulse_infra import SandboxAws, gamepulse_provisioned
 from shipyard_testing.oci_layouts import write_oci_layout
 
 SKOPEO = shutil.which("skopeo") or "/usr/bin/skopeo"
@@ -168,3 +170,19 @@ def skopeo_inspect(server: RegistryServer, reference: str, *extra: str, raw: boo
 def skopeo() -> Callable[..., bytes]:
     """skopeo(server, "repo:tag", *flags, raw=True) -> stdout of `skopeo inspect`."""
     return skopeo_inspect
+
+
+# --- GamePulse's infrastructure in the session sandbox -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws(sandbox: dict[str, str]) -> SandboxAws:
+    """boto3 clients on the session sandbox (`aws("ecs")`)."""
+    return SandboxAws(sandbox)
+
+
+@pytest.fixture(scope="module")
+def provisioned(sandbox: dict[str, str]) -> Iterator[ProvisionReport]:
+    """GamePulse/infra/gamepulse.yaml provisioned in the session sandbox (idempotent)."""
+    with gamepulse_provisioned(sandbox, "octo-org/gamepulse") as report:
+        yield report

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from shipyard_sandbox import control
@@ -22,6 +20,7 @@ from shipyard_sandbox.provision import (
     provision,
     references,
 )
+from shipyard_testing.gamepulse_infra import SandboxAws as Aws
 
 pytestmark = pytest.mark.integration
 
@@ -150,34 +149,6 @@ def test_provision_needs_a_running_sandbox(tmp_path: Path) -> None:
 
 
 # --- created in the sandbox ----------------------------------------------------------------------
-
-
-class Aws:
-    """boto3 clients on the sandbox, to check what provisioning made."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self._session = boto3.session.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_REGION"])
-        self._endpoint = env["AWS_ENDPOINT_URL"]
-
-    def __call__(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint)
-
-
-@pytest.fixture(scope="module")
-def aws(sandbox: dict[str, str]) -> Aws:
-    return Aws(sandbox)
-
-
-@pytest.fixture(scope="module")
-def provisioned(sandbox: dict[str, str], aws: Aws) -> Iterator[ProvisionReport]:
-    report = provision(sandbox["AWS_ENDPOINT_URL"], sandbox["AWS_REGION"], TEMPLATE,
-                       {"GitHubRepository": REPOSITORY})
-    yield report
-    # The template turns ECR's BLOB_MOUNTING on; other tests share this sandbox and expect
-    # ECR's default (off), as a fresh sandbox has it.
-    aws("ecr").put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
 
 
 def test_account_settings_from_the_metadata(provisioned: ProvisionReport, aws: Aws) -> None:

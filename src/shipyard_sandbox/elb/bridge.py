@@ -147,6 +147,18 @@ class ElbBridge:
         with self._lock:
             return {arn: proxy.url for arn, proxy in self.proxies.items()}
 
+    def dns_listeners(self) -> dict[tuple[str, int], str]:
+        """(load balancer DNS name, listener port) -> the local URL that serves it."""
+        with self._lock:
+            proxies = list(self.proxies.values())
+        found = {}
+        for proxy in proxies:
+            listener = proxy.listener()
+            balancer = self.backend.load_balancers.get(proxy.load_balancer_arn)
+            if listener is not None and balancer is not None:
+                found[(balancer.dns_name.lower(), int(listener.port))] = proxy.url
+        return found
+
     def _write_listeners(self) -> None:
         if not self.state_dir:
             return

@@ -19,6 +19,9 @@ handler of the version its Qualifier (or a qualified ARN) names:
   temporary credentials of the function's role from the sandbox's STS, and AWS_ENDPOINT_URL
   set to the sandbox (over any the function sets), so the handler's SDK talks to the sandbox
   and nothing else; the machine's own AWS config files are hidden from it.
+  A model note (`addresses`): in the function's variables, a URL on a load balancer's DNS
+  name and listener port becomes that listener's local URL, and the account's ECR host the
+  sandbox registry's address, since neither name resolves here.
 - Answers as Lambda does: the return value as JSON (200); a handler exception as
   `FunctionError: Unhandled` with errorMessage/errorType/requestId/stackTrace, and import or
   handler-name failures as `Runtime.ImportModuleError` / `Runtime.HandlerNotFound`; after the

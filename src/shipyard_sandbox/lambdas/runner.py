@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard_sandbox.lambdas.addresses import LocalAddresses, rewrite_environment
 from shipyard_sandbox.lambdas.logs import InvocationLog, now_ms, timestamp
 from shipyard_sandbox.runtime import leftovers
 
@@ -88,7 +89,9 @@ class InvokeResult:
 
 class LambdaRunner:
     def __init__(self, state_dir: Path, *, aws_endpoint: str,
-                 credentials: Callable[[FunctionSnapshot], dict[str, str]]) -> None:
+                 credentials: Callable[[FunctionSnapshot], dict[str, str]],
+                 local_addresses: Callable[[], LocalAddresses] = LocalAddresses) -> None:
+        self.local_addresses = local_addresses  # asked at each invocation: listeners change
         self.code_root = state_dir / "lambda" / "code"
         self.run_root = state_dir / "lambda" / "run"
         self.aws_endpoint = aws_endpoint
@@ -245,8 +248,9 @@ class LambdaRunner:
     def _environment(self, fn: FunctionSnapshot, code_dir: Path, run_dir: Path,
                      stream: str) -> dict[str, str]:
         """The function's variables, then Lambda's reserved ones (which win, as on Lambda),
-        and the sandbox as the only AWS endpoint; nothing of the sandbox's own environment."""
-        environment = {key: str(value) for key, value in fn.environment.items()}
+        and the sandbox as the only AWS endpoint; nothing of the sandbox's own environment.
+        Load balancer and ECR names in the variables point at the sandbox (`addresses`)."""
+        environment = rewrite_environment(fn.environment, self.local_addresses())
         environment.update({
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",

@@ -53,6 +53,7 @@ from pathlib import Path
 from shipyard_sandbox.provision.account_settings import apply_account_settings
 from shipyard_sandbox.provision.aws import Aws
 from shipyard_sandbox.provision.intrinsics import Resolver, references
+from shipyard_sandbox.provision.package import package_local_code
 from shipyard_sandbox.provision.report import ProvisionError, ProvisionReport, ResourceOutcome
 from shipyard_sandbox.provision.rounds import Provisioner
 from shipyard_sandbox.provision.template import load_template
@@ -75,6 +76,8 @@ def provision(aws_endpoint: str, region: str, template: Path, parameters: dict[s
     body = load_template(template)
     name = stack_name or re.sub(r"[^A-Za-z0-9-]+", "-", template.stem).strip("-") or "sandbox"
     aws = Aws(aws_endpoint, region)
-    report = Provisioner(aws, body, name).run(parameters)
+    # As `aws cloudformation package` would: local code paths become S3 locations.
+    upload_code = package_local_code(aws, body, template.parent)
+    report = Provisioner(aws, body, name).run(parameters, before_create=upload_code)
     apply_account_settings(aws, body, report)
     return report

@@ -58,6 +58,8 @@ ATTRIBUTES: dict[tuple[str, str], Callable[[Aws, str], Any]] = {
     ("AWS::SecretsManager::Secret", "Id"): lambda aws, ref: ref,
     ("AWS::SNS::Topic", "TopicArn"): lambda aws, ref: ref,
     ("AWS::SNS::Topic", "TopicName"): lambda aws, ref: ref.rsplit(":", 1)[1],
+    ("AWS::Lambda::Function", "Arn"): lambda aws, ref: aws("lambda").get_function(
+        FunctionName=ref)["Configuration"]["FunctionArn"],
     ("AWS::CloudWatch::Alarm", "Arn"): lambda aws, ref: aws("cloudwatch").describe_alarms(
         AlarmNames=[ref])["MetricAlarms"][0]["AlarmArn"],
 }

@@ -3,6 +3,7 @@ resource, and again until the template is done."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -35,9 +36,11 @@ class Provisioner:
         self.depends: dict[str, set[str]] = {}  # logical id -> the resources it refers to
         self._batches = 0  # stacks of the template's resources so far
 
-    def run(self, given: dict[str, str]) -> ProvisionReport:
+    def run(self, given: dict[str, str],
+            before_create: Callable[[], None] = lambda: None) -> ProvisionReport:
         self.refs.update(parameter_values(
             self.template, given, lambda: sandbox_network(self.aws, self.stack_name, self.report)))
+        before_create()  # the parameters are good: writes may begin (packaged code)
         self.refs.update({"AWS::Region": self.aws.region, "AWS::AccountId": self.aws.account_id,
                           "AWS::Partition": self.aws.partition, "AWS::StackName": self.stack_name,
                           "AWS::URLSuffix": "amazonaws.com"})

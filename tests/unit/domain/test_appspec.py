@@ -360,9 +360,7 @@ def test_gamepulse_production_matches_the_committed_appspec() -> None:
     assert document == build_appspec(config.environment("production"))
     assert json.loads(json.dumps(document))["Hooks"] == [
         {"BeforeInstall": "CodeDeployHook_gamepulse-before-install"},
-        {"AfterInstall": "CodeDeployHook_gamepulse-after-install"},
         {"AfterAllowTestTraffic": "CodeDeployHook_gamepulse-e2e-tests"},
-        {"BeforeAllowTraffic": "CodeDeployHook_gamepulse-before-traffic"},
         {"AfterAllowTraffic": "CodeDeployHook_gamepulse-after-traffic"},
     ]
     assert yaml.safe_load(committed)["version"] == 0.0

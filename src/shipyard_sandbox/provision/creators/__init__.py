@@ -11,7 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from shipyard_sandbox.provision.aws import Aws, Created
-from shipyard_sandbox.provision.creators import codedeploy, ecr, ecs, efs, iam, secrets
+from shipyard_sandbox.provision.creators import (
+    codedeploy,
+    ecr,
+    ecs,
+    efs,
+    functions,
+    iam,
+    secrets,
+)
 
 API_CREATORS: dict[str, Callable[[Aws, str, dict[str, Any]], Created]] = {
     "AWS::ECR::Repository": ecr.repository,
@@ -25,6 +33,7 @@ API_CREATORS: dict[str, Callable[[Aws, str, dict[str, Any]], Created]] = {
     "AWS::CloudWatch::Alarm": codedeploy.alarm,
     "AWS::CodeDeploy::Application": codedeploy.application,
     "AWS::CodeDeploy::DeploymentGroup": codedeploy.deployment_group,
+    "AWS::Lambda::Function": functions.function,
 }
 
 # Why each of those goes through its API (moto 5.2's CloudFormation, read in its models).
@@ -44,6 +53,9 @@ API_REASONS = {
     "AWS::CloudWatch::Alarm": "not in moto's CloudFormation",
     "AWS::CodeDeploy::Application": "not in moto's CloudFormation",
     "AWS::CodeDeploy::DeploymentGroup": "not in moto's CloudFormation",
+    "AWS::Lambda::Function": "the sandbox's stacks are never updated, and a function that "
+    "exists must take the template's code and configuration; its code was packaged from the "
+    "template's local path into the sandbox's S3, as `aws cloudformation package` does",
 }
 
 # What moto leaves out of a resource whichever way it is made.
@@ -54,4 +66,6 @@ MOTO_GAPS = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "moto keeps no LoadBalancerAttributes",
     "AWS::CodeDeploy::DeploymentGroup": "moto keeps AlarmConfiguration but GetDeploymentGroup "
     "answers it empty",
+    "AWS::Lambda::Function": "the sandbox keeps Runtime, Role, Handler, Description, Timeout, "
+    "MemorySize and Environment only, and runs the handler under its own Python",
 }

@@ -80,3 +80,12 @@ def test_the_timeout_rolls_back_when_asked(world, shipyard) -> None:
     assert "rolled back" in result.err
     assert world.served_version(8081) == "1.1.0"
     assert world.running_image("staging") == world.push(shipyard, "1.1.0")
+
+
+def test_the_image_comes_from_shipyard_image_in_ci(world, shipyard) -> None:
+    image = world.push(shipyard, "1.1.0")
+    result = world.run(shipyard, "deploy", "staging", "--dry-run", "--json",
+                       env={"SHIPYARD_IMAGE": image})
+    assert result.code == 0, result.err
+    assert result.json()["plan"]["image"] == image
+    assert result.json()["plan"]["version"] == "1.1.0"  # from the image's label

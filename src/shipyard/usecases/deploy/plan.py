@@ -24,6 +24,9 @@ from shipyard.usecases.render import RenderResult
 from shipyard.usecases.verify import VerifyResult, verify_environment
 
 STRATEGIES = {"ECS": "rolling", "CODE_DEPLOY": "blue_green"}
+# The image to deploy when neither --image nor --version names one: in CI, the workflow sets
+# it from `shipyard push`'s `image` output (a job output between jobs).
+IMAGE_VARIABLE = "SHIPYARD_IMAGE"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,10 @@ def plan_deploy(environment: str, image: str | None, version: str | None, config
     settings = config.environment(environment)
     if settings.health is not None:  # a URL that cannot be filled in fails now, not after
         health_url(settings.health, ctx.env, key=f"environments.{environment}.health.url")
-    checked = verify_environment(environment, deploy_image(image, version), config, ctx)
+    chosen = deploy_image(image, version)
+    if chosen is None and ctx.env.get(IMAGE_VARIABLE):  # CI: the push step's `image` output
+        chosen = ctx.env[IMAGE_VARIABLE]
+    checked = verify_environment(environment, chosen, config, ctx)
     service = ctx.ecs.service(settings.cluster, settings.service)
     if service is None:
         raise NotFoundError(f"service {settings.service} is not in cluster {settings.cluster};"

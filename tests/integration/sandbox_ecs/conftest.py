@@ -162,6 +162,13 @@ def load_balancer(world: World, sandbox_dir: Path):
     """make(groups=1) -> ([target group ARN, ...], listener URL): an ALB whose port-80
     listener forwards to the first of its target groups (health checks on /version.txt,
     every 5 s and a 10 s deregistration delay, AWS time); deleted after the test."""
+    with load_balancers(world, sandbox_dir) as make:
+        yield make
+
+
+@contextlib.contextmanager
+def load_balancers(world: World, sandbox_dir: Path):
+    """The `load_balancer` fixture's maker, for code that is not a test (the benchmark)."""
     from shipyard_sandbox import control
 
     ec2, elbv2 = world.client("ec2"), world.client("elbv2")
@@ -196,9 +203,11 @@ def load_balancer(world: World, sandbox_dir: Path):
         urls = {e["listener_arn"]: e["url"] for e in control.listeners(sandbox_dir)}
         return arns, urls[listener]
 
-    yield make
-    for lb in made:
-        elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    try:
+        yield make
+    finally:
+        for lb in made:
+            elbv2.delete_load_balancer(LoadBalancerArn=lb)
 
 
 def dumped(document: Any) -> str:

@@ -12,7 +12,7 @@ UUIDs, and the calls a deployment needs are missing. Patched onto moto's classes
 - `PutLifecycleEventHookExecutionStatus`, `StopDeployment` (with or without
   `autoRollbackEnabled`), `ContinueDeployment` (READY_WAIT only while the deployment is
   `Ready`: a group whose deploymentReadyOption is STOP_DEPLOYMENT waits there);
-- an ECS group created without a deployment config deploys with
+- an ECS group created without a deployment config has and deploys with
   CodeDeployDefault.ECSAllAtOnce, as CodeDeploy's ECS groups do (moto would give it an EC2
   config);
 - `ListDeploymentTargets` / `GetDeploymentTarget` / `BatchGetDeploymentTargets`: the ECS
@@ -113,7 +113,7 @@ class CodeDeployBridge:
 
     def stop_all(self) -> None:
         for run in self.runs.values():
-            if run.status in ("Created", "InProgress"):
+            if run.status in ("Created", "InProgress", "Ready"):
                 run.stop(roll_back=False)
         for run in self.runs.values():
             run.join(timeout=5)
@@ -249,6 +249,7 @@ def _patch() -> None:
     backend_cls, response_cls = cd_models.CodeDeployBackend, cd_responses.CodeDeployResponse
     original_create = backend_cls.create_deployment
     original_info = cd_responses._deployment_info
+    original_group_info = cd_responses._deployment_group_info
 
     def create_deployment(self: Any, application_name: str, deployment_group_name: str,
                           revision: dict[str, Any], deployment_config_name: str | None = None,
@@ -278,6 +279,12 @@ def _patch() -> None:
                 info["rollbackInfo"] = {"rollbackMessage": run.messages[-1]}
         return info
 
+    def deployment_group_info(group: Any) -> dict[str, Any]:
+        info = original_group_info(group)
+        if group.application.compute_platform == "ECS":
+            info["deploymentConfigName"] = _ecs_config_name(group.deployment_config_name)
+        return info
+
     def put_lifecycle_event_hook_execution_status(self: Any) -> ActionResult:
         deployment_id = self._get_param("deploymentId")
         execution_id = self._get_param("lifecycleEventHookExecutionId")
@@ -293,7 +300,7 @@ def _patch() -> None:
 
     def stop_deployment(self: Any) -> ActionResult:
         run = _installed[0].run_of(self._get_param("deploymentId"))
-        if run.status not in ("Created", "InProgress"):
+        if run.status not in ("Created", "InProgress", "Ready"):
             raise CodeDeployError("DeploymentAlreadyCompletedException",
                                   f"The deployment {run.id} has already completed.")
         run.stop(roll_back=bool(self._get_param("autoRollbackEnabled")))
@@ -365,6 +372,7 @@ def _patch() -> None:
 
     backend_cls.create_deployment = create_deployment
     cd_responses._deployment_info = deployment_info
+    cd_responses._deployment_group_info = deployment_group_info
     for handler in (put_lifecycle_event_hook_execution_status, stop_deployment,
                     continue_deployment, create_deployment_config, get_deployment_config,
                     list_deployment_configs, delete_deployment_config, list_deployment_targets,

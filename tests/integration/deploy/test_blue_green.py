@@ -239,13 +239,17 @@ def test_a_tripped_alarm_stops_the_canary_and_rolls_back(world, shipyard) -> Non
 def test_ctrl_c_mid_canary_stops_the_deployment_and_rolls_back(world, shipyard) -> None:
     serving(world, shipyard, "1.1.0")
     lines: list[str] = []
+    requests = Requests(world.url(80))
 
     def sleep(seconds: float) -> None:
-        if shifting(lines) and not any("Ctrl-C" in line for line in lines):
-            raise KeyboardInterrupt  # as Ctrl-C lands in the follower's pause
+        """Ctrl-C lands in the follower's pause once the canary serves 1.2.0 (the 30 s
+        canary leaves time for the request loop to meet it)."""
+        if shifting(lines) and "1.2.0" in requests.versions and not any(
+                "Ctrl-C" in line for line in lines):
+            raise KeyboardInterrupt
         time.sleep(seconds)
 
-    with Requests(world.url(80)) as requests, pytest.raises(DeployInterrupted) as raised:
+    with requests, pytest.raises(DeployInterrupted) as raised:
         deploy(world, shipyard, "1.2.0", config=LONG_CANARY, lines=lines, sleep=sleep)
     verdict = raised.value.verdict
     assert verdict.state == "failed" and verdict.rolled_back, verdict
@@ -282,7 +286,8 @@ def test_a_deployment_ready_for_traffic_continues_only_with_approve_traffic(
     assert at_ready and set(at_ready) == {("1.1.0", "1.2.0")}, at_ready
     assert set(requests.versions) == {"1.1.0"} and requests.failed == []
     assert len([line for line in lines if "waits for approval" in line]) == 1
-    assert raised.value.verdict.rolled_back, raised.value.verdict
+    stopped = raised.value.verdict
+    assert stopped.rolled_back and "stopped and was rolled back" in stopped.reason, stopped
     # with approve_traffic, the same wait ends in ContinueDeployment and success
     verdict, lines, _ = deploy(world, shipyard, "1.2.0", group=group, approve_traffic=True)
     assert verdict.state == "succeeded", lines

@@ -240,3 +240,59 @@ def test_an_s3_revision_is_read_from_the_sandbox_s3(codedeploy, moto_endpoint) -
                              revision={"revisionType": "S3", "s3Location": {
                                  "bucket": "revisions", "key": "missing.json",
                                  "bundleType": "JSON"}})
+
+
+
+def _ready_group(cd, name: str) -> str:
+    """An application and group that wait at Ready (STOP_DEPLOYMENT, 12 s at this time
+    scale) and name no deployment config (an ECS group's default: AllAtOnce); a deployment
+    of it, once Ready."""
+    cd.create_application(applicationName=name, computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName=name, deploymentGroupName="production",
+        serviceRoleArn="arn:aws:iam::123456789012:role/cd",
+        deploymentStyle={"deploymentType": "BLUE_GREEN",
+                         "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        ecsServices=[{"serviceName": "gp-production", "clusterName": "gp"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "gp-blue"}, {"name": "gp-green"}],
+            "prodTrafficRoute": {"listenerArns": [PROD]}}]},
+        blueGreenDeploymentConfiguration={"deploymentReadyOption": {
+            "actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 600}})
+    deployment_id = _deploy(cd, name)
+    status = ""
+    for _ in range(200):  # bounded: 10 s
+        status = cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"]
+        if status == "Ready":
+            return deployment_id
+        time.sleep(0.05)
+    raise AssertionError(f"deployment {deployment_id} still {status}, not Ready")
+
+
+def test_a_stop_deployment_ready_option_waits_at_ready_for_continue(codedeploy) -> None:
+    cd, environment = codedeploy
+    deployment_id = _ready_group(cd, "gp-ready")
+    group = cd.get_deployment_group(applicationName="gp-ready",
+                                    deploymentGroupName="production")["deploymentGroupInfo"]
+    assert group["deploymentConfigName"] == "CodeDeployDefault.ECSAllAtOnce"
+    target = cd.get_deployment_target(deploymentId=deployment_id,
+                                      targetId="gp:gp-production")["deploymentTarget"]
+    assert target["ecsTarget"]["status"] == "Ready"
+    assert not any(c[0] == "route" and c[1] == PROD for c in environment.calls)
+    cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="READY_WAIT")
+    info = _finished(cd, deployment_id)
+    assert info["status"] == "Succeeded"
+    assert ("route", PROD, {BLUE: 0, GREEN: 100}) in environment.calls  # all at once
+    with pytest.raises(cd.exceptions.DeploymentIsNotInReadyStateException):
+        cd.continue_deployment(deploymentId=deployment_id, deploymentWaitType="READY_WAIT")
+
+
+def test_a_deployment_waiting_at_ready_can_be_stopped_with_rollback(codedeploy) -> None:
+    cd, environment = codedeploy
+    deployment_id = _ready_group(cd, "gp-ready-stop")
+    answer = cd.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+    assert answer["status"] == "Pending"
+    info = _finished(cd, deployment_id)
+    assert info["status"] == "Stopped" and info["errorInformation"]["code"] == "MANUAL_STOP"
+    assert info["rollbackInfo"]["rollbackMessage"]
+    assert ("delete_task_set", "ts/green") in environment.calls

@@ -369,3 +369,35 @@ def test_there_is_no_previous_revision_after_a_single_version() -> None:
     assert previous_revision(codedeploy, settings()) is None
     codedeploy.history = []
     assert previous_revision(codedeploy, settings()) is None
+
+
+class Timed(FakeCodeDeploy):
+    """A deployment InProgress until `ends_at` on `clock`, then Succeeded; its target says
+    the same (as CodeDeploy's ECS target does)."""
+
+    def __init__(self, clock: Clock, ends_at: float) -> None:
+        super().__init__()
+        self.clock, self.ends_at = clock, ends_at
+
+    def _status(self) -> str:
+        return "Succeeded" if self.clock() >= self.ends_at else "InProgress"
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        self.calls.append(("GetDeployment", deployment_id))
+        return info(self._status())
+
+    def ecs_target(self, deployment_id: str) -> dict[str, Any] | None:
+        self.calls.append(("GetDeploymentTarget", deployment_id))
+        status = self._status()
+        return target({"AllowTraffic": status}) | {"status": status}
+
+
+def test_following_costs_about_one_call_a_second_and_sees_the_end_within_2_s() -> None:
+    clock = Clock()
+    codedeploy = Timed(clock, ends_at=300.0)
+    verdict, _ = follow(codedeploy, clock)
+    assert verdict.state == "succeeded"
+    assert clock.now - 300.0 <= 2.0  # seen within 2 s of the end
+    assert len(codedeploy.calls) <= clock.now  # on average at most one call a second
+    # the deployment itself is read when its target moves, else every REFRESH seconds
+    assert len(codedeploy.named("GetDeployment")) <= 300 / 5 + 2

@@ -175,23 +175,57 @@ def _check_config(codedeploy: CodeDeployApi, name: str, error: type[Exception]) 
 
 @dataclass
 class _Seen:
-    """The reader a look uses, remembering the last answers so that no look reads twice."""
+    """The reader a look uses: it remembers the last answers, and spares a call a look.
+
+    A look needs the deployment (its status: the verdict) and its ECS target (events,
+    weights). While the deployment is InProgress, the target is read first, and the
+    deployment again only when the target's status or an event's status changed since it was
+    last read, or REFRESH seconds passed: a deployment ends, stops or waits at Ready as its
+    target does, so most looks cost one call instead of two.
+    """
 
     codedeploy: CodeDeployApi
+    clock: Callable[[], float]
     info: dict[str, Any] = field(default_factory=dict)
     target: dict[str, Any] | None = None
+    _read_at: float = -1e9
+    _read_with: Any = None  # the target's signature when the deployment was read
+    _fresh: bool = False  # `target` was read for the look under way
+
+    REFRESH = 5.0  # seconds: the deployment is read at least this often all the same
 
     def deployment(self, deployment_id: str) -> dict[str, Any]:
+        if self.info.get("status") == "InProgress" and self.target is not None:
+            self.ecs_target(deployment_id)
+            self._fresh = True
+            if _signature(self.target) == self._read_with and \
+                    self.clock() - self._read_at < self.REFRESH:
+                return self.info
         self.info = self.codedeploy.deployment(deployment_id)
+        self._read_at = self.clock()
+        self._read_with = _signature(self.target) if self._fresh else None
         return self.info
 
     def ecs_target(self, deployment_id: str) -> dict[str, Any] | None:
+        if self._fresh:  # read already, for this look
+            self._fresh = False
+            return self.target
         self.target = self.codedeploy.ecs_target(deployment_id)
+        if self._read_with is None:
+            self._read_with = _signature(self.target)
         return self.target
 
     @property
     def ended(self) -> bool:
         return self.info.get("status") in ENDED
+
+
+def _signature(target: dict[str, Any] | None) -> Any:
+    """What of an ECS target moves with its deployment's status: its own, its events'."""
+    if target is None:
+        return None
+    return (target.get("status"), tuple((e.get("lifecycleEventName"), e.get("status"))
+                                        for e in target.get("lifecycleEvents", [])))
 
 
 @dataclass
@@ -211,7 +245,7 @@ class _Follow:
     stopping: bool = False
 
     def __post_init__(self) -> None:
-        self.seen = _Seen(self.codedeploy)
+        self.seen = _Seen(self.codedeploy, self.clock)
         self._look = blue_green_look(self.seen, self.deployment_id, self.show)
 
     def look(self) -> tuple[Verdict, list[str]]:
@@ -283,7 +317,7 @@ def _give_up(follow: _Follow, why: str, leave_running: bool) -> Verdict:
     follow.stopping = True
     answer = follow.codedeploy.stop_deployment(ident, True)
     follow.report(f"{why}: stopping deployment {ident} with rollback" if answer is not None else
-                  f"{why}: deployment {ident} had already ended")
+                  f"{why}: CodeDeploy says deployment {ident} has already completed")
     after = follow.watch(STOP_WAIT)
     if not follow.seen.ended:
         return Verdict("failed", f"{why}; StopDeployment was sent, but deployment {ident} had "

@@ -126,7 +126,8 @@ def _listener_checks(event: dict[str, Any], context: Any, variable: str,
                                      event["DeploymentId"], registry_hosts(context))
         http = Http(url, timeout=_timeout(), deadline=deadline(context))
         findings = kind(http, expected, event["DeploymentId"])
-        findings.lines.insert(0, f"checked through {variable}={url}")
+        findings.lines.insert(0, f"checked through {variable}={url}, expecting version "
+                                 f"{' or '.join(expected)}")
         return findings
 
     return checks

@@ -53,6 +53,14 @@ def test_the_containers_own_version_setting_wins(aws: FakeAws, gamepulse: Callab
     assert handlers.after_allow_test_traffic(EVENT, FakeContext())["status"] == "Succeeded"
 
 
+def test_a_build_version_matches_its_tag(aws: FakeAws, gamepulse: Callable[..., str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    next(iter(aws.images.values()))["imageTags"] = ["1.4.0-develop.3-abc1234", "latest"]
+    monkeypatch.setenv("TEST_URL", gamepulse("1.4.0-develop.3+abc1234"))
+    result = handlers.after_allow_test_traffic(EVENT, FakeContext())
+    assert result["status"] == "Succeeded", result["lines"]
+
+
 def test_an_image_without_a_version_tag_fails(aws: FakeAws, gamepulse: Callable[..., str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     next(iter(aws.images.values()))["imageTags"] = ["latest", "sha-3f2a9c1"]

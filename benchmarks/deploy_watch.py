@@ -306,11 +306,10 @@ def report(samples: list[Sample]) -> None:
         print(f"  ratio aws CLI / shipyard: {late:.0f}x as late, {calls:.2f}x the calls")
         held = [s.condition_at - s.ended for s in chosen if s.condition_at is not None]
         if held:
-            print(f"  the waiter's own condition (one deployment listed, running = desired) "
-                  f"held {statistics.median(held):.2f}s after the end (median)")
-    print("seen after the end: from the end the sandbox recorded (steady-state event, "
-          "deployment failed event, completeTime) to the report; calls/s: over the whole "
-          "watch")
+            print(f"  the waiter's condition (1 deployment listed, running = desired) held "
+                  f"{statistics.median(held):.2f}s after the end")
+    print("seen after the end: from the end the sandbox recorded (steady-state event,\n"
+          "deployment failed event, completeTime) to the report; calls/s: over the watch")
 
 
 if __name__ == "__main__":

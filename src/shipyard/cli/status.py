@@ -49,7 +49,8 @@ def status_lines(result: Any) -> list[str]:
         weights = ", ".join(f"{group} {percent:g}%" for group, percent in route.weights)
         lines.append(f"listener {route.listener} ({route.rule}): {weights}")
     if result.codedeploy:
-        lines.append(f"CodeDeploy deployment in progress: {result.codedeploy}")
+        lines.append(f"CodeDeploy deployment in progress: {result.codedeploy.id} "
+                     f"({result.codedeploy.status})")
     if result.events:
         lines.append("last events:")
         lines += [f"  {at} {message}" for at, message in reversed(result.events)]

@@ -24,7 +24,6 @@ from shipyard.domain.board import short_task_definition
 from shipyard.errors import NotFoundError, ShipyardError
 from shipyard.usecases.context import Context
 
-IN_PROGRESS = ["Created", "Queued", "InProgress", "Ready"]  # CodeDeploy statuses not final
 MAX_EVENTS = 5
 ARCHITECTURES = {"X86_64": "amd64", "ARM64": "arm64"}
 
@@ -53,6 +52,14 @@ class Route:
 
 
 @dataclass(frozen=True)
+class InProgress:
+    """A CodeDeploy deployment that has not ended."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class StatusResult:
     environment: str
     cluster: str
@@ -69,7 +76,7 @@ class StatusResult:
     pending: int
     rows: tuple[Row, ...]
     routes: tuple[Route, ...]
-    codedeploy: str  # "d-XXXX Status" of a blue/green deployment in progress, or ""
+    codedeploy: InProgress | None  # a blue/green deployment of the group not ended
     events: tuple[tuple[str, str], ...]  # (when, message), newest first
 
     def to_json(self) -> dict[str, Any]:
@@ -227,12 +234,14 @@ def _group_name(arn: str) -> str:
 
 
 def _codedeploy_in_progress(controller: str, settings: EnvironmentSettings,
-                            ctx: Context) -> str:
+                            ctx: Context) -> InProgress | None:
+    from shipyard.usecases.deploy.blue_green import NOT_ENDED
+
     if controller != "CODE_DEPLOY" or not (settings.codedeploy_application
                                            and settings.codedeploy_group):
-        return ""
+        return None
     ids = ctx.codedeploy.deployment_ids(settings.codedeploy_application,
-                                        settings.codedeploy_group, IN_PROGRESS, limit=1)
+                                        settings.codedeploy_group, list(NOT_ENDED), limit=1)
     if not ids:
-        return ""
-    return f"{ids[0]} {ctx.codedeploy.deployment(ids[0]).get('status', '?')}"
+        return None
+    return InProgress(ids[0], str(ctx.codedeploy.deployment(ids[0]).get("status", "?")))

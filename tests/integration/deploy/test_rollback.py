@@ -3,7 +3,8 @@ is served again through the listener; a deployment in progress is stopped by ret
 the one it was replacing; `--dry-run` changes nothing; nothing is ever deregistered.
 
 The tests of this module share one world and run in order: staging gets 1.1.0 then 1.2.0,
-production (blue/green) the same; an unhealthy 1.3.0 is then stopped in progress on both.
+production (blue/green) the same; then a deployment in progress is stopped on both (an
+unhealthy 1.3.0 on staging, 1.4.0 waiting at Ready on production).
 """
 
 from __future__ import annotations
@@ -92,25 +93,42 @@ def test_blue_green_rollback_redeploys_the_previous_revision(world, shipyard) ->
     assert world.served_version(80) == "1.1.0"
 
 
-def test_a_blue_green_deployment_in_progress_is_stopped_with_rollback(world, shipyard
-                                                                      ) -> None:
-    image = world.push(shipyard, "1.3.0", kind="unhealthy")  # its task set never gets healthy
-    started = world.run(shipyard, "deploy", "production", "--image", image, "--no-wait",
+def test_a_blue_green_deployment_waiting_at_ready_is_stopped_with_rollback(world, shipyard
+                                                                          ) -> None:
+    # A group of the same service that waits at Ready (two minutes at the sandbox's time
+    # scale): the deployment is surely in progress when the rollback looks.
+    codedeploy = world.client("codedeploy")
+    info = codedeploy.get_deployment_group(applicationName=world.name, deploymentGroupName=(
+        f"{world.name}-production"))["deploymentGroupInfo"]
+    ready = f"{world.name}-ready"
+    kept = ("serviceRoleArn", "deploymentConfigName", "deploymentStyle", "loadBalancerInfo",
+            "ecsServices", "autoRollbackConfiguration")
+    codedeploy.create_deployment_group(
+        applicationName=world.name, deploymentGroupName=ready, **{k: info[k] for k in kept},
+        blueGreenDeploymentConfiguration=info["blueGreenDeploymentConfiguration"] | {
+            "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT",
+                                      "waitTimeInMinutes": 60}})
+    toml = world.repo.project / "shipyard.toml"
+    toml.write_text(toml.read_text().replace(f'codedeploy_group = "{world.name}-production"',
+                                             f'codedeploy_group = "{ready}"'))
+    world.push(shipyard, "1.4.0")
+    started = world.run(shipyard, "deploy", "production", "--version", "1.4.0", "--no-wait",
                         "--yes", "--json")
     assert started.code == 0, started.out + started.err
     ident = started.json()["report"]["deployment_id"]
+    world.wait_for("the deployment to wait at Ready", lambda: codedeploy.get_deployment(
+        deploymentId=ident)["deploymentInfo"]["status"] == "Ready")
+    assert (world.served_version(80), world.served_version(8080)) == ("1.1.0", "1.4.0")
     status = world.run(shipyard, "status", "production", "--json")
     assert status.code == 0, status.err
-    assert status.json()["codedeploy"].startswith(f"{ident} ")  # status sees it in progress
+    assert status.json()["codedeploy"] == {"id": ident, "status": "Ready"}
 
     result = world.run(shipyard, "rollback", "production", "--yes", "--json")
     assert result.code == 0, result.out + result.err
     report = result.json()
     assert (report["action"], report["stopping"], report["deployment_id"]) == (
         "stop", ident, ident), report
-    assert "rolled back" in report["reason"]
-    info = world.client("codedeploy").get_deployment(deploymentId=ident)["deploymentInfo"]
-    # Stopped, or Failed when its own failure (the task set never healthy) beat the stop to
-    # it: either way ended and rolled back, which is what the rollback waited for.
-    assert info["status"] in ("Stopped", "Failed") and info.get("rollbackInfo"), info
+    assert "stopped and was rolled back" in report["reason"]
+    info = codedeploy.get_deployment(deploymentId=ident)["deploymentInfo"]
+    assert info["status"] == "Stopped" and info["rollbackInfo"], info
     assert world.served_version(80) == "1.1.0"

@@ -51,7 +51,7 @@ def test_a_blue_green_service_s_status_shows_task_sets_and_weights(world, shipya
     assert result.code == 0, result.err
     status = result.json()
     assert (status["controller"], status["version"], status["codedeploy"]) == (
-        "CODE_DEPLOY", "1.1.0", "")
+        "CODE_DEPLOY", "1.1.0", None)
     primary = next(row for row in status["rows"] if row["status"] == "PRIMARY")
     assert primary["task_definition"] == deployed.json()["report"]["task_definition"].rsplit(
         "/", 1)[1]

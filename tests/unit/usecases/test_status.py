@@ -125,7 +125,7 @@ def test_a_rolling_service_s_image_version_deployments_weights_and_events() -> N
     assert [(r.listener, r.rule, r.weights) for r in result.routes] == [
         ("HTTP:80", "default", (("gp-blue", 90.0), ("gp-green", 10.0)))]
     assert [message for _, message in result.events] == [f"event {n}" for n in (9, 8, 7, 6, 5)]
-    assert result.codedeploy == ""
+    assert result.codedeploy is None
     assert json.loads(json.dumps(result.to_json()))["routes"][0]["weights"][1] == {
         "target_group": "gp-green", "percent": 10.0}
 
@@ -154,7 +154,8 @@ def test_a_code_deploy_service_shows_task_sets_and_the_deployment_in_progress() 
     assert [(r.status, r.task_definition, r.running, r.pending, r.scale)
             for r in result.rows] == [("PRIMARY", "gp:7", 2, 0, 100.0),
                                       ("ACTIVE", "gp:8", 1, 1, 100.0)]
-    assert result.codedeploy == "d-ABC InProgress"
+    assert (result.codedeploy.id, result.codedeploy.status) == ("d-ABC", "InProgress")
+    assert result.to_json()["codedeploy"] == {"id": "d-ABC", "status": "InProgress"}
 
 
 def test_a_missing_service_is_not_found() -> None:

@@ -296,7 +296,7 @@ def test_github_deploy_role(provisioned: ProvisionReport, aws: Aws) -> None:
     assert statements["BlueGreenDeployments"]["Resource"].endswith(
         ":deploymentgroup:gamepulse/gamepulse-production")
     unscoped = sorted(s["Sid"] for s in statements.values() if s["Resource"] == "*")
-    assert unscoped == ["DeploymentMetrics", "EcrLogin", "TaskDefinitions"]
+    assert unscoped == ["DeploymentMetrics", "EcrLogin", "StatusListeners", "TaskDefinitions"]
 
 
 def test_codedeploy_role_has_its_aws_managed_policy(provisioned: ProvisionReport,

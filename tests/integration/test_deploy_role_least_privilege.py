@@ -1,12 +1,14 @@
 """GamePulse's deploy role (`GitHubDeployRole` in GamePulse/infra/gamepulse.yaml) allows every
 AWS call the pipeline's commands make, and nothing they do not.
 
-The calls are recorded for real: the pipeline's commands (`push --scan`, `render`, `verify`,
-`diff`, `deploy` rolling and blue/green, a failing deploy, `rollback` both ways, `status`) run
-in-process against the sandbox, on the deploy tests' world (tests/integration/deploy: a
-miniature of GamePulse's infrastructure), made GamePulse-like first: the repository, secrets,
-SSM parameters, EFS file systems, task and execution roles, log groups and topic GamePulse's
-task definitions and shipyard.toml use, under the world's name. A botocore hook on every
+The calls are recorded for real: the pipeline's commands (`push --scan` of a build FROM a
+base image in the registry and of OCI layouts, `render`, `verify`, `diff`, `deploy` rolling
+and blue/green, a failing deploy, `rollback` of a finished and of a running deployment,
+`status`) run in-process against the sandbox, on the deploy tests' world
+(tests/integration/deploy: a miniature of GamePulse's infrastructure), made GamePulse-like
+first: the repository and base repository, secrets, SSM parameters, EFS file systems, task
+and execution roles, log groups and topic GamePulse's task definitions and shipyard.toml use,
+under the world's name. A botocore hook on every
 client Shipyard makes records each operation with its parameters; a wrapper around the
 registry client's requests records each registry request.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.call_log import disable_verbose
 from shipyard.cli import main
 
 # A fixed clock for commits, so dates in tags are known: 2026-03-04 05:06:07 UTC.
@@ -108,7 +109,12 @@ def shipyard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         prefix = ["-C", str(repo.project)] if repo is not None else []
         if cwd is not None:
             monkeypatch.chdir(cwd)
-        code = main([*prefix, *args])
+        try:
+            code = main([*prefix, *args])
+        finally:
+            # -v's handler writes to this run's captured stderr; it must not outlive the run
+            # (a later run's log records would hit a closed stream: "--- Logging error ---")
+            disable_verbose()
         captured = capsys.readouterr()
         for key in env or {}:
             monkeypatch.delenv(key)

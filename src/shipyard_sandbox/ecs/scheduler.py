@@ -281,7 +281,10 @@ class Scheduler(TaskSetScheduling):
             return
         if not failure:
             state.retired.add(run.arn)
-        records.update(run.task, desired_status="STOPPED")
+        # ECS names why a task stops from the moment it decides to (DescribeTasks shows the
+        # reason of a task still draining or stopping), not only once it has stopped
+        records.update(run.task, desired_status="STOPPED", stopped_reason=reason,
+                       stop_code=code)
         delay = 0.0
         for group, ip, port in state.registered.pop(run.arn, []):
             delay = max(delay, self._deregister(state, group, ip, port))

@@ -126,7 +126,8 @@ class TaskRun:
     def request_stop(self, reason: str, code: str = "UserInitiated") -> None:
         if self._stop_request is None:
             self._stop_request = (reason, code)
-            records.update(self.task, desired_status="STOPPED")
+            records.update(self.task, desired_status="STOPPED", stopped_reason=reason,
+                           stop_code=code)
         self._stop.set()
 
     def join(self, timeout: float) -> bool:

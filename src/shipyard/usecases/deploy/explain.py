@@ -35,7 +35,8 @@ def explain_rolling_failure(ecs: TaskReader, logs: LogReader, cluster: str, serv
     definitions: dict[str, dict[str, Any]] = {}
     for task in ecs.stopped_tasks(cluster, deployment_id, limit=MAX_TASKS):
         task_id = str(task.get("taskArn", "")).rsplit("/", 1)[-1]
-        lines.append(f"task {task_id} stopped: {task.get('stoppedReason', 'no reason given')}")
+        how = "stopped" if task.get("lastStatus") in (None, "STOPPED") else "stopping"
+        lines.append(f"task {task_id} {how}: {task.get('stoppedReason') or 'no reason given'}")
         arn = str(task.get("taskDefinitionArn", ""))
         if arn and arn not in definitions:
             definitions[arn] = ecs.task_definition(arn)

@@ -9,7 +9,8 @@ registered with the task set's own target groups, failed ones replaced (with bac
 - CreateTaskSet makes a task set (ACTIVE) and the scheduler runs its tasks (moto would run
   them once, untracked, and only on EC2); UpdateTaskSet's scale is followed;
   UpdateServicePrimaryTaskSet is moto's (it makes the service's load balancers and task
-  definition the primary's);
+  definition the primary's), except that a task set being deleted stays DRAINING (moto
+  would make it ACTIVE again, and its tasks would start again);
 - DeleteTaskSet drains the task set (status DRAINING): its targets are deregistered and
   drained, its tasks stopped, then it is gone;
 - DescribeTaskSets shows computedDesiredCount, runningCount, pendingCount and stabilityStatus
@@ -135,6 +136,7 @@ def install(backend_cls: Any, scheduler_of: Any) -> None:
     original_create = backend_cls.create_task_set
     original_delete = backend_cls.delete_task_set
     original_update = backend_cls.update_task_set
+    original_primary = backend_cls.update_service_primary_task_set
 
     def create_task_set(self, service, cluster_str, task_definition, external_id=None,
                         network_configuration=None, load_balancers=None, *args, **kwargs):
@@ -161,7 +163,18 @@ def install(backend_cls: Any, scheduler_of: Any) -> None:
         scheduler_of().task_sets_changed(self._get_service(cluster, service))
         return updated
 
+    def update_service_primary_task_set(self, cluster, service, primary_task_set):
+        # Under the scheduler's lock, so that no reconcile sees a deleted set ACTIVE.
+        with scheduler_of()._lock:
+            found = self.describe_services(cluster, [service])[0]
+            draining = [t for s in found for t in s.task_sets if t.status == "DRAINING"]
+            answer = original_primary(self, cluster, service, primary_task_set)
+            for task_set in draining:
+                records.update(task_set, status="DRAINING")
+        return answer
+
     backend_cls.create_task_set = create_task_set
+    backend_cls.update_service_primary_task_set = update_service_primary_task_set
     backend_cls.delete_task_set = delete_task_set
     backend_cls.update_task_set = update_task_set
 

@@ -11,9 +11,12 @@ each starts from the version the one before left serving.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ CANARY = "CodeDeployDefault.ECSCanary10Percent5Minutes"  # 10 s at the sandbox's
 LONG_CANARY = "CodeDeployDefault.ECSCanary10Percent15Minutes"  # 30 s
 TIMEOUT = 120.0  # bounds a hang; a deployment here ends in well under a minute
 MAX_REQUESTS = 20000  # bounds the request loop; it ends when the deployment has ended
+DEPLOYMENT_FAILED, INTERRUPTED = 15, 130  # the README's exit codes
 
 
 def codedeploy(world: Any) -> CodeDeploy:
@@ -69,10 +73,13 @@ def register(world: Any, image: str) -> str:
 
 class Requests:
     """A steady request loop through the production listener while a deployment runs:
-    sequential GET /version, at most MAX_REQUESTS, until stopped."""
+    sequential GET /version, at most MAX_REQUESTS, until stopped; `on_version` is called
+    the first time its version answers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str,
+                 on_version: tuple[str, Callable[[], None]] | None = None) -> None:
         self.url, self.answers = f"{url}/version", []  # (status, version or error)
+        self._on_version = on_version  # (version, called once when it first answers)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -87,6 +94,9 @@ class Requests:
                                          if answer.status_code == 200 else answer.text))
                 except (httpx.HTTPError, ValueError) as exc:
                     self.answers.append((0, str(exc)))
+                if self._on_version and self.answers[-1] == (200, self._on_version[0]):
+                    self._on_version, call = None, self._on_version[1]
+                    call()
 
     def __enter__(self) -> Requests:
         self._thread.start()
@@ -140,6 +150,21 @@ def only_version(world: Any, version: str, requests: int = 10) -> set[Any]:
                 for _ in range(requests)}
 
 
+@contextlib.contextmanager
+def failing_hook(world: Any) -> Iterator[str]:
+    """A hook function name that the sandbox's hook-failed knob fails without running it,
+    for the block's duration."""
+    function = f"smoke-{uuid.uuid4().hex[:6]}"
+    knob = f"/shipyard-sandbox/faults/codedeploy/{function}"
+    ssm = world.client("ssm")
+    ssm.put_parameter(Name=knob, Type="String",
+                      Value=f'{{"fault": "hook-failed", "function": "{function}"}}')
+    try:
+        yield function
+    finally:
+        ssm.delete_parameter(Name=knob)
+
+
 def extra_group(world: Any, suffix: str, **changes: Any) -> str:
     """Another blue/green group of the world's application on the production service, with
     `changes` to the world group's settings (the sandbox lets two groups share a service)."""
@@ -184,16 +209,9 @@ def test_a_canary_deploy_shifts_the_weights_with_no_failed_request(world, shipya
 
 def test_a_failing_hook_rolls_back_and_fails_with_its_message(world, shipyard) -> None:
     serving(world, shipyard, "1.1.0")
-    function = f"smoke-{uuid.uuid4().hex[:6]}"
-    knob = f"/shipyard-sandbox/faults/codedeploy/{function}"
-    ssm = world.client("ssm")
-    ssm.put_parameter(Name=knob, Type="String",
-                      Value=f'{{"fault": "hook-failed", "function": "{function}"}}')
-    try:
+    with failing_hook(world) as function:
         verdict, lines, _ = deploy(world, shipyard, "1.2.0",
                                    hooks={"AfterAllowTestTraffic": function})
-    finally:
-        ssm.delete_parameter(Name=knob)
     assert verdict.state == "failed" and verdict.rolled_back, verdict
     assert "failed and was rolled back" in verdict.reason
     assert f"The AfterAllowTestTraffic hook {function} reported Failed" in verdict.reason
@@ -293,3 +311,85 @@ def test_a_deployment_ready_for_traffic_continues_only_with_approve_traffic(
     assert verdict.state == "succeeded", lines
     assert any(line.startswith("traffic approved (--approve-traffic)") for line in lines)
     assert only_version(world, "1.2.0") == {"1.2.0"}
+
+
+# --- the same through `shipyard deploy production` ------------------------------------------
+
+
+@contextlib.contextmanager
+def configured(world: Any, old: str, new: str) -> Iterator[None]:
+    """The world's shipyard.toml with `old` replaced by `new` for the block's duration."""
+    path = world.repo.project / "shipyard.toml"
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+    try:
+        yield
+    finally:
+        path.write_text(text)
+
+
+def test_deploy_production_with_a_canary_config_fails_no_request(world, shipyard) -> None:
+    world.push(shipyard, "1.3.0")
+    with Requests(world.url(80)) as requests:
+        result = world.run(shipyard, "deploy", "production", "--version", "1.3.0",
+                           "--deployment-config", CANARY, "--yes")
+    assert result.code == 0, result.out + result.err
+    assert requests.failed == [], requests.failed[:5]
+    versions = requests.versions
+    assert versions[0] == "1.2.0" and versions[-1] == "1.3.0"
+    assert "1.2.0" in versions[versions.index("1.3.0"):]  # the canary: both answered
+    shown = result.out + result.err  # the progress lines go to stderr, the summary to stdout
+    assert shown.index("traffic: Blue 90%, Green 10%") < shown.index(
+        "traffic: Blue 0%, Green 100%")
+    assert f"config {CANARY}" in shown
+    assert only_version(world, "1.3.0") == {"1.3.0"}
+
+
+def test_deploy_production_with_a_failing_hook_exits_15_and_rolls_back(world, shipyard
+                                                                       ) -> None:
+    world.push(shipyard, "1.4.0")
+    with failing_hook(world) as function, configured(
+            world, "timeout = 180.0\n",
+            f'timeout = 180.0\nhooks = {{AfterAllowTestTraffic = "{function}"}}\n'):
+        result = world.run(shipyard, "deploy", "production", "--version", "1.4.0", "--yes")
+    assert result.code == DEPLOYMENT_FAILED, result.out + result.err
+    assert "error: deploy production failed" in result.err
+    assert f"AfterAllowTestTraffic hook {function} reported Failed" in result.out + result.err
+    assert "rolled back" in result.out + result.err
+    assert only_version(world, "1.3.0") == {"1.3.0"}
+
+
+def test_ctrl_c_during_deploy_production_stops_and_rolls_back(world, shipyard) -> None:
+    world.push(shipyard, "1.4.0")
+    requests = Requests(world.url(80), on_version=("1.4.0", lambda: signal.pthread_kill(
+        threading.main_thread().ident, signal.SIGINT)))  # Ctrl-C, once 1.4.0 answers
+    with requests:
+        result = world.run(shipyard, "deploy", "production", "--version", "1.4.0",
+                           "--deployment-config", LONG_CANARY, "--yes", "--json")
+    assert result.code == INTERRUPTED, result.out + result.err
+    assert "1.4.0" in requests.versions and requests.failed == []
+    ident = next(iter(world.client("codedeploy").list_deployments(
+        applicationName=world.name, deploymentGroupName=f"{world.name}-production",
+        includeOnlyStatuses=["Stopped"])["deployments"]), None)
+    assert ident is not None, result.out + result.err
+    info = world.client("codedeploy").get_deployment(deploymentId=ident)["deploymentInfo"]
+    assert info["errorInformation"]["code"] == "MANUAL_STOP" and info["rollbackInfo"]
+    assert only_version(world, "1.3.0") == {"1.3.0"}
+
+
+def test_deploy_production_approve_traffic_continues_a_deployment_at_ready(world, shipyard
+                                                                           ) -> None:
+    world.push(shipyard, "1.4.0")
+    group = extra_group(world, f"ready-{uuid.uuid4().hex[:4]}", blueGreenDeploymentConfiguration={
+        "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT",
+                                  "waitTimeInMinutes": 60},
+        "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                      "terminationWaitTimeInMinutes": 0}})
+    with configured(world, f'codedeploy_group = "{world.name}-production"',
+                    f'codedeploy_group = "{group}"'):
+        result = world.run(shipyard, "deploy", "production", "--version", "1.4.0",
+                           "--approve-traffic", "--yes")
+    assert result.code == 0, result.out + result.err
+    assert "traffic approved (--approve-traffic)" in result.err  # a progress line
+    assert only_version(world, "1.4.0") == {"1.4.0"}

@@ -32,28 +32,45 @@ def targets(world, group: str, state: str = "healthy") -> list[str]:
                   if t["TargetHealth"]["State"] == state)
 
 
+class TwoTaskSets:
+    """A CODE_DEPLOY service on A (`first`) behind blue, `desired` tasks, checked as ECS
+    makes it; then `replace()` adds a task set of B (`second`) on green."""
+
+    def __init__(self, world, load_balancer, desired: int) -> None:
+        (self.blue, self.green), self.url = load_balancer(groups=2)
+        self.world, self.name = world, f"bg-{uuid.uuid4().hex[:6]}"
+        self.first, self.second = (world.register(self.name, [versioned(v)])
+                                   for v in ("A", "B"))
+        self.ecs = world.client("ecs")
+        self.ecs.create_service(
+            cluster=world.cluster, serviceName=self.name, taskDefinition=self.first,
+            desiredCount=desired, launchType="FARGATE", networkConfiguration=world.network,
+            deploymentController={"type": "CODE_DEPLOY"},
+            loadBalancers=[{"targetGroupArn": self.blue, "containerName": "web",
+                            "containerPort": 8080}])
+        (self.original,) = steady(world, self.name, 1)
+        assert (self.original["status"], self.original["runningCount"]) == ("PRIMARY",
+                                                                             desired)
+
+    def replace(self) -> dict:
+        replacement = self.ecs.create_task_set(
+            cluster=self.world.cluster, service=self.name, taskDefinition=self.second,
+            launchType="FARGATE", networkConfiguration=self.world.network,
+            loadBalancers=[{"targetGroupArn": self.green, "containerName": "web",
+                            "containerPort": 8080}],
+            scale={"value": 100, "unit": "PERCENT"})["taskSet"]
+        steady(self.world, self.name, 2)
+        return replacement
+
+
 def test_task_sets_run_register_and_drain_as_codedeploy_moves_them(world, load_balancer):
-    (blue, green), url = load_balancer(groups=2)
-    name = f"bg-{uuid.uuid4().hex[:6]}"
-    first, second = (world.register(name, [versioned(v)]) for v in ("A", "B"))
-    ecs = world.client("ecs")
-    ecs.create_service(
-        cluster=world.cluster, serviceName=name, taskDefinition=first, desiredCount=2,
-        launchType="FARGATE", networkConfiguration=world.network,
-        deploymentController={"type": "CODE_DEPLOY"},
-        loadBalancers=[{"targetGroupArn": blue, "containerName": "web",
-                        "containerPort": 8080}])
-    (original,) = steady(world, name, 1)
-    assert (original["status"], original["runningCount"]) == ("PRIMARY", 2)
+    service = TwoTaskSets(world, load_balancer, 2)
+    name, ecs, blue, green, url = (service.name, service.ecs, service.blue, service.green,
+                                   service.url)
+    second, original = service.second, service.original
     assert len(targets(world, blue)) == 2
     assert fetch(url) == (200, "A")
-    replacement = ecs.create_task_set(
-        cluster=world.cluster, service=name, taskDefinition=second,
-        launchType="FARGATE", networkConfiguration=world.network,
-        loadBalancers=[{"targetGroupArn": green, "containerName": "web",
-                        "containerPort": 8080}],
-        scale={"value": 100, "unit": "PERCENT"})["taskSet"]
-    steady(world, name, 2)
+    replacement = service.replace()
     assert len(targets(world, green, "unused")) == 2  # no listener uses green yet
     ecs.update_service_primary_task_set(cluster=world.cluster, service=name,
                                         primaryTaskSet=replacement["taskSetArn"])
@@ -67,3 +84,25 @@ def test_task_sets_run_register_and_drain_as_codedeploy_moves_them(world, load_b
     ecs.update_service(cluster=world.cluster, service=name, desiredCount=0)
     remove(world, name)
     assert targets(world, green, "unused") == []
+
+
+def test_a_task_set_being_deleted_stays_deleted_when_another_is_made_primary(
+        world, load_balancer) -> None:
+    # A rolled-back replacement is still draining when the next deployment promotes its
+    # own: moto would make every other task set ACTIVE again, and its tasks would restart.
+    service = TwoTaskSets(world, load_balancer, 1)
+    name, ecs, first, original = service.name, service.ecs, service.first, service.original
+    replacement = service.replace()
+    ecs.delete_task_set(cluster=world.cluster, service=name,
+                        taskSet=replacement["taskSetArn"])
+    ecs.update_service_primary_task_set(cluster=world.cluster, service=name,
+                                        primaryTaskSet=original["taskSetArn"])
+    statuses = {t["taskSetArn"]: t["status"] for t in task_sets(world, name)}
+    assert statuses.get(replacement["taskSetArn"], "gone") in ("DRAINING", "gone"), statuses
+    (left,) = steady(world, name, 1)
+    assert left["taskSetArn"] == original["taskSetArn"]
+    running = ecs.describe_tasks(cluster=world.cluster, tasks=ecs.list_tasks(
+        cluster=world.cluster, serviceName=name)["taskArns"])["tasks"]
+    assert {t["taskDefinitionArn"] for t in running} == {first}
+    ecs.update_service(cluster=world.cluster, service=name, desiredCount=0)
+    remove(world, name)

@@ -33,7 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> FakeAws:
     from gamepulse_hooks import handlers
 
     fake = FakeAws()
-    monkeypatch.setattr(handlers, "client", lambda service: fake)
+    monkeypatch.setattr(handlers, "client", lambda service, settings=None: fake)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.delenv("ECR_REGISTRY", raising=False)
     return fake

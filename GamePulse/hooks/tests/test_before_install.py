@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from gamepulse_hooks import handlers
 from gamepulse_hooks.deployment import appspec_fields
@@ -129,3 +131,28 @@ def test_json_and_yaml_appspecs_read_alike() -> None:
                  "          ContainerPort: 80\n")
     expected = {"TaskDefinition": "arn:td:1", "ContainerName": "app", "ContainerPort": "80"}
     assert appspec_fields(json_text) == appspec_fields(yaml_text) == expected
+
+
+def test_checks_that_do_not_finish_in_time_are_reported_failed(
+        aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call that hangs: the report still goes out when the function's time (less the
+    report's reserve) is up, rather than never."""
+    release = threading.Event()
+    answer = aws.describe_task_definition
+
+    def hangs(**kwargs: str) -> dict:
+        release.wait(60)
+        return answer(**kwargs)
+
+    monkeypatch.setattr(aws, "describe_task_definition", hangs)
+    try:
+        context = FakeContext(remaining_ms=int(handlers.REPORT_RESERVE * 1000))  # 1 s left
+        result = handlers.before_install(EVENT, context)
+    finally:  # the left-behind checks end on the fakes, before they are taken away
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name == "checks":
+                thread.join(10)
+    assert aws.reported[0]["status"] == "Failed"
+    assert failures(result) == ["FAILED: the checks did not finish within 1 s, the "
+                                "function's time less 20 s for this report"]

@@ -88,8 +88,13 @@ def test_nothing_listening_fails_after_bounded_tries(gamepulse: Callable[..., st
     assert len(pauses) == 3 * (TRIES - 1)
 
 
-def test_retries_stop_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    http = Http("http://127.0.0.1:9", timeout=5, deadline=4.0, sleep=lambda s: None,
+@pytest.mark.parametrize(("deadline", "asked"), [
+    (6.0, ["/health"]),  # a second try (pause 2 s + timeout 5 s) would end too late
+    (4.0, []),  # even the first answer could come after the deadline
+])
+def test_no_request_is_made_that_could_end_after_the_deadline(
+        deadline: float, asked: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    http = Http("http://127.0.0.1:9", timeout=5, deadline=deadline, sleep=lambda s: None,
                 clock=lambda: 0.0)
     calls: list[str] = []
 
@@ -98,8 +103,10 @@ def test_retries_stop_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
         return Answer(503, b"")
 
     monkeypatch.setattr(http, "_once", busy)
-    assert http.request("GET", "/health").status == 503
-    assert calls == ["/health"]  # a second try (pause 2 s + timeout 5 s) would end too late
+    answer = http.request("GET", "/health")
+    assert calls == asked
+    assert answer.describe() == ("HTTP 503" if asked else "/health not asked: the hook's "
+                                                          "time is up")
 
 
 def test_a_read_that_never_holds_the_event_fails(gamepulse: Callable[..., str],

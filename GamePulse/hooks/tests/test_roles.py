@@ -69,7 +69,8 @@ def test_the_role_grants_what_the_hook_calls_and_nothing_more(
         hook: Callable, name: str, variable: str | None, aws: FakeAws,
         gamepulse: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
     calls: set[str] = set()
-    monkeypatch.setattr(handlers, "client", lambda service: Recorder(service, aws, calls))
+    monkeypatch.setattr(handlers, "client",
+                        lambda service, settings=None: Recorder(service, aws, calls))
     if variable:
         monkeypatch.setenv(variable, gamepulse("1.4.0"))
     assert hook(EVENT, FakeContext())["status"] == "Succeeded"

@@ -1,10 +1,12 @@
 """The Lambda handlers CodeDeploy invokes, with {"DeploymentId", "LifecycleEventHookExecutionId"}.
 
 Whatever happens in the checks, the handler reports: Failed when a check failed or could not
-run (an AWS error, an AppSpec it cannot read, a bug), Succeeded otherwise, so CodeDeploy never
-waits out its hour-long hook timeout on us. The checks stop REPORT_RESERVE seconds before the
-function's timeout, to leave time for the report. Only when the report itself cannot be made
-(CodeDeploy refuses it) does the handler raise, and the error is in the function's log.
+run (an AWS error, an AppSpec it cannot read, a bug) or did not finish in time, Succeeded
+otherwise, so CodeDeploy never waits out its hour-long hook timeout on us. The checks run in a
+thread given the function's time less REPORT_RESERVE seconds; when that passes, the handler
+stops waiting for them and reports Failed, and the report's own call is bounded well within
+the reserve (REPORT_SETTINGS). Only when the report itself cannot be made (CodeDeploy refuses
+it) does the handler raise, and the error is in the function's log.
 
 Environment: TEST_URL (AfterAllowTestTraffic), PRODUCTION_URL (AfterAllowTraffic), both the
 load balancer's listener URLs; ECR_REGISTRY (extra registry hosts that are this account's
@@ -14,6 +16,7 @@ ECR, comma-separated); HTTP_TIMEOUT (seconds per request, default 5).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -24,16 +27,19 @@ from gamepulse_hooks.checks import CheckFailed, Findings
 from gamepulse_hooks.deployment import container, read_target, task_definition
 from gamepulse_hooks.http import Http
 
-REPORT_RESERVE = 10.0  # seconds of the function's time kept for the report
-AWS_CALL_SETTINGS = {"connect_timeout": 5, "read_timeout": 15,
-                     "retries": {"max_attempts": 3, "mode": "standard"}}
+REPORT_RESERVE = 20.0  # seconds of the function's time kept for the report
+AWS_CALL_SETTINGS: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 15,
+                                     "retries": {"max_attempts": 3, "mode": "standard"}}
+# The report: at most 2 attempts of 3 + 5 seconds, inside REPORT_RESERVE.
+REPORT_SETTINGS: dict[str, Any] = {"connect_timeout": 3, "read_timeout": 5,
+                                   "retries": {"max_attempts": 2, "mode": "standard"}}
 
 
-def client(service: str) -> Any:
+def client(service: str, settings: dict[str, Any] = AWS_CALL_SETTINGS) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(**AWS_CALL_SETTINGS))
+    return boto3.client(service, config=Config(**settings))
 
 
 def registry_hosts(context: Any) -> set[str]:
@@ -42,18 +48,18 @@ def registry_hosts(context: Any) -> set[str]:
                             os.environ.get("ECR_REGISTRY", ""))
 
 
+def budget(context: Any) -> float:
+    """Seconds the checks may take: the function's time left, less the report's reserve."""
+    return max(context.get_remaining_time_in_millis() / 1000.0 - REPORT_RESERVE, 1.0)
+
+
 def deadline(context: Any) -> float:
-    left = context.get_remaining_time_in_millis() / 1000.0 - REPORT_RESERVE
-    return time.monotonic() + max(left, 1.0)
+    return time.monotonic() + budget(context)
 
 
-def run(event: dict[str, Any], checks: Callable[[Any], Findings],
-        codedeploy: Any) -> dict[str, Any]:
-    """Run `checks`, print and report the verdict; returns {"status", "lines"}."""
-    deployment_id = event["DeploymentId"]
-    execution_id = event["LifecycleEventHookExecutionId"]
+def _checked(checks: Callable[[Any], Findings], codedeploy: Any) -> Findings:
     try:
-        findings = checks(codedeploy)
+        return checks(codedeploy)
     except CheckFailed as exc:
         findings = Findings()
         findings.fail(str(exc))
@@ -61,13 +67,34 @@ def run(event: dict[str, Any], checks: Callable[[Any], Findings],
         traceback.print_exc()
         findings = Findings()
         findings.fail(f"the checks could not run: {type(exc).__name__}: {exc}")
+    return findings
+
+
+def run(event: dict[str, Any], checks: Callable[[Any], Findings],
+        context: Any) -> dict[str, Any]:
+    """Run `checks` for at most `budget(context)` seconds, print and report the verdict;
+    returns {"status", "lines"}."""
+    deployment_id = event["DeploymentId"]
+    execution_id = event["LifecycleEventHookExecutionId"]
+    allowed = budget(context)
+    done: list[Findings] = []
+    worker = threading.Thread(target=lambda: done.append(_checked(checks, client(
+        "codedeploy"))), name="checks", daemon=True)
+    worker.start()
+    worker.join(allowed)
+    if done:
+        findings = done[0]
+    else:  # still running: left behind, as Lambda freezes the process once we return
+        findings = Findings()
+        findings.fail(f"the checks did not finish within {allowed:.0f} s, the function's "
+                      f"time less {REPORT_RESERVE:.0f} s for this report")
     status = "Failed" if findings.failed else "Succeeded"
     for line in findings.lines:
         print(line)
     passed = sum(line.startswith("ok:") for line in findings.lines)
     print(f"{status}: {passed} passed, {findings.failed} failed; reporting to CodeDeploy "
           f"({deployment_id})")
-    codedeploy.put_lifecycle_event_hook_execution_status(
+    client("codedeploy", REPORT_SETTINGS).put_lifecycle_event_hook_execution_status(
         deploymentId=deployment_id, lifecycleEventHookExecutionId=execution_id, status=status)
     return {"status": status, "lines": findings.lines}
 
@@ -114,7 +141,7 @@ def before_install(event: dict[str, Any], context: Any) -> dict[str, Any]:
         clients = preflight.Clients(client("ecr"), client("secretsmanager"), client("ssm"))
         return preflight.preflight(clients, definition, target, registry_hosts(context))
 
-    return run(event, checks, client("codedeploy"))
+    return run(event, checks, context)
 
 
 def _listener_checks(event: dict[str, Any], context: Any, variable: str,
@@ -134,10 +161,9 @@ def _listener_checks(event: dict[str, Any], context: Any, variable: str,
 
 
 def after_allow_test_traffic(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event, _listener_checks(event, context, "TEST_URL", smoke.smoke),
-               client("codedeploy"))
+    return run(event, _listener_checks(event, context, "TEST_URL", smoke.smoke), context)
 
 
 def after_allow_traffic(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return run(event, _listener_checks(event, context, "PRODUCTION_URL", smoke.end_to_end),
-               client("codedeploy"))
+               context)

@@ -44,10 +44,10 @@ class Http:
         self.clock = clock
 
     def request(self, method: str, path: str, body: Any = None) -> Answer:
-        answer = Answer(0, b"", "not tried: no time left")
+        answer = Answer(0, b"", f"{path} not asked: the hook's time is up")
         for attempt in range(TRIES):
-            if attempt and self.clock() + PAUSE + self.timeout > self.deadline:
-                break
+            if self.clock() + (PAUSE if attempt else 0) + self.timeout > self.deadline:
+                break  # the answer could come after the deadline: leave time to report
             if attempt:
                 self.sleep(PAUSE)
             answer = self._once(method, path, body)

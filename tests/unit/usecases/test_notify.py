@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -143,7 +144,7 @@ def test_slack_gets_the_report_from_the_variable_and_the_url_is_masked_from_then
 def test_the_slack_url_comes_from_the_secret_when_the_variable_is_unset() -> None:
     url = slack_url()
     recorder = Recorder()
-    recorder.secret_value = '{"url": "%s"}' % url
+    recorder.secret_value = json.dumps({"url": url})
     channels, warnings = run(STARTED, channels=recorder, notifications=NotificationSettings(
         slack_webhook_env="TEAM_HOOK", slack_webhook_secret="gamepulse/slack"))
     assert warnings == []

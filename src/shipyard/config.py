@@ -258,6 +258,86 @@ def _path_from_the_root(path: str) -> str:
     return path
 
 
+_JSON_SCALARS = (str, int, float, bool)
+_SMOKE_PLACEHOLDER = "{run}"  # a unique id per run, so that what a check posts is its own
+
+
+def _json_value(value: Any, where: str) -> Any:
+    # TOML has dates and times, which JSON has not: refused here, not compared false later.
+    if isinstance(value, dict):
+        return {k: _json_value(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, _JSON_SCALARS):
+        return value
+    raise ValueError(f"{where} is a TOML {type(value).__name__}, which JSON has not; "
+                     "quote it as a string")
+
+
+class SmokeCheck(_Model):
+    """[[smoke.checks]]: one request and what its answer must be."""
+
+    name: str = Field(default="", description="Names the check in reports (default: METHOD "
+                      "path).")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    path: str = Field(description="From the root; {run} is replaced by the run's id.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = Field(default=None, description="Sent as JSON; {run} in its strings is "
+                      "replaced.")
+    status: int = Field(default=200, ge=100, le=599, strict=True)
+    fields: dict[str, Any] = Field(default_factory=dict, description="JSON field path "
+                                   "(a.b[0].c) -> the value it must equal.")
+    version_field: str = Field(default="", description="A JSON field path whose value must "
+                               "equal the deployed version.")
+    max_latency: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False,
+                                      description="Seconds; default smoke.max_latency.")
+
+    @field_validator("path")
+    @classmethod
+    def _a_path(cls, path: str) -> str:
+        _path_from_the_root(path)
+        if any(c in path.replace(_SMOKE_PLACEHOLDER, "") for c in "{}"):
+            raise ValueError(f"{path!r}: the only placeholder is {_SMOKE_PLACEHOLDER}")
+        return path
+
+    @field_validator("body")
+    @classmethod
+    def _a_json_body(cls, body: Any) -> Any:
+        return _json_value(body, "body")
+
+    @field_validator("fields")
+    @classmethod
+    def _json_fields(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        from shipyard.domain.json_fields import parse_path
+
+        for path in fields:
+            parse_path(path)  # a PathError is a ValueError: one line naming the path
+        return _json_value(fields, "fields")
+
+    @field_validator("version_field")
+    @classmethod
+    def _a_field_path(cls, path: str) -> str:
+        from shipyard.domain.json_fields import parse_path
+
+        if path:  # "" checks no version
+            parse_path(path)
+        return path
+
+
+class SmokeSettings(_Model):
+    """[smoke]: the API checks `shipyard smoke ENV` makes, in order, at the environment's
+    health URL."""
+
+    timeout: float = Field(default=5.0, gt=0, strict=True, allow_inf_nan=False,
+                           description="Seconds for one request.")
+    total_timeout: float = Field(default=60.0, gt=0, strict=True, allow_inf_nan=False,
+                                 description="Seconds for the whole run.")
+    retries: int = Field(default=1, ge=0, le=5, strict=True, description="Repeats of a "
+                         "request answered 502 or 503.")
+    max_latency: float = Field(default=1.0, gt=0, strict=True, allow_inf_nan=False)
+    checks: tuple[SmokeCheck, ...] = ()
+
+
 class EnvironmentSettings(_Model):
     """[environments.NAME]: where one environment runs and how it is deployed."""
 
@@ -344,6 +424,7 @@ class Config(_Model):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    smoke: SmokeSettings = Field(default_factory=SmokeSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None

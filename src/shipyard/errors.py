@@ -17,7 +17,8 @@ The hierarchy::
     ├── VerificationError   13  `verify` found what a deploy would trip on
     ├── NotFoundError       14  what the command names does not exist (an image, a repository)
     ├── DeploymentError     15  a deployment failed, was rolled back, stopped or timed out
-    └── ApprovalError       16  the environment requires an approval that was not given
+    ├── ApprovalError       16  the environment requires an approval that was not given
+    └── ChecksFailedError   17  checks against a running service failed (`smoke`)
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -48,6 +49,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 14
     DEPLOYMENT = 15
     APPROVAL = 16
+    CHECKS = 17
 
 
 class ShipyardError(Exception):
@@ -152,3 +154,9 @@ class ApprovalError(ShipyardError):
     """The environment requires an approval (`require_approval`) and none was given."""
 
     exit_code = ExitCode.APPROVAL
+
+
+class ChecksFailedError(ShipyardError):
+    """Checks against the running service failed (a smoke check); the report says which."""
+
+    exit_code = ExitCode.CHECKS

@@ -14,6 +14,8 @@ either reaching into the other's folder. `shipyard` and `shipyard_sandbox` never
 - `readme_examples`: the README's shell examples, its markers, and output comparison.
 - `gamepulse_infra`: boto3 clients on a test sandbox, and GamePulse's template provisioned
   in it.
+- `http_servers`: HTTP servers in a thread on a free loopback port, the real GamePulse app
+  among them.
 
 The registry the tests and benchmarks start is the sandbox's own launcher,
 `shipyard_sandbox.registry.RegistryProcess`, so there is one registry configuration.

@@ -20,6 +20,7 @@ REQUIRED = {
     config.CapacityProvider: {"capacity_provider": "FARGATE"},
     config.BranchRule: {"pattern": "main"},
     config.HealthSettings: {"url": "https://service.example.org"},
+    config.SmokeCheck: {"path": "/health"},
 }
 
 

@@ -1,4 +1,5 @@
-"""Plain GETs to a service's own endpoints, for the health check after a deploy.
+"""Plain requests to a service's own endpoints: the health check after a deploy (GETs) and
+`shipyard smoke` (any method, with headers and a body).
 
 Every request has its own short timeout, follows no redirect (a redirect could lead to an
 address the check refuses; it is reported instead), ignores proxy variables (the address
@@ -34,6 +35,7 @@ class Answer:
     reason: str  # the status's phrase: "Service Unavailable"
     body: bytes  # at most the limit asked for
     location: str = ""  # where a redirect points
+    seconds: float = 0.0  # from sending the request to the last byte read
 
 
 class HttpProbe:
@@ -56,20 +58,27 @@ class HttpProbe:
     def get(self, url: str, *, timeout: float, limit: int = 0) -> Answer:
         """GET `url` within `timeout` seconds (connecting and each read); the body is read
         only up to `limit` bytes (more is cut off: the caller only wants a small JSON)."""
+        return self.request("GET", url, timeout=timeout, limit=limit)
+
+    def request(self, method: str, url: str, *, timeout: float, limit: int = 0,
+                headers: dict[str, str] | None = None, body: bytes | None = None) -> Answer:
+        """`method` `url` with `headers` (beside Accept) and `body`, as `get` reads it."""
         started = time.perf_counter()
         outcome = "no answer"
         try:
-            with self._client.stream("GET", url, timeout=timeout,
-                                     headers={"Accept": "application/json, */*"}) as response:
+            with self._client.stream(method, url, timeout=timeout, content=body,
+                                     headers={"Accept": "application/json, */*",
+                                              **(headers or {})}) as response:
                 outcome = str(response.status_code)
-                body = bytearray()
+                read = bytearray()
                 if limit:
                     for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > limit:
+                        read += chunk
+                        if len(read) > limit:
                             break
-                return Answer(response.status_code, response.reason_phrase, bytes(body),
-                              response.headers.get("location", ""))
+                return Answer(response.status_code, response.reason_phrase, bytes(read),
+                              response.headers.get("location", ""),
+                              time.perf_counter() - started)
         except httpx.TimeoutException:
             outcome = "timeout"
             raise ProbeFailed(f"no answer within {timeout:g}s") from None
@@ -80,7 +89,7 @@ class HttpProbe:
             outcome = type(exc).__name__
             raise ProbeFailed(f"failed: {type(exc).__name__}") from None
         finally:
-            LOG.debug("health GET %s %s %.0fms", url, outcome,
+            LOG.debug("health %s %s %s %.0fms", method, url, outcome,
                       (time.perf_counter() - started) * 1000)
 
     def addresses(self, host: str, port: int) -> list[str]:

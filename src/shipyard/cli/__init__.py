@@ -21,6 +21,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     render,
     rollback,
     scan,
+    smoke,
     status,
     tags,
     verify,

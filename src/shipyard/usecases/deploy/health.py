@@ -133,12 +133,16 @@ def _attempts(checks: list[_Check], lines: list[str], timeout: float, probe: Htt
 
 
 def _where_it_leads(checks: list[_Check], probe: HttpProbe) -> str:
-    """A refusal line when the URLs' host resolves to an address not to contact, else "".
+    return destination_refusal(checks[0].url, probe) if checks else ""
+
+
+def destination_refusal(url: str, probe: HttpProbe) -> str:
+    """A refusal line when `url`'s host resolves to an address not to contact, else "".
     A name that does not resolve is left to the request, which fails and is retried. The
     request resolves the name again; a DNS answer that changes in between is not caught, a
     limit accepted for a URL that the project's own shipyard.toml names."""
-    parts = urlsplit(checks[0].url) if checks else None
-    if parts is None or not parts.hostname:
+    parts = urlsplit(url)
+    if not parts.hostname:
         return ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -148,7 +152,7 @@ def _where_it_leads(checks: list[_Check], probe: HttpProbe) -> str:
     for address in addresses:
         why = address_refusal(address)
         if why:
-            return refusal_line(checks[0].url, f"{parts.hostname} resolves to {why}")
+            return refusal_line(url, f"{parts.hostname} resolves to {why}")
     return ""
 
 

@@ -245,7 +245,7 @@ class _Run:
                 self.ctx.codedeploy, started.deployment_id, timeout=self.timeout,
                 approve_traffic=self.options.approve_traffic,
                 leave_running=self.options.leave_running, clock=self.ctx.clock,
-                sleep=self.ctx.sleep, report=self.observer.news)
+                sleep=self.ctx.sleep, report=self.observer.news, show=self.observer.board)
         except DeployInterrupted as stopped:  # stopped and rolled back, or left running
             interrupted, verdict = True, stopped.verdict
         if verdict.state == "succeeded":

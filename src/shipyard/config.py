@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -403,6 +403,61 @@ class DemoSettings(_Model):
     infrastructure_parameters: dict[str, str] = Field(default_factory=dict)
 
 
+# [loadtest]'s run settings and thresholds, declared once: the section and its per-environment
+# overrides take the same keys (an override's unset key keeps the section's value).
+_Users = Annotated[int, Field(ge=1, le=10000, strict=True)]
+_SpawnRate = Annotated[float, Field(gt=0, le=1000, strict=True, allow_inf_nan=False)]
+_Duration = Annotated[int, Field(ge=1, le=3600, strict=True, description="Seconds.")]
+_Millis = Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)]
+_Rate = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+_Rps = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+
+
+def _loadtest_url(url: str | None) -> str | None:
+    # "" (or unset): the environment's health.url. A literal URL is judged now, one with
+    # ${VAR} references once filled in, as health.url is.
+    from shipyard.domain.health_url import template_problem
+
+    problem = template_problem(url) if url else None
+    if problem:
+        raise ValueError(problem)
+    return url
+
+
+class LoadTestOverride(_Model):
+    """[loadtest.environments.NAME]: what differs for one environment."""
+
+    url: str | None = None
+    users: _Users | None = None
+    spawn_rate: _SpawnRate | None = None
+    duration: _Duration | None = None
+    p95_ms: _Millis | None = None
+    p99_ms: _Millis | None = None
+    max_error_rate: _Rate | None = None
+    min_rps: _Rps | None = None
+
+    _url = field_validator("url")(_loadtest_url)
+
+
+class LoadTestSettings(_Model):
+    """[loadtest]: `shipyard loadtest ENV`, a headless Locust run and the thresholds it must
+    meet. Paths are relative to the project folder."""
+
+    scenario: Path = Field(default=Path("loadtest/locustfile.py"), description="The locustfile.")
+    url: str = Field(default="", description="\"\": the environment's health.url.")
+    users: _Users = 10
+    spawn_rate: _SpawnRate = 5.0
+    duration: _Duration = 20
+    p95_ms: _Millis = 500.0
+    p99_ms: _Millis = 1000.0
+    max_error_rate: _Rate = 0.01
+    min_rps: _Rps = 1.0
+    reports_dir: Path = Path(".shipyard/loadtest")
+    environments: dict[str, LoadTestOverride] = Field(default_factory=dict)
+
+    _url = field_validator("url")(_loadtest_url)
+
+
 class ServiceSettings(_Model):
     """[service]: the service and where its images live."""
 
@@ -424,6 +479,7 @@ class Config(_Model):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    loadtest: LoadTestSettings = Field(default_factory=LoadTestSettings)
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
@@ -488,7 +544,7 @@ def load_config(project_dir: Path) -> Config:
 # demo's base layout). Each must stay inside the project folder, so that a shipyard.toml (one
 # from a pull request, say) cannot make a command rewrite a file anywhere else.
 WRITTEN_PATHS = (("version", "file"), ("build", "output"), ("scan", "reports_dir"),
-                 ("demo", "base_image_layout"))
+                 ("demo", "base_image_layout"), ("loadtest", "reports_dir"))
 
 
 def outside_project(project_dir: Path, path: Path) -> bool:

@@ -16,6 +16,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     deploy,
     diff,
     init,
+    loadtest,
     login,
     push,
     render,

@@ -224,8 +224,10 @@ def shifting(lines: list[str]) -> bool:
     return "traffic: Blue 90%, Green 10%" in lines  # CodeDeploy's labels: Green is the new
 
 
-def test_a_tripped_alarm_stops_the_canary_and_rolls_back(world, shipyard) -> None:
-    serving(world, shipyard, "1.1.0")
+def alarmed_group(world: Any) -> tuple[str, str, Callable[[], None]]:
+    """A group like the world's whose alarm (on an error count) stops and rolls back its
+    deployments: (group, alarm, count errors), errors counted as the new version's 5xx
+    would be."""
     cloudwatch = world.client("cloudwatch")
     alarm = f"{world.name}-errors-{uuid.uuid4().hex[:4]}"
     cloudwatch.put_metric_alarm(
@@ -234,15 +236,20 @@ def test_a_tripped_alarm_stops_the_canary_and_rolls_back(world, shipyard) -> Non
         ComparisonOperator="GreaterThanOrEqualToThreshold")
     group = extra_group(world, f"alarmed-{uuid.uuid4().hex[:4]}", alarmConfiguration={
         "enabled": True, "alarms": [{"name": alarm}]})
+    return group, alarm, lambda: cloudwatch.put_metric_data(
+        Namespace="Test/BlueGreen", MetricData=[{"MetricName": "Errors", "Value": 5.0}])
+
+
+def test_a_tripped_alarm_stops_the_canary_and_rolls_back(world, shipyard) -> None:
+    serving(world, shipyard, "1.1.0")
+    group, alarm, count_errors = alarmed_group(world)
     lines: list[str] = []
     errors: list[float] = []
 
     def sleep(seconds: float) -> None:
-        """Once the canary shifts, the new version's errors are counted (as its 5xx would
-        be) until the deployment ends."""
+        """Once the canary shifts, errors are counted until the deployment ends."""
         if shifting(lines):
-            cloudwatch.put_metric_data(Namespace="Test/BlueGreen", MetricData=[
-                {"MetricName": "Errors", "Value": 5.0}])
+            count_errors()
             errors.append(5.0)
         time.sleep(seconds)
 
@@ -367,14 +374,18 @@ def test_ctrl_c_during_deploy_production_stops_and_rolls_back(world, shipyard) -
     with requests:
         result = world.run(shipyard, "deploy", "production", "--version", "1.4.0",
                            "--deployment-config", LONG_CANARY, "--yes", "--json")
-    assert result.code == INTERRUPTED, result.out + result.err
-    assert "1.4.0" in requests.versions and requests.failed == []
-    ident = next(iter(world.client("codedeploy").list_deployments(
+    shown = result.out + result.err
+    assert result.code == INTERRUPTED, shown
+    assert "1.4.0" in requests.versions, shown
+    assert requests.failed == [], requests.failed[:5]
+    cd = world.client("codedeploy")
+    stopped = cd.batch_get_deployments(deploymentIds=cd.list_deployments(
         applicationName=world.name, deploymentGroupName=f"{world.name}-production",
-        includeOnlyStatuses=["Stopped"])["deployments"]), None)
-    assert ident is not None, result.out + result.err
-    info = world.client("codedeploy").get_deployment(deploymentId=ident)["deploymentInfo"]
-    assert info["errorInformation"]["code"] == "MANUAL_STOP" and info["rollbackInfo"]
+        includeOnlyStatuses=["Stopped"])["deployments"] or ["d-NONE00000"])["deploymentsInfo"]
+    assert stopped, shown
+    info = max(stopped, key=lambda i: i["createTime"])  # this test's, the newest
+    assert info["description"].endswith(" 1.4.0"), info
+    assert info["errorInformation"]["code"] == "MANUAL_STOP" and info["rollbackInfo"], info
     assert only_version(world, "1.3.0") == {"1.3.0"}
 
 
@@ -392,4 +403,29 @@ def test_deploy_production_approve_traffic_continues_a_deployment_at_ready(world
                            "--approve-traffic", "--yes")
     assert result.code == 0, result.out + result.err
     assert "traffic approved (--approve-traffic)" in result.err  # a progress line
+    assert only_version(world, "1.4.0") == {"1.4.0"}
+
+
+def test_deploy_production_stopped_by_a_tripped_alarm_exits_15(world, shipyard) -> None:
+    world.push(shipyard, "1.5.0")
+    group, alarm, count_errors = alarmed_group(world)
+    done = threading.Event()
+
+    def counting() -> None:  # once 1.5.0 answers: its errors, every 0.5 s, for at most 2 min
+        for _ in range(240):
+            if done.wait(0.5):
+                return
+            count_errors()
+
+    counter = threading.Thread(target=counting, daemon=True)
+    with configured(world, f'codedeploy_group = "{world.name}-production"',
+                    f'codedeploy_group = "{group}"'), \
+            Requests(world.url(80), on_version=("1.5.0", counter.start)) as requests:
+        result = world.run(shipyard, "deploy", "production", "--version", "1.5.0",
+                           "--deployment-config", LONG_CANARY, "--yes")
+    done.set()
+    assert "1.5.0" in requests.versions  # the canary had started when errors were counted
+    assert result.code == DEPLOYMENT_FAILED, result.out + result.err
+    shown = result.out + result.err
+    assert "stopped and was rolled back" in shown and alarm in shown
     assert only_version(world, "1.4.0") == {"1.4.0"}

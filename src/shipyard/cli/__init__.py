@@ -19,6 +19,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     loadtest,
     login,
     push,
+    rehearse,
     render,
     rollback,
     scan,

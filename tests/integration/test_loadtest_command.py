@@ -128,6 +128,12 @@ def test_a_scenario_that_overruns_its_bound_is_stopped_and_fails(
         '[loadtest]\nduration = 1\n[environments.staging]\ncluster = "c"\nservice = "s"\n'
         'task_definition = "td.json"\n[environments.staging.health]\n'
         'url = "${GAMEPULSE_STAGING_URL}"\n')
+    # Statistics an earlier run left there must not pass for this run's.
+    reports = project / ".shipyard" / "loadtest" / "staging"
+    reports.mkdir(parents=True)
+    (reports / "locust.json").write_text(json.dumps([{
+        "name": "/health", "method": "GET", "num_requests": 500, "num_failures": 0,
+        "start_time": 1.0, "last_request_timestamp": 11.0, "response_times": {"5": 500}}]))
     monkeypatch.setenv("PID_FILE", str(staging_env / "child.pid"))
     monkeypatch.setattr(locust_runner, "START_MARGIN", 4.0)
     monkeypatch.setattr(locust_runner, "STOP_GRACE", 2.0)
@@ -137,6 +143,6 @@ def test_a_scenario_that_overruns_its_bound_is_stopped_and_fails(
     child = int((staging_env / "child.pid").read_text())
     assert not Path(f"/proc/{child}").exists() or "zombie" in Path(
         f"/proc/{child}/status").read_text()
-    summary = json.loads((project / ".shipyard" / "loadtest" / "staging" /
-                          "summary.json").read_text())
+    summary = json.loads((reports / "summary.json").read_text())
     assert summary["passed"] is False and summary["locust_exit_code"] is None
+    assert summary["figures"]["requests"] == 0 and not (reports / "locust.json").exists()

@@ -29,39 +29,26 @@ STOP_GRACE = 10.0  # seconds between SIGTERM (write the reports, quit) and SIGKI
 PREFIX = "locust"  # locust.html, locust.json, locust_stats.csv, locust_stats_history.csv...
 
 
+def _report(suffix: str) -> property:
+    return property(lambda files: files.folder / f"{PREFIX}{suffix}")
+
+
 @dataclass(frozen=True)
 class LocustFiles:
-    """Where one run's reports go, all in one folder."""
+    """Where one run's reports go, all in one folder (each a Path)."""
 
     folder: Path
-
-    @property
-    def html(self) -> Path:
-        return self.folder / f"{PREFIX}.html"
-
-    @property
-    def json(self) -> Path:
-        return self.folder / f"{PREFIX}.json"
-
-    @property
-    def stats_csv(self) -> Path:
-        return self.folder / f"{PREFIX}_stats.csv"
-
-    @property
-    def history_csv(self) -> Path:
-        return self.folder / f"{PREFIX}_stats_history.csv"
-
-    @property
-    def failures_csv(self) -> Path:
-        return self.folder / f"{PREFIX}_failures.csv"
-
-    @property
-    def log(self) -> Path:
-        return self.folder / f"{PREFIX}.log"
+    html = _report(".html")
+    json = _report(".json")  # Locust's statistics, written once the users stopped
+    stats_csv = _report("_stats.csv")
+    history_csv = _report("_stats_history.csv")
+    failures_csv = _report("_failures.csv")
+    exceptions_csv = _report("_exceptions.csv")
+    log = _report(".log")  # Locust's own output
 
     def all(self) -> list[Path]:
         return [self.html, self.json, self.stats_csv, self.history_csv, self.failures_csv,
-                self.folder / f"{PREFIX}_exceptions.csv", self.log]
+                self.exceptions_csv, self.log]
 
 
 @dataclass(frozen=True)

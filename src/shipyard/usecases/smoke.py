@@ -92,8 +92,9 @@ class SmokeResult:
 
 def run_smoke(environment: str, config: Config, ctx: Context, *, version: str | None = None,
               http: HttpProbe | None = None, run_id: str | None = None) -> SmokeResult:
-    """Make ENV's checks. Raises ConfigError when there is nothing to check or nowhere to
-    send it; a check that fails is a result, not an error."""
+    """Make ENV's checks. Raises before any request: ConfigError when there is nothing to
+    check or nowhere to send it, UsageError for a bad `version`, NotFoundError when the
+    version ENV runs cannot be read. A check that fails is a result, not an error."""
     settings = config.smoke
     url, key = _url(environment, config, ctx.env)
     if not settings.checks:

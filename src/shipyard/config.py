@@ -458,6 +458,38 @@ class LoadTestSettings(_Model):
     _url = field_validator("url")(_loadtest_url)
 
 
+class CiSettings(_Model):
+    """[ci]: the GitHub Actions workflow `shipyard ci github` writes."""
+
+    workflow: str = Field(default="", description="The workflow file, relative to the "
+                          "repository root (default .github/workflows/<service>-ci-cd.yml).")
+    runs_on: str = "ubuntu-24.04"
+    python_version: str = "3.12"
+    install: tuple[str, ...] = Field(default=("shipyard",), description="The arguments of "
+                                     "`pip install` in each job: Shipyard and the test tools.")
+    branches: tuple[str, ...] = ("main", "develop")
+    production_branches: tuple[str, ...] = Field(default=("main",), description="Pushes to "
+                                                 "these deploy to production after staging.")
+    staging: str = "staging"
+    production: str = "production"
+    tests: tuple[str, ...] = ("tests",)
+    coverage: tuple[str, ...] = Field(default=(), description="Packages coverage measures.")
+    lint: tuple[str, ...] = (".",)
+    role_variable: str = Field(default="AWS_DEPLOY_ROLE_ARN", description="The repository "
+                               "variable holding the deploy role's ARN.")
+    variables: tuple[str, ...] = Field(default=(), description="Repository variables the "
+                                       "deploy and test jobs get as environment variables.")
+
+    @field_validator("role_variable", "variables")
+    @classmethod
+    def _variable_names(cls, names: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        # They go into `${{ vars.NAME }}` expressions: a name, nothing an expression could run.
+        for name in (names,) if isinstance(names, str) else names:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name):
+                raise ValueError(f"{name!r} is not a GitHub variable name (letters, digits, _)")
+        return names
+
+
 class ServiceSettings(_Model):
     """[service]: the service and where its images live."""
 
@@ -480,6 +512,7 @@ class Config(_Model):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     loadtest: LoadTestSettings = Field(default_factory=LoadTestSettings)
+    ci: CiSettings = Field(default_factory=CiSettings)
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")

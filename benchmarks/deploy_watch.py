@@ -9,8 +9,8 @@ CLI waiters, both following the same deployment at the same time, on the sandbox
 * rolled back: the same with a B that exits at once and the circuit breaker with rollback:
   the end is our deployment's failure; what each watcher says matters more than when.
 * blue/green: a CODE_DEPLOY service behind a load balancer, a CodeDeploy deployment of B
-  (canary 50% for 1 minute, AWS time); `watch(blue_green_look(...))` with the real
-  `CodeDeploy` adapter against `aws deploy wait deployment-successful`.
+  (canary 50% for 1 minute, AWS time); `follow_blue_green(...)` (what `shipyard deploy`
+  runs) with the real `CodeDeploy` adapter against `aws deploy wait deployment-successful`.
 
 Both are set up as the sandbox's integration tests set them up (their helpers are loaded from
 tests/integration/sandbox_ecs). Each watcher starts right after UpdateService or
@@ -58,7 +58,8 @@ from bench_routes import tool_env, tool_version
 from shipyard.adapters.aws import Aws
 from shipyard.adapters.codedeploy import CodeDeploy
 from shipyard.adapters.ecs import Ecs
-from shipyard.usecases.deploy.watch import blue_green_look, rolling_look, watch
+from shipyard.usecases.deploy.blue_green import follow_blue_green
+from shipyard.usecases.deploy.watch import rolling_look, watch
 from shipyard_sandbox import control
 
 TESTS = ROOT / "tests" / "integration" / "sandbox_ecs"
@@ -184,8 +185,10 @@ class Bench:
         started = time.time()
         cli = CliWaiter([*self.aws, "deploy", "wait", "deployment-successful",
                          "--deployment-id", deployment], self.cli_env, self.timeout)
-        verdict = watch(blue_green_look(codedeploy, deployment), timeout=self.timeout,
-                        clock=time.monotonic, sleep=time.sleep, report=lambda _: None)
+        verdict = follow_blue_green(codedeploy, deployment, timeout=self.timeout,
+                                    approve_traffic=False, leave_running=True,
+                                    clock=time.monotonic, sleep=time.sleep,
+                                    report=lambda _: None)
         shipyard_at = time.time()
         cli_at, cli_calls, outcome = cli.result()
         info = world.client("codedeploy").get_deployment(deploymentId=deployment)[

@@ -250,8 +250,7 @@ class _Run:
             interrupted, verdict = True, stopped.verdict
         if verdict.state == "succeeded":
             return self._after_success(self._roll_back_blue_green)
-        rolled_back = "rolled back" in verdict.reason
-        outcome = self._finish(verdict, rolled_back)
+        outcome = self._finish(verdict, verdict.rolled_back)
         if interrupted:
             raise KeyboardInterrupt
         return outcome

@@ -32,6 +32,7 @@ def smoke_command(ctx: typer.Context, environment: Environment,
 
     check_report_paths(report_json, junit)
     state = session(ctx)
+    outputs = state.outputs()  # the job summary, checked before any request
     config = state.config()
     result = run_smoke(environment, config, state.context(config), version=version)
     out = Out(as_json)
@@ -41,6 +42,7 @@ def smoke_command(ctx: typer.Context, environment: Environment,
         for line in smoke_lines(result):
             out.line(line)
     write_reports(result, report_json, junit)
+    outputs.summary(result.markdown())  # in GitHub Actions: the table on the run's page
     for path in (report_json, junit):
         if path is not None:
             out.info(f"wrote {path}")

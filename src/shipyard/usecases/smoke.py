@@ -84,6 +84,19 @@ class SmokeResult:
                             "max_latency": c.max_latency, "attempts": c.attempts,
                             "failures": list(c.failures)} for c in self.checks]}
 
+    def markdown(self) -> str:
+        """The GitHub job summary: a heading and one table row per check."""
+        verdict = "passed" if not self.failed else f"{len(self.failed)} failed"
+        rows = [f"| {'ok' if c.passed else 'FAIL'} | {_cell(c.name)} | {c.method} "
+                f"{_cell(c.path)} | {'-' if c.status is None else c.status} | "
+                f"{'-' if c.seconds is None else f'{c.seconds * 1000:.0f} ms'} | "
+                f"{_cell('; '.join(c.failures))} |" for c in self.checks]
+        count = f"{len(self.checks)} check{'s' * (len(self.checks) != 1)}"
+        return "\n".join([f"### shipyard smoke {self.environment}: {count} {verdict}", "",
+                          f"{self.url}, run {self.run}", "",
+                          "| | check | request | status | time | why |",
+                          "|---|---|---|---|---|---|", *rows])
+
     def junit(self) -> str:
         return junit_xml(f"shipyard smoke {self.environment}",
                          [Case(c.name, f"smoke.{self.environment}", c.seconds or 0.0,
@@ -255,6 +268,11 @@ def _same_version(served: Any, version: Any, what: str) -> bool:
     semver's `+`, so Shipyard writes it `-` there, and --version may come from a tag."""
     return what.startswith("the deployed version") and isinstance(served, str) and \
         served.replace("+", "-") == str(version).replace("+", "-")
+
+
+def _cell(text: str) -> str:
+    # a table cell is one line, and `|` would end it
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def _shown(value: Any) -> str:

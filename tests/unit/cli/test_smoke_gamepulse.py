@@ -50,9 +50,10 @@ def test_gamepulse_passes_its_checks_and_the_reports_say_so(shipyard, gamepulse,
 def test_an_old_version_fails_with_exit_17_and_the_reports_are_written(shipyard, gamepulse,
                                                                        tmp_path) -> None:
     url = gamepulse("1.3.0")
-    junit = tmp_path / "smoke.xml"
+    junit, summary = tmp_path / "smoke.xml", tmp_path / "summary.md"
     result = shipyard(PROJECT, "smoke", "staging", "--version", "1.4.0", "--json",
-                      "--junit", str(junit), env={"SHIPYARD_LISTENER_GAMEPULSE_8081": url})
+                      "--junit", str(junit), env={"SHIPYARD_LISTENER_GAMEPULSE_8081": url,
+                                                  "GITHUB_STEP_SUMMARY": str(summary)})
 
     assert result.code == 17, result.err
     report = json.loads(result.out)
@@ -67,6 +68,12 @@ def test_an_old_version_fails_with_exit_17_and_the_reports_are_written(shipyard,
     failure = ET.parse(junit).getroot().find("testsuite/testcase[@name='serves the deployed "
                                              "version']/failure")
     assert failure.get("message") == 'version is "1.3.0", expected the deployed version 1.4.0'
+    job_summary = summary.read_text().splitlines()
+    assert job_summary[0] == "### shipyard smoke staging: 7 checks 1 failed"
+    assert len([row for row in job_summary if row.startswith("| ok |")]) == 6
+    (failed_row,) = [row for row in job_summary if row.startswith("| FAIL |")]
+    assert failed_row.startswith("| FAIL | serves the deployed version | GET /version | 200 | ")
+    assert failed_row.endswith('| version is "1.3.0", expected the deployed version 1.4.0 |')
 
 
 def test_bad_input_is_one_line_and_no_request(shipyard, tmp_path, monkeypatch) -> None:
@@ -83,4 +90,6 @@ def test_bad_input_is_one_line_and_no_request(shipyard, tmp_path, monkeypatch) -
     folder = shipyard(PROJECT, "smoke", "staging", "--junit", str(tmp_path))
     assert (folder.code, folder.err) == (2, f"error: report path {tmp_path} is a folder; name "
                                             "a file in it\n")
-    assert [run.out for run in (unset, private, folder)] == ["", "", ""]
+    summary = shipyard(PROJECT, "smoke", "staging", env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
+    assert summary.code == 2 and summary.err.startswith(f"error: GITHUB_STEP_SUMMARY {tmp_path}")
+    assert [run.out for run in (unset, private, folder, summary)] == ["", "", "", ""]

@@ -245,6 +245,16 @@ def test_the_reports_json_and_junit(service, tmp_path) -> None:
                                             "cannot be read")
 
 
+def test_the_job_summary_keeps_each_check_on_its_row(service) -> None:
+    service.script[("GET", "/a")] = [(500, "x")]
+    result = smoke(service, config([{"name": "a | b", "path": "/a", "fields": {"k": 1}}]))
+    lines = result.markdown().splitlines()
+    assert lines[0] == "### shipyard smoke staging: 1 check 1 failed"
+    assert lines[-1].startswith("| FAIL | a \\| b | GET /a | 500 | ")
+    assert lines[-1].endswith("| status 500 Internal Server Error, expected 200; the answer is "
+                              "not JSON (x), so k cannot be read |")
+
+
 def test_report_paths_are_checked_before_anything_runs(tmp_path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="is a folder"):

@@ -180,6 +180,7 @@ def test_a_push_to_main_runs_every_job_in_order_with_outputs_between_them(
     assert "### tested fixture" in summary and "| success | success |" in summary
     assert not (workdir / "never.txt").exists()
     assert json.loads((workdir / "event.json").read_text())["ref"] == "refs/heads/main"
+    assert "ok   job deploy-production" in run.err  # under --json the live lines are on stderr
 
 
 def test_a_pull_request_runs_the_tests_only(tmp_path: Path, shipyard) -> None:
@@ -237,3 +238,26 @@ def test_a_step_over_its_timeout_is_killed(tmp_path: Path, shipyard) -> None:
     run = _rehearse(shipyard, repo, "pull-request", workdir=tmp_path / "work")
     assert run.code == 1
     assert "step 'Sleeps': timed out" in run.err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("push-feature",), "event 'push-feature' is not one of push-develop"),
+    (("push-main", "--input", "environment=production"), "--input is for the dispatch event"),
+    (("dispatch", "--input", "environment=qa"), "not one of its choices"),
+    (("release",), "pass --tag"),
+])
+def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, shipyard, args: tuple,
+                                                   message: str) -> None:
+    repo = _repo(tmp_path)
+    run = _rehearse(shipyard, repo, *args, workdir=tmp_path / "work")
+    assert run.code == 2 and message in run.err
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_workdir_in_use_is_refused(tmp_path: Path, shipyard) -> None:
+    repo = _repo(tmp_path)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "old.log").write_text("an earlier rehearsal\n")
+    run = _rehearse(shipyard, repo, "pull-request", workdir=tmp_path / "work")
+    assert run.code == 2 and "is not an empty folder" in run.err
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["old.log"]

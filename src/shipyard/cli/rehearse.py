@@ -26,12 +26,13 @@ class _Lines:
 
     def __init__(self, out: Out, show_output: bool) -> None:
         self.out, self.show_output = out, show_output
+        self.notes = Out(as_json=False)  # under --json the lines go to stderr
 
     def _say(self, text: str) -> None:
-        if not self.out.as_json:
-            self.out.line(text)
+        if self.out.as_json:
+            self.notes.info(text)
         else:
-            self.out.info(text)
+            self.out.line(text)
 
     def job_started(self, name: str) -> None:
         self._say(f"job {name}")

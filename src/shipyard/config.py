@@ -36,6 +36,7 @@ _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 _PRERELEASE_LITERAL = re.compile(r"^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$")
 # A tag prefix is the start of a git tag name: characters git allows in any tag, kept short.
 _TAG_PREFIX = re.compile(r"^[A-Za-z0-9._/-]{0,32}$")
+_ECR_TAG_FILTER = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
 # Booleans, integers and numbers are strict: TOML gives real types, and pydantic's lax mode
 # would read `scan_on_push = "off"` as false. Strings, paths and arrays need no such care.
 
@@ -177,14 +178,33 @@ class BuildSettings(_Model):
 
 
 class RepositoryDefaults(_Model):
-    """[repository]: how a missing ECR repository is created."""
+    """[repository]: how a missing ECR repository is created.
+
+    The default makes every version, prerelease, `sha-` and date tag immutable (`*.*.*` and
+    `*-*`) and leaves the floating tags (`X.Y`, `X`, `latest`) free to move: ECR's wildcard
+    `*` cannot tell `1.1` from `1.1.0`, so an IMMUTABLE_WITH_EXCLUSION list of floating tags
+    could not name `X.Y` without freeing `X.Y.Z` too.
+    """
 
     scan_on_push: StrictBool = True
     tag_mutability: Literal["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION",
-                            "MUTABLE_WITH_EXCLUSION"] = "IMMUTABLE_WITH_EXCLUSION"
-    mutability_exclusions: tuple[str, ...] = ("latest",)
+                            "MUTABLE_WITH_EXCLUSION"] = "MUTABLE_WITH_EXCLUSION"
+    mutability_exclusions: tuple[str, ...] = ("*.*.*", "*-*")
     encryption: Literal["AES256", "KMS"] = "AES256"
     kms_key: str = ""
+
+    @field_validator("mutability_exclusions")
+    @classmethod
+    def _ecr_filters(cls, filters: tuple[str, ...]) -> tuple[str, ...]:
+        # What ECR's ImageTagMutabilityExclusionFilter accepts (at most 5, `*` the only
+        # wildcard); refused here rather than by CreateRepository after the build.
+        if len(filters) > 5:
+            raise ValueError(f"ECR takes at most 5 exclusion filters, not {len(filters)}")
+        for value in filters:
+            if not _ECR_TAG_FILTER.fullmatch(value):
+                raise ValueError(f"'{value}' is not an ECR tag filter: letters, digits, "
+                                 "'.', '_', '-' and the wildcard '*', at most 128 characters")
+        return filters
 
 
 class ScanSettings(_Model):

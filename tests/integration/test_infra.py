@@ -177,9 +177,10 @@ def test_ecr_repository(provisioned: ProvisionReport, aws: Aws) -> None:
     ecr = aws("ecr")
     repo = ecr.describe_repositories(repositoryNames=["gamepulse"])["repositories"][0]
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    # version tags immutable, floating tags (X.Y, X, latest) free to move
+    assert repo["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION"
     assert repo["imageTagMutabilityExclusionFilters"] == [
-        {"filterType": "WILDCARD", "filter": "latest"}]
+        {"filterType": "WILDCARD", "filter": "*.*.*"}, {"filterType": "WILDCARD", "filter": "*-*"}]
     assert repo["encryptionConfiguration"]["encryptionType"] == "AES256"
     rules = json.loads(ecr.get_lifecycle_policy(repositoryName="gamepulse")
                        ["lifecyclePolicyText"])["rules"]

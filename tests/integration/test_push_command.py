@@ -73,9 +73,10 @@ def test_push_an_index_and_skopeo_agrees(repo, shipyard, sandbox_env, ecr_client
     created = ecr_client.describe_repositories(repositoryNames=[sandbox_env["ECR_REPOSITORY"]])[
         "repositories"][0]
     assert created["imageScanningConfiguration"]["scanOnPush"] is True
-    assert created["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    # version, sha- and date tags immutable; the floating tags 1.1 and latest free to move
+    assert created["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION"
     assert created["imageTagMutabilityExclusionFilters"] == [
-        {"filter": "latest", "filterType": "WILDCARD"}]
+        {"filter": "*.*.*", "filterType": "WILDCARD"}, {"filter": "*-*", "filterType": "WILDCARD"}]
 
 
 def test_repush_skips_every_blob_and_tag(repo, shipyard, sandbox_env, ecr_client,
@@ -115,7 +116,7 @@ def test_dry_run_changes_nothing(repo, shipyard, sandbox_env, ecr_client,
     assert result.code == 0, result.err
     data = result.json()
     assert data["dry_run"] is True and data["repository_exists"] is False
-    assert data["repository_settings"]["tag_mutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert data["repository_settings"]["tag_mutability"] == "MUTABLE_WITH_EXCLUSION"
     assert sandbox_env["ECR_REPOSITORY"] not in repositories(ecr_client)
     assert registry_tags(sandbox_env, ecr_client) == []
     assert repo.state() == before
@@ -127,6 +128,7 @@ def test_version_collision_changes_nothing(repo, shipyard, sandbox_env, ecr_clie
                                            oci_layout_factory) -> None:
     first, second = oci_layout_factory(), oci_layout_factory()
     assert shipyard(repo, "push", "--from-oci", str(first), "--version", "2.0.0").code == 0
+    repo.commit("next")  # the same commit's image would be promoted, not collide
     tags_before = registry_tags(sandbox_env, ecr_client)
     images_before = ecr_client.describe_images(repositoryName=sandbox_env["ECR_REPOSITORY"])[
         "imageDetails"]
@@ -255,7 +257,7 @@ def test_enhanced_scanning_is_never_started_and_active_counts_as_done(
 def test_a_dry_run_that_would_build_says_which_tags_are_taken(
         repo, shipyard, sandbox_env, ecr_client, oci_layout_factory) -> None:
     assert shipyard(repo, "push", "--from-oci", str(oci_layout_factory())).code == 0
-    repo.write("Dockerfile", "FROM scratch\nCOPY version.txt /\n")
+    repo.commit("next", Dockerfile="FROM scratch\nCOPY version.txt /\n")  # a new commit: built
     result = shipyard(repo, "push", "--dry-run")
     assert result.code == 0, result.err
     assert "tag 1.1.0 already points at" in result.err

@@ -16,7 +16,8 @@ from shipyard.adapters.credentials import BasicAuth, RegistryLogin
 from shipyard.errors import ConflictError, NotFoundError
 from shipyard.redaction import register_secret
 
-MOVING_TAG_EXCLUSIONS = ("latest",)
+# Every version, prerelease, sha- and date tag: immutable in a MUTABLE_WITH_EXCLUSION repository.
+VERSION_TAG_FILTERS = ("*.*.*", "*-*")
 BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
 
 
@@ -26,8 +27,8 @@ class RepositorySettings:
 
     name: str
     scan_on_push: bool = True
-    tag_mutability: str = "IMMUTABLE_WITH_EXCLUSION"
-    mutability_exclusions: tuple[str, ...] = MOVING_TAG_EXCLUSIONS
+    tag_mutability: str = "MUTABLE_WITH_EXCLUSION"
+    mutability_exclusions: tuple[str, ...] = VERSION_TAG_FILTERS
     encryption: str = "AES256"
     kms_key: str = ""
     uri: str = ""
@@ -117,6 +118,19 @@ class Ecr:
             details = self.client.describe_images(repositoryName=repository,
                                                   imageIds=[{"imageTag": tag}])["imageDetails"]
         return details[0]["imageDigest"]
+
+    def image_tags(self, repository: str, digests: Iterable[str]) -> dict[str, list[str]]:
+        """Every tag of each image, by digest, in one DescribeImages call (an image that is
+        gone meanwhile is left out)."""
+        ids = [{"imageDigest": digest} for digest in dict.fromkeys(digests)]
+        if not ids:
+            return {}
+        found = call("ecr:DescribeImages",
+                     lambda: self.client.describe_images(repositoryName=repository,
+                                                         imageIds=ids),
+                     absent={"ImageNotFoundException"})
+        return {d["imageDigest"]: list(d.get("imageTags") or [])
+                for d in (found or {}).get("imageDetails", [])}
 
     def image_manifest(self, repository: str, digest: str) -> tuple[str, str]:
         """The manifest text and media type of an image, from BatchGetImage."""

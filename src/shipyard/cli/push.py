@@ -33,6 +33,9 @@ def push_command(
     from_oci: Annotated[Path | None, typer.Option(
         "--from-oci", help="Push this OCI image layout instead of building.",
         show_default=False)] = None,
+    git_tag: Annotated[bool, typer.Option(
+        "--git-tag", help="Once the image is pushed, tag this commit v<version> in git "
+                          "(stable versions only; the tag is not pushed).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
@@ -56,7 +59,7 @@ def push_command(
             out.warn(f"{exc.message} (a dry run does not build)")
     options = PushOptions(manual=manual, bump=bump, multi_arch=multi_arch,
                           platforms=tuple(platform or ()), latest=latest, scan=scan,
-                          dry_run=dry_run, from_oci=from_oci)
+                          dry_run=dry_run, from_oci=from_oci, git_tag=git_tag)
     with PushProgress(out) as progress:
         result = push(options, config, state.context(config, builder=builder,
                                                      progress=progress))
@@ -85,11 +88,18 @@ def print_push(result: PushResult, out: Out) -> None:
              f"{'on' if repo.scan_on_push else 'off'}, tags {repo.tag_mutability} "
              f"(except {', '.join(repo.mutability_exclusions) or 'none'}), {repo.encryption}")
     out.line(f"platforms {', '.join(result.platforms)}")
+    if result.promoted_from:
+        added = (f"{decision.version}'s tags {'would be' if result.dry_run else 'are'} added "
+                 "to it" if result.tags_to_set else f"it has {decision.version}'s tags already")
+        out.line(f"promoted: {result.promoted_from} already names this commit's image "
+                 f"{result.digest}; {added}, nothing is built or uploaded")
     verb = "would set" if result.dry_run else "set"
     for tag in result.tags_to_set:
         out.line(f"tag {tag}: {verb}")
     for tag in result.tags_unchanged:
         out.line(f"tag {tag}: already points at this image")
+    for tag in sorted(result.held):
+        out.line(f"tag {tag}: not moved ({result.held[tag]})")
     if result.report:
         report = result.report
         mounted = f" ({report.mounted_blobs} mounted from another repository)" \
@@ -98,6 +108,12 @@ def print_push(result: PushResult, out: Out) -> None:
                  f"{report.skipped_blobs} present; {report.bytes_uploaded / 1e6:.1f} MB sent")
     if result.image:
         out.line(f"image {result.image}")
+    if result.git_tag:
+        git_tag = result.git_tag
+        if result.dry_run and git_tag.action == "create":
+            out.line(f"git tag {git_tag.name} would be created at this commit")
+        else:
+            out.line(git_tag.note)
     if result.scan:
         print_scan(result.scan, out)
     if result.dry_run:
@@ -109,9 +125,13 @@ def _publish(result: PushResult, outputs) -> None:
         # The tags that now point at this image: skipped moving tags are left out.
         on_image = [t for t in result.tags.plan.tags
                     if t in result.tags_to_set or t in result.tags_unchanged]
+        # git-tag: the tag the workflow pushes (`git push origin refs/tags/...`), only one
+        # this run created ("" otherwise).
+        created = result.git_tag.name if result.git_tag and result.git_tag_created else ""
         outputs.set(image=result.image, digest=result.digest or "",
                     version=str(result.tags.version.decision.version),
-                    tags=",".join(on_image))
+                    tags=",".join(on_image), promoted=str(bool(result.promoted_from)).lower(),
+                    **{"git-tag": created})
         rows = "".join(f"| `{t}` |\n" for t in on_image)
         outputs.summary(f"### Pushed {result.image}\n\n| tag |\n|---|\n{rows}")
     if result.scan:

@@ -176,11 +176,11 @@ platforms = ["{platform}"]   # what the tasks run on (cpu_architecture below)
 multi_arch_platforms = ["linux/amd64", "linux/arm64"]   # with `shipyard push --multi-arch`
 
 [repository]
-# How `shipyard push` creates a missing repository: every tag names one image for good,
-# except the moving tag latest.
+# How `shipyard push` creates a missing repository: version, sha- and date tags name one
+# image for good (the exclusions), the floating tags X.Y, X and latest move.
 scan_on_push = true
-tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
-mutability_exclusions = ["latest"]
+tag_mutability = "MUTABLE_WITH_EXCLUSION"
+mutability_exclusions = ["*.*.*", "*-*"]
 
 [scan]
 threshold = "CRITICAL"   # `shipyard scan` fails on findings of this severity or above

@@ -1,14 +1,17 @@
 """`shipyard push`: the brief's push-to-ecr — version, build, push with tags, scan.
 
 Order matters: every read and check runs first (version, tag plan, account, repository,
-login, what the tags point at now); `--dry-run` stops there. Then the writes: create the
-repository, push blobs and manifests, set tags (version tags before moving tags, so a version
-collision stops before `latest` moves), and scan.
+login, what the tags point at now, the images floating tags name, the git tag); `--dry-run`
+stops there. Then the writes: create the repository, push blobs and manifests, set tags
+(version tags before moving tags, so a version collision stops before `latest` moves), the
+git tag `v<version>` with `--git-tag`, and scan. A commit whose image exists is promoted:
+its `sha-` digest gets the new version's tags, nothing is built (domain/release.py).
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -21,6 +24,16 @@ from shipyard.adapters.registry import BlobNotMounted, PushReport, RegistryClien
 from shipyard.config import Config
 from shipyard.domain.names import ImageReference, parse_image_reference
 from shipyard.domain.platforms import parse_platforms
+from shipyard.domain.release import (
+    GitTagDecision,
+    GitTagTaken,
+    collision_message,
+    commit_tag,
+    decide_git_tag,
+    floating_tag_hold,
+    moving_holders,
+    promotion_source,
+)
 from shipyard.errors import ConflictError, UsageError
 from shipyard.usecases.context import Context
 from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
@@ -44,6 +57,7 @@ class PushOptions:
     scan: bool = False
     dry_run: bool = False
     from_oci: Path | None = None
+    git_tag: bool = False
 
 
 @dataclass
@@ -62,6 +76,10 @@ class PushResult:
     digest: str | None = None
     report: PushReport | None = None
     scan: ScanResult | None = None
+    promoted_from: str | None = None  # the commit tag whose image got this version's tags
+    held: dict[str, str] = field(default_factory=dict)  # floating tag -> why it stays
+    git_tag: GitTagDecision | None = None
+    git_tag_created: bool = False
 
     @property
     def image(self) -> str | None:
@@ -82,6 +100,12 @@ class PushResult:
             # what this run did to each tag: written, or already on this image
             "tags_set": list(self.tags_to_set),
             "tags_unchanged": list(self.tags_unchanged),
+            "tags_held": sorted(self.held),
+            "promoted": self.promoted_from is not None,
+            "promoted_from": self.promoted_from,
+            "git_tag": self.git_tag.name if self.git_tag
+            and self.git_tag.action != "prerelease" else None,
+            "git_tag_created": self.git_tag_created,
         }
         if self.dry_run:
             data["repository_exists"] = not self.repository_created
@@ -128,15 +152,32 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
         from shipyard.usecases.build import plan_build, run_build
     build = None if layout else plan_build(config, plan, platforms, ctx.env, login,
                                            account_id=target.account_id, region=target.region)
-    if build is not None and ctx.builder is None and not options.dry_run:
-        raise UsageError("no image builder is available (buildah or docker buildx); install "
-                         "buildah, or pass --from-oci DIR with a built OCI image layout")
     result = PushResult(plan, target, repository, existing is None, platforms, options.dry_run)
     result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
+    if options.git_tag:
+        result.git_tag = _git_tag_decision(plan, config, ctx)
     with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
         if existing is None:  # nothing to read yet, but a write must not be the first contact
             registry.check_auth()
         current = {} if existing is None else _current_tags(registry, target, plan)
+        _hold_floating_tags(result, current, ctx)
+        source = plan.version.source
+        assert source is not None  # the tag plan needs a checkout
+        sha_tag = commit_tag(source.sha[:7])
+        promoted = promotion_source(current.get(sha_tag), layout.digest if layout else None)
+        if promoted is not None:
+            from shipyard.adapters.oci_layout.remote import registry_image
+
+            # A folder never created: the registry holds every blob of the image, and the
+            # push reads none (one gone meanwhile fails as a blob missing from it).
+            nowhere = Path(tempfile.gettempdir()) / "shipyard-promotion-holds-no-blobs"
+            layout, build = registry_image(registry, target.repository, promoted, nowhere), None
+            result.promoted_from = sha_tag
+            _missing_platforms(result, layout.platforms)
+        if build is not None and ctx.builder is None and not options.dry_run:
+            raise UsageError("no image builder is available (buildah or docker buildx); "
+                             "install buildah, or pass --from-oci DIR with a built OCI image "
+                             "layout")
         layout_source = None
         if layout is not None and layout.external:  # a build that reused its base's blobs
             from shipyard.usecases.base_layers import layout_mount_source
@@ -144,7 +185,7 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             layout_source = layout_mount_source(layout, registry, target)
         if layout is not None:
             _decide_tags(result, layout.digest, current)
-            if result.tags_to_set or not result.tags_unchanged:
+            if promoted is None and (result.tags_to_set or not result.tags_unchanged):
                 # every blob's size and sha256: a corrupt layer stops the push here, before
                 # the repository or any blob is written (a re-push of an image every tag
                 # already names sends nothing, and need not read its layers to find that out)
@@ -201,6 +242,12 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             # refuses a manifest whose blobs are missing): nothing to send or ask again.
             result.report = _nothing_pushed(layout, target.repository, result.tags_unchanged)
         result.digest = layout.digest
+    # Every image write succeeded: the release is recorded in git, so the next commit
+    # computes the next version (pushing the tag is the workflow's step).
+    if result.git_tag is not None and result.git_tag.action == "create":
+        ctx.git.create_annotated_tag(result.git_tag.name,
+                                     f"Release {plan.version.decision.version}")
+        result.git_tag_created = True
     if scan_options is not None:
         from shipyard.usecases.scan import scan_image
 
@@ -284,6 +331,8 @@ def _preview_tags(result: PushResult, current: Mapping[str, str | None]) -> None
     to_set = []
     for tag in plan.tags:
         now = current.get(tag)
+        if tag in result.held:
+            continue
         if now is not None and plan.is_moving(tag) and result.repository.tag_is_immutable(tag):
             result.warnings.append(f"moving tag {tag} is immutable in "
                                    f"{result.target.repository} and would stay on {now[:19]}…")
@@ -296,9 +345,56 @@ def _preview_tags(result: PushResult, current: Mapping[str, str | None]) -> None
     result.tags_to_set = tuple(to_set)
 
 
+def _missing_platforms(result: PushResult, found: list[str]) -> None:
+    """A promoted image is what it was built as: a platform asked for now and missing from
+    it is said, not built (a new commit builds every platform again)."""
+    from shipyard.adapters.oci_layout.base_layers import same_platform
+
+    missing = [p for p in result.platforms if not any(same_platform(p, f) for f in found)]
+    if missing:
+        result.warnings.append(
+            f"the promoted image {result.promoted_from} has {', '.join(found) or 'no platform'}"
+            f", not {', '.join(missing)}: it is promoted as it was built; build every platform "
+            "where the commit is first pushed (develop), or make a new commit")
+        result.platforms = tuple(found)
+
+
+def _git_tag_decision(plan: TagsResult, config: Config, ctx: Context) -> GitTagDecision:
+    """`--git-tag`'s check, before any write: `v<version>` on another commit is a conflict."""
+    version = plan.version
+    assert version.source is not None
+    name = version.tag_name
+    tagged = ctx.git.resolve(name) if ctx.git.tag_exists(name) else None
+    try:
+        return decide_git_tag(name, version.decision.version, version.source.sha, tagged)
+    except GitTagTaken as taken:
+        raise ConflictError(
+            f"git tag {name} already names commit {taken.commit[:7]}, not this one "
+            f"({version.source.sha[:7]}); {version.decision.version} is released from other "
+            "code: make a new commit, or pass --version with a version not yet released"
+        ) from None
+
+
+def _hold_floating_tags(result: PushResult, current: Mapping[str, str | None],
+                        ctx: Context) -> None:
+    """Floating tags that name an image of a higher release stay there (one ECR read)."""
+    plan = result.tags.plan
+    holders = moving_holders(plan.moving, current)
+    if not holders:
+        return
+    tags_of = ctx.ecr.image_tags(result.target.repository, holders.values())
+    version = result.tags.version.decision.version
+    for tag, digest in holders.items():
+        why = floating_tag_hold(tag, version, tags_of.get(digest, ()))
+        if why is not None:
+            result.held[tag] = why
+            result.warnings.append(why)
+
+
 def _decide_tags(result: PushResult, digest: str, current: Mapping[str, str | None]) -> None:
     """Which tags to write. A version tag pointing elsewhere is a collision, never overwritten;
-    a moving tag an immutable repository holds is skipped with a warning."""
+    a moving tag an immutable repository holds, or one held by a higher release, is skipped
+    with a warning."""
     plan = result.tags.plan
     to_set, unchanged = [], []
     for tag in plan.tags:
@@ -306,11 +402,12 @@ def _decide_tags(result: PushResult, digest: str, current: Mapping[str, str | No
         if now == digest:
             unchanged.append(tag)
             continue
+        if tag in result.held:
+            continue
         if now is not None and not plan.is_moving(tag):
-            raise ConflictError(
-                f"image tag {result.target.repository}:{tag} already points at {now[:19]}…, "
-                "another image; versions are never overwritten: choose another version "
-                "(--version or --bump)")
+            version = result.tags.version
+            raise ConflictError(collision_message(result.target.repository, tag, now,
+                                                  version.decision.version, version.tag_name))
         if now is not None and result.repository.tag_is_immutable(tag):
             result.warnings.append(
                 f"moving tag {tag} is immutable in {result.target.repository} and stays on "

@@ -11,22 +11,31 @@ from shipyard.adapters.ecr import RepositorySettings
 from shipyard.adapters.registry import is_loopback_host
 from shipyard.config import LabelSettings, TagSettings
 from shipyard.domain.tagplan import CommitFacts, plan_tags
+from shipyard.domain.versioning import VersionDecision
 from shipyard.errors import ConflictError
 from shipyard.usecases.push import PushResult, _decide_tags, mount_source
 from shipyard.usecases.tags import TagsResult
 from shipyard.usecases.target import Target
+from shipyard.usecases.version import VersionResult
 
 OURS, OTHER = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
 
 def result(mutability: str = "IMMUTABLE_WITH_EXCLUSION") -> PushResult:
-    plan = plan_tags(version=semver.Version.parse("1.2.0"),
+    version = semver.Version.parse("1.2.0")
+    plan = plan_tags(version=version,
                      commit=CommitFacts(sha="c" * 40, time=datetime(2026, 1, 2, tzinfo=UTC)),
                      title="t", tag_settings=TagSettings(), label_settings=LabelSettings(),
                      latest_requested=True)
-    return PushResult(tags=TagsResult(plan=plan, version=None),  # type: ignore[arg-type]
+    decided = VersionResult(VersionDecision(version, None, "none", "manual", "given"),
+                            source=None, tag_name="v1.2.0")
+    return PushResult(tags=TagsResult(plan=plan, version=decided),
                       target=Target("r", "123456789012", "127.0.0.1:5000", "svc"),
-                      repository=RepositorySettings("svc", tag_mutability=mutability),
+                      repository=RepositorySettings(
+                          "svc", tag_mutability=mutability,
+                          # the old default excluded only latest; the new one fixes versions
+                          mutability_exclusions=("latest",) if mutability.startswith("IMM")
+                          else ("*.*.*", "*-*")),
                       repository_created=False, platforms=("linux/amd64",), dry_run=False)
 
 
@@ -54,6 +63,7 @@ def test_a_version_tag_on_another_image_is_a_conflict_whatever_the_repository(mu
     ("mutability", "moved", "skipped"),
     [
         ("MUTABLE", ["1.2", "latest"], []),  # moving tags move
+        ("MUTABLE_WITH_EXCLUSION", ["1.2", "latest"], []),  # the default: only versions fixed
         ("IMMUTABLE_WITH_EXCLUSION", ["latest"], ["1.2"]),  # latest is excluded, 1.2 is not
         ("IMMUTABLE", [], ["1.2", "latest"]),  # nothing may move: skipped with a warning
     ],
@@ -63,6 +73,20 @@ def test_moving_tags_follow_the_repository(mutability, moved, skipped) -> None:
     _decide_tags(r, OURS, {"1.2": OTHER, "latest": OTHER})
     assert [t for t in r.tags_to_set if t in ("1.2", "latest")] == moved
     assert [w.split()[2] for w in r.warnings] == skipped
+
+
+def test_a_held_floating_tag_is_neither_set_nor_a_conflict() -> None:
+    r = result("MUTABLE_WITH_EXCLUSION")
+    r.held["latest"] = "latest stays on 2.0.0: it never moves back to a lower version (1.2.0)"
+    _decide_tags(r, OURS, {"1.2": OTHER, "latest": OTHER})
+    assert "latest" not in r.tags_to_set and "1.2" in r.tags_to_set
+
+
+def test_a_collision_says_what_to_do() -> None:
+    with pytest.raises(ConflictError) as raised:
+        _decide_tags(result(), OURS, {"1.2.0": OTHER})
+    assert "make a new commit" in raised.value.message
+    assert "git tag v1.2.0" in raised.value.message and "--version" in raised.value.message
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def _all_commands() -> list[list[str]]:
 def test_every_shipyard_command_and_flag_in_the_workflow_exists() -> None:
     commands = _all_commands()
     names = {c[0] for c in commands}
-    assert {"tags", "push", "scan", "deploy", "status", "smoke", "loadtest"} <= names
+    assert {"version", "tags", "push", "scan", "deploy", "status", "smoke", "loadtest"} <= names
     for args in commands:
         check_command(args)
 
@@ -158,3 +158,45 @@ def test_the_command_check_finds_what_does_not_exist(script: str, fault: str) ->
     (args,) = shipyard_commands(script)
     with pytest.raises(AssertionError, match=re.escape(fault)):
         check_command(args)
+
+
+# What a run step may call, so `shipyard rehearse` can run every one of them locally.
+PROGRAMS = {"shipyard", "git", "mkdir", "echo", "["}
+PYTHON_MODULES = {"pip", "pytest", "coverage", "ruff"}
+_SEPARATORS = {";", "&&", "||", "|", "then", "else", "do", "{", "(", "if", "!"}
+
+
+def programs(script: str) -> list[list[str]]:
+    """Each simple command of a script, as its words (assignments and `fi`/`}` left out)."""
+    found = []
+    for line in script.replace("\\\n", " ").splitlines():
+        line = re.sub(r"\w+\+?=\([^)]*\)", "", line)  # array assignments
+        line = re.sub(r"\d*[<>]{1,2}\s*(\"[^\"]*\"|\S+)", "", line)  # redirections
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|(){}")
+        lexer.whitespace_split = True
+        words, current = list(lexer), []
+        for word in [*words, ";"]:
+            if word in _SEPARATORS or set(word) <= set(";&|(){}"):
+                if current and current[0] not in {"fi", "}", "done"} \
+                        and not re.fullmatch(r"\w+\+?=.*", current[0]):
+                    found.append(current)
+                current = []
+            else:
+                current.append(word)
+    return found
+
+
+def test_run_steps_call_only_shipyard_git_and_python_tools() -> None:
+    for job in _workflow()["jobs"].values():
+        for step in job["steps"]:
+            for words in programs(step.get("run", "")):
+                if words[0] == "python":
+                    assert words[1] == "-m" and words[2] in PYTHON_MODULES, words
+                else:
+                    assert words[0] in PROGRAMS, words
+
+
+def test_the_program_check_sees_each_command_of_a_line() -> None:
+    script = 'args=(--x)\nif [ -n "$V" ]; then curl -s x | sh; fi\n{ echo a; } >> "$F"\n'
+    assert programs(script) == [["[", "-n", "$V", "]"], ["curl", "-s", "x"], ["sh"],
+                                ["echo", "a"]]

@@ -327,7 +327,9 @@ python -m coverage report --format=markdown >> "$GITHUB_STEP_SUMMARY"
                  needs="test", minutes=60,
                  permissions={"contents": "write", "id-token": "write",
                               "security-events": "write", "actions": "read"},
-                 outputs={"version": "${{ steps.push.outputs.version }}",
+                 # A pull request pushes nothing: its version is still in the summary.
+                 outputs={"version": "${{ steps.push.outputs.version || "
+                                     "steps.version.outputs.version }}",
                           "image": "${{ steps.push.outputs.image }}",
                           "digest": "${{ steps.push.outputs.digest }}"},
                  env={"VERSION": "${{ inputs.version }}"})
@@ -336,8 +338,9 @@ python -m coverage report --format=markdown >> "$GITHUB_STEP_SUMMARY"
         self.run("Version and tags", """
 args=()
 if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
+shipyard version "${args[@]}"
 shipyard tags "${args[@]}"
-""")
+""", step_id="version")
         self.aws(condition=not_pr)
         self.run("Build (multi-arch) and push, or promote an image already built", """
 args=(--multi-arch --git-tag)

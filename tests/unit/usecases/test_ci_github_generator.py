@@ -85,7 +85,8 @@ def test_production_passes_yes_only_when_it_requires_approval() -> None:
 
 def test_build_outputs_carry_the_version_and_the_digest() -> None:
     build = workflow()["jobs"]["build"]
-    assert build["outputs"] == {"version": "${{ steps.push.outputs.version }}",
+    assert build["outputs"] == {"version": "${{ steps.push.outputs.version || "
+                                           "steps.version.outputs.version }}",
                                 "image": "${{ steps.push.outputs.image }}",
                                 "digest": "${{ steps.push.outputs.digest }}"}
     push = next(s for s in build["steps"] if s.get("id") == "push")

@@ -211,6 +211,7 @@ def test_a_step_calling_a_command_that_does_not_exist_fails_the_rehearsal(
     run = _rehearse(shipyard, repo, "pull-request", workdir=tmp_path / "work")
     assert run.code == 1
     assert "step 'Bad flag': exit code 2" in run.err
+    assert "skip Reports" in run.out and "(an earlier step failed)" in run.out
     # The upload runs only on success: the report step after the failure was skipped.
     assert not (tmp_path / "work/artifacts/reports-fixture").exists()
 

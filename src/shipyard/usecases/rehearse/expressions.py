@@ -423,3 +423,9 @@ def condition(value: Any) -> Node:
         raise ExpressionError(f"if: '{text}' mixes text and ${{{{ }}}}; write one expression")
     node = parse(text)
     return node if uses_status_function(node) else ("and", ("call", "success", []), node)
+
+
+def implicit_success(value: Any) -> bool:
+    """Whether GitHub adds `success() &&` to this `if:` (it calls no status function)."""
+    return condition(value)[:2] == ("and", ("call", "success", [])) and not isinstance(
+        value, bool)

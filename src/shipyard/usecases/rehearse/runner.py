@@ -31,6 +31,7 @@ from shipyard.usecases.rehearse.expressions import (
     ExpressionError,
     condition,
     evaluate,
+    implicit_success,
     interpolate,
     to_string,
     truthy,
@@ -282,8 +283,8 @@ class _Run:
         except ExpressionError as exc:
             raise UsageError(f"jobs.{job.id}.if: {exc}") from None
         if not wanted:
-            result.note = _false_if(job.if_) if job.if_ is not None else \
-                "a job it needs did not succeed"
+            result.note = _why_skipped(job.if_, self._need_status(job),
+                                       "a job it needs did not succeed")
             self.view.job_finished(result)
             return result
         self.view.job_started(label)
@@ -366,8 +367,7 @@ class _JobSteps:
             wanted = truthy(evaluate(condition(step.if_ if step.if_ is not None
                                                else "success()"), contexts, self._status))
             if not wanted:
-                result.note = _false_if(step.if_) if step.if_ is not None else \
-                    "an earlier step failed"
+                result.note = _why_skipped(step.if_, self._status(), "an earlier step failed")
                 self._record(step, result, "skipped")
                 return result
             step_env = self.run._evaluated_env(step.env, contexts, self._status)
@@ -490,8 +490,11 @@ class _JobSteps:
         return str(path)
 
 
-def _false_if(value: Any, width: int = 100) -> str:
-    """`if:` false, on one line and not too long to read."""
+def _why_skipped(value: Any, status: str, failed: str, width: int = 100) -> str:
+    """Why an `if:` was false: what came before (its implicit success()), or the condition
+    itself, on one line and not too long to read."""
+    if status != "success" and (value is None or implicit_success(value)):
+        return failed
     text = " ".join(str(value).split())
     return "false: if: " + (text if len(text) <= width else text[:width - 1] + "…")
 

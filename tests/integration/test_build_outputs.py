@@ -26,11 +26,18 @@ def test_only_the_last_layout_is_kept(repo, sandbox_env) -> None:
     [layout] = [p for p in output.iterdir() if not p.name.startswith(".")]
     assert layout.name.startswith("1.0.0-") and (layout / "index.json").is_file()
 
-    second = push(repo, "--version", "1.0.0")  # the same image again: every tag in place
+    before = sorted(p.name for p in output.iterdir())
+    again = push(repo, "--version", "1.0.0")  # the same commit: its image is promoted, unbuilt
+    assert again.returncode == 0, again.stderr
+    assert "nothing is built or uploaded" in again.stdout
+    assert sorted(p.name for p in output.iterdir()) == before
+
+    repo.commit("next")
+    second = push(repo, "--version", "1.0.1")  # a new commit is built
     assert second.returncode == 0, second.stderr
     kept = sorted(p.name for p in output.iterdir())
-    assert len(kept) == 2 and kept[1].startswith("1.0.0-") and kept[0] == f".{kept[1]}.lock"
-    assert kept[1] != layout.name and not layout.exists()
+    assert len(kept) == 2 and kept[1].startswith("1.0.1-") and kept[0] == f".{kept[1]}.lock"
+    assert not layout.exists()
 
     repo.commit(Dockerfile="FROM scratch\nFRUM nothing\n")
     failed = push(repo, "--version", "1.0.2")

@@ -18,6 +18,14 @@ class CodeDeploy:
     def __init__(self, aws: Aws) -> None:
         self.client = aws.client("codedeploy")
         self._target_ids: dict[str, str] = {}
+        # API calls made, retries included: a follow holds its budget (calls a second) in these
+        self.calls = 0
+        events = getattr(getattr(self.client, "meta", None), "events", None)
+        if events is not None:
+            events.register("before-call.codedeploy", self._count)
+
+    def _count(self, **_: Any) -> None:
+        self.calls += 1
 
     def deployment(self, deployment_id: str) -> dict[str, Any]:
         """GetDeployment's deploymentInfo."""

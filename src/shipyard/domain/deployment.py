@@ -100,9 +100,12 @@ class PollSchedule:
         self._looks = 0
         self._pause = self.FASTEST
 
-    def next_pause(self, changed: bool) -> float:
-        """Called after each look; `changed` says whether it saw anything new."""
+    def next_pause(self, changed: bool, calls: int | None = None) -> float:
+        """Called after each look; `changed` says whether it saw anything new. `calls`, when
+        the caller counts them, is the API calls made so far: the budget is then held in
+        calls, for a look that can cost more than one."""
         self._looks += 1
         self._pause = self.FASTEST if changed else min(self.SLOWEST, self._pause * 1.5)
-        ahead = self._looks / self.BUDGET - (self._clock() - self._start)
+        spent = self._looks if calls is None else calls
+        ahead = spent / self.BUDGET - (self._clock() - self._start)
         return min(self.LATEST, max(self._pause, ahead))

@@ -90,3 +90,13 @@ def test_polling_keeps_to_one_look_a_second_on_average() -> None:
         now[0] += schedule.next_pause(changed=True) + 0.01
         looks += 1
     assert looks <= 61
+
+
+def test_the_budget_counts_calls_when_a_look_costs_more_than_one() -> None:
+    now = [0.0]
+    schedule = PollSchedule(lambda: now[0])
+    calls = 0
+    for _ in range(60):  # busy looks of two calls each: every one sees a change
+        calls += 2
+        now[0] += schedule.next_pause(True, calls)
+    assert calls / now[0] <= 1.0 + 2 / now[0]  # one call a second, the first look aside

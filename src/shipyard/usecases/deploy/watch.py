@@ -34,7 +34,8 @@ class DeploymentReader(Protocol):
 
 
 def watch(look: Look, *, timeout: float, clock: Callable[[], float],
-          sleep: Callable[[float], None], report: Callable[[str], None]) -> Verdict:
+          sleep: Callable[[float], None], report: Callable[[str], None],
+          calls: Callable[[], int] | None = None) -> Verdict:
     """Look until the verdict is in or `timeout` seconds pass (then a failure that says what
     it was waiting for). `report` gets each new event and each change of the verdict's
     reason, oldest first."""
@@ -54,7 +55,7 @@ def watch(look: Look, *, timeout: float, clock: Callable[[], float],
         left = deadline - clock()
         if left <= 0:
             return Verdict("failed", f"timed out after {timeout:g}s; {verdict.reason}")
-        sleep(min(schedule.next_pause(changed), left))
+        sleep(min(schedule.next_pause(changed, calls() if calls else None), left))
 
 
 def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: str,

@@ -59,3 +59,72 @@ def test_a_pull_request_runs_the_tests_and_computes_the_version_only(
     assert "pr-42" in summary  # the tags table of the pull request's version
     assert "| deploy-production | skipped |" in summary
     assert json.loads((workdir / "event.json").read_text())["pull_request"]["number"] == 42
+
+
+@pytest.fixture
+def own_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clone: Path):
+    """A sandbox of this test's own (the rehearsal provisions nothing, so GamePulse's stack
+    and base image are put there first, as dev/demo does), found by the rehearsal through
+    SHIPYARD_SANDBOX_DIR; the clone gets a bare `origin` for the release tag's `git push`."""
+    from shipyard.config import load_config
+    from shipyard.usecases.context import Context
+    from shipyard.usecases.demo import publish_base_image
+    from shipyard_sandbox import control
+
+    state = tmp_path / "sandbox"
+    endpoints, _ = control.up(state, region="ap-northeast-2")
+    try:
+        monkeypatch.setenv("SHIPYARD_SANDBOX_DIR", str(state))
+        control.provision(state, clone / "GamePulse/infra/gamepulse.yaml",
+                          {"GitHubRepository": "acme/gamepulse"})
+        built = ROOT / "GamePulse/.build/base-oci"
+        if built.is_dir():  # the layout dev/demo built; else publish_base_image builds it
+            subprocess.run(["cp", "-r", str(built), str(clone / "GamePulse/.build/")],
+                           check=True)
+        env = endpoints.environment()
+        for key, value in env.items():  # boto3 reads the process environment (the
+            monkeypatch.setenv(key, value)  # rehearsal passes none of AWS_* to its steps)
+        publish_base_image(load_config(clone / "GamePulse"),
+                           Context(env=env, region=env["AWS_REGION"]))
+        origin = tmp_path / "origin.git"
+        _git(tmp_path, "init", "-q", "--bare", str(origin))
+        _git(clone, "remote", "set-url", "origin", str(origin))
+        _git(clone, "push", "-q", "origin", "HEAD:main")
+        yield env
+    finally:
+        control.down(state)
+
+
+def test_develop_then_main_deploy_one_digest_and_tag_the_release(
+        clone: Path, own_sandbox: dict[str, str], tmp_path: Path, shipyard) -> None:
+    import boto3
+
+    def rehearse(event: str, *args: str) -> dict:
+        run = shipyard(None, "-C", str(clone / "GamePulse"), "rehearse", event, *args,
+                       "--workdir", str(tmp_path / event), "--json")
+        assert run.code == 0, run.err
+        report = run.json()
+        assert {job["id"]: job["result"] for job in report["jobs"]} == {
+            "test": "success", "build": "success", "deploy-staging": "success",
+            "deploy-production": "success" if event == "push-main" else "skipped",
+            "integration": "success", "cleanup": "success"}
+        return next(job for job in report["jobs"] if job["id"] == "build")["outputs"]
+
+    develop = rehearse("push-develop")
+    assert "-develop." in develop["version"]
+    assert develop["image"].endswith("@" + develop["digest"])
+    main = rehearse("push-main", "--approve")
+    assert main["version"] == "1.1.0"
+    # Build once, deploy many: the same commit is promoted, not rebuilt.
+    assert main["digest"] == develop["digest"]
+    ecr = boto3.client("ecr", region_name=own_sandbox["AWS_REGION"],
+                       endpoint_url=own_sandbox["AWS_ENDPOINT_URL"],
+                       aws_access_key_id=own_sandbox["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=own_sandbox["AWS_SECRET_ACCESS_KEY"])
+    image = ecr.describe_images(repositoryName="gamepulse",
+                                imageIds=[{"imageDigest": main["digest"]}])["imageDetails"][0]
+    assert {"1.1.0", "1.1", "latest", develop["version"]} <= set(image["imageTags"])
+    # The release's git tag reached origin, so the next commit computes the next version.
+    assert "refs/tags/v1.1.0" in _git(clone, "ls-remote", "origin")
+    reports = tmp_path / "push-main/artifacts/integration-reports-production"
+    assert any(reports.rglob("*.json")), "the smoke and load-test reports were not kept"

@@ -1,6 +1,7 @@
-"""The committed GamePulse workflow rehearsed for a pull request, in a clone of this checkout:
-the jobs GitHub would run for it run and succeed, the others are skipped by their own `if:`,
-and what they leave behind (test reports as an artifact, the job summaries) is there.
+"""The committed GamePulse workflow rehearsed in a clone of this checkout: a pull request (the
+jobs GitHub would run for it succeed, the others are skipped by their own `if:`), and, on a
+sandbox of its own, a push to develop, to main, a release and a dispatch: what each left
+behind (versions, one digest in ECR under its tags, the release's git tag, reports).
 
 Slow: the test job installs Shipyard and runs GamePulse's tests under coverage."""
 
@@ -95,22 +96,22 @@ def own_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clone: Path):
         control.down(state)
 
 
-def test_develop_then_main_deploy_one_digest_and_tag_the_release(
+def test_develop_main_release_and_dispatch_deploy_one_digest(
         clone: Path, own_sandbox: dict[str, str], tmp_path: Path, shipyard) -> None:
     import boto3
 
-    def rehearse(event: str, *args: str) -> dict:
+    def rehearse(event: str, *args: str, staging: str = "success",
+                 production: str = "success") -> dict:
         run = shipyard(None, "-C", str(clone / "GamePulse"), "rehearse", event, *args,
                        "--workdir", str(tmp_path / event), "--json")
         assert run.code == 0, run.err
         report = run.json()
         assert {job["id"]: job["result"] for job in report["jobs"]} == {
-            "test": "success", "build": "success", "deploy-staging": "success",
-            "deploy-production": "success" if event == "push-main" else "skipped",
-            "integration": "success", "cleanup": "success"}
+            "test": "success", "build": "success", "deploy-staging": staging,
+            "deploy-production": production, "integration": "success", "cleanup": "success"}
         return next(job for job in report["jobs"] if job["id"] == "build")["outputs"]
 
-    develop = rehearse("push-develop")
+    develop = rehearse("push-develop", production="skipped")
     assert "-develop." in develop["version"]
     assert develop["image"].endswith("@" + develop["digest"])
     main = rehearse("push-main", "--approve")
@@ -128,3 +129,14 @@ def test_develop_then_main_deploy_one_digest_and_tag_the_release(
     assert "refs/tags/v1.1.0" in _git(clone, "ls-remote", "origin")
     reports = tmp_path / "push-main/artifacts/integration-reports-production"
     assert any(reports.rglob("*.json")), "the smoke and load-test reports were not kept"
+    # A published release of that commit (GitHub made its tag), then a dispatch to production
+    # with a version of its own: both promote the same digest, staging only for the release.
+    _git(clone, "tag", "-a", "v1.2.0", "-m", "v1.2.0")
+    release = rehearse("release", "--approve")
+    dispatch = rehearse("dispatch", "--input", "version=1.2.1",
+                        "--input", "environment=production", "--approve", staging="skipped")
+    assert (release["version"], dispatch["version"]) == ("1.2.0", "1.2.1")
+    assert release["digest"] == dispatch["digest"] == develop["digest"]
+    image = ecr.describe_images(repositoryName="gamepulse",
+                                imageIds=[{"imageDigest": main["digest"]}])["imageDetails"][0]
+    assert {"1.2.0", "1.2", "1.2.1", "latest"} <= set(image["imageTags"])

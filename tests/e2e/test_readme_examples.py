@@ -86,7 +86,8 @@ def test_the_readme_has_examples_and_few_that_cannot_run() -> None:
     """The extraction finds the README's examples, and marking one not run stays rare."""
     assert len(RUN) >= 15, [e.id for e in RUN]
     reasons = {e.not_run for e in EXAMPLES if e.not_run is not None}
-    assert len(reasons) <= 3, reasons
+    # another Python environment, the AWS CLI, the benchmarks, a minutes-long rehearsal
+    assert len(reasons) <= 4, reasons
     assert all(len(reason) > 20 for reason in reasons), reasons  # a reason, not a shrug
 
 

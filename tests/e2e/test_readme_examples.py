@@ -2,7 +2,8 @@
 
 The set-up is `dev/demo` (after `dev/bootstrap`, which made the venv these tests run in):
 here, `shipyard -C GamePulse demo` once, in a fresh git repository holding a copy of the
-repository's GamePulse folder (and links to the checkout's `.venv` and `benchmarks`),
+repository's GamePulse and .github folders (and links to the checkout's `.venv` and
+`benchmarks`),
 against a sandbox started in a state folder of its own. Then
 each example runs in bash, in its own copy of that working folder (sharing the demo's build
 output and its sandbox), with `shipyard` on PATH and the sandbox's environment exported, as
@@ -62,6 +63,7 @@ def after_setup(tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(ROOT / "GamePulse", work / "GamePulse",
                     ignore=shutil.ignore_patterns(".shipyard", "__pycache__"))
     shutil.copy(ROOT / ".gitignore", work / ".gitignore")
+    shutil.copytree(ROOT / ".github", work / ".github")  # the workflow `ci github` checks
     for args in (["init", "-q", "-b", "main"], ["add", "-A"],
                  ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
         subprocess.run(["git", *args], cwd=work, check=True)

@@ -54,10 +54,14 @@ class Project:
 class World:
     def __init__(self, name: str, sandbox: dict[str, str], sandbox_dir: Path,
                  repo: Any, images: Path) -> None:
-        from shipyard_sandbox import control
 
         self.name, self.repo, self._images = name, repo, images
-        self.listeners = control.listener_environment(sandbox_dir)
+        # The sandbox writes its listeners' local URLs a moment after provisioning made them:
+        # wait (bounded) for this world's three.
+        wanted = {f"SHIPYARD_LISTENER_{name.upper().replace('-', '_')}_{port}"
+                  for port in (80, 8080, 8081)}
+        self.listeners = self.wait_for(f"the listeners of {name}",
+                                       lambda: _listeners(sandbox_dir, wanted))
         self.env = {**sandbox, **self.listeners, "SHIPYARD_SANDBOX_DIR": str(sandbox_dir)}
         self.region = sandbox["AWS_REGION"]
         self.cluster = name
@@ -126,6 +130,14 @@ class World:
                 return found
             time.sleep(0.2)
         raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def _listeners(sandbox_dir: Path, wanted: set[str]) -> dict[str, str] | None:
+    """The sandbox's listener URLs once every one of `wanted` is among them."""
+    from shipyard_sandbox import control
+
+    found = control.listener_environment(sandbox_dir)
+    return found if wanted <= set(found) else None
 
 
 @pytest.fixture(scope="module")

@@ -112,8 +112,11 @@ class CodeDeploy:
         with translated("codedeploy:CreateDeployment"):
             return str(self.client.create_deployment(**request)["deploymentId"])
 
-    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> None:
-        """ContinueDeployment: let a deployment waiting at Ready shift production traffic."""
-        with translated("codedeploy:ContinueDeployment"):
-            self.client.continue_deployment(deploymentId=deployment_id,
-                                            deploymentWaitType=wait_type)
+    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> bool:
+        """ContinueDeployment: let a deployment waiting at Ready shift production traffic.
+        False when it was no longer at Ready (stopped or continued since it was last read):
+        the follow's next look says what it became."""
+        answer = call("codedeploy:ContinueDeployment", lambda: self.client.continue_deployment(
+            deploymentId=deployment_id, deploymentWaitType=wait_type),
+            absent=("DeploymentIsNotInReadyStateException",))
+        return answer is not None

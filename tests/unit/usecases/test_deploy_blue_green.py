@@ -71,6 +71,8 @@ class FakeCodeDeploy:
             "computePlatform": "Server"}}
         self.running: list[str] = []
         self.history: list[dict[str, Any]] = []
+        # ContinueDeployment refused: the deployment left Ready since the last look
+        self.left_ready = False
 
     def deployment(self, deployment_id: str) -> dict[str, Any]:
         self.calls.append(("GetDeployment", deployment_id))
@@ -109,8 +111,9 @@ class FakeCodeDeploy:
                            deployment_config, description))
         return ID
 
-    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> None:
+    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> bool:
         self.calls.append(("ContinueDeployment", deployment_id, wait_type))
+        return not self.left_ready
 
     def stop_deployment(self, deployment_id: str, roll_back: bool = True) -> str | None:
         self.calls.append(("StopDeployment", deployment_id, roll_back))
@@ -254,6 +257,28 @@ def test_ready_continues_once_with_approve_traffic() -> None:
     assert codedeploy.named("ContinueDeployment") == [("ContinueDeployment", ID, "READY_WAIT")]
     assert verdict.state == "succeeded"
     assert any("traffic approved" in line for line in lines)
+
+
+def test_a_deployment_that_left_ready_before_the_approval_is_followed_to_its_end() -> None:
+    # stopped by someone else between our look and ContinueDeployment: CodeDeploy refuses the
+    # approval, and the follow goes on to say how the deployment ended
+    codedeploy = FakeCodeDeploy([(info("Ready"), None), (info("Stopped", errorInformation={
+        "code": "MANUAL_STOP", "message": "stopped by a user"}), None)])
+    codedeploy.left_ready = True
+    verdict, lines = follow(codedeploy, approve_traffic=True)
+    assert len(codedeploy.named("ContinueDeployment")) == 1
+    assert verdict.state == "failed" and "stopped by a user" in verdict.reason
+    assert not any("traffic approved" in line for line in lines)
+
+
+def test_a_deployment_we_stopped_is_neither_approved_nor_announced_at_ready() -> None:
+    # `shipyard rollback` stops a deployment waiting at Ready; looks may still see Ready
+    codedeploy = FakeCodeDeploy([(info("Ready"), None)] * 2 + [(info("Stopped", rollbackInfo={
+        "rollbackMessage": "rolled back"}), None)])
+    verdict, lines = follow(codedeploy, approve_traffic=True, stopping=True)
+    assert not codedeploy.named("ContinueDeployment")
+    assert not any("traffic approved" in line or "approve it with" in line for line in lines)
+    assert verdict.state == "failed" and verdict.rolled_back
 
 
 def test_a_failed_hook_s_own_message_is_in_the_verdict() -> None:

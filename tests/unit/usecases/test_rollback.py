@@ -132,8 +132,9 @@ class FakeCodeDeploy:
         self.calls.append(("create", appspec))
         return "d-ROLLBACK1"
 
-    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> None:
+    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> bool:
         self.calls.append(("continue", deployment_id))
+        return True
 
 
 def appspec_deployment(ident: str, arn: str, status: str, created: str) -> dict[str, Any]:

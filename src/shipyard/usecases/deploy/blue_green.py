@@ -55,7 +55,7 @@ class CodeDeployApi(Protocol):
     def deployments(self, deployment_ids: Sequence[str]) -> list[dict[str, Any]]: ...
     def create_deployment(self, application: str, group: str, appspec: str, sha256: str,
                           deployment_config: str | None, description: str) -> str: ...
-    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> None: ...
+    def continue_deployment(self, deployment_id: str, wait_type: str = "READY_WAIT") -> bool: ...
     def stop_deployment(self, deployment_id: str, roll_back: bool = True) -> str | None: ...
 
 
@@ -243,6 +243,8 @@ class _Follow:
     continued: bool = False
     told: bool = False
     stopping: bool = False
+    # a deployment asked to stop before the follow began: a look may still see it at Ready
+    stopped_before: bool = False
 
     def __post_init__(self) -> None:
         self.seen = _Seen(self.codedeploy, self.clock)
@@ -250,7 +252,8 @@ class _Follow:
 
     def look(self) -> tuple[Verdict, list[str]]:
         verdict, news = self._look()
-        if self.seen.info.get("status") == "Ready" and not self.continued and not self.stopping:
+        if self.seen.info.get("status") == "Ready" and not self.continued and not (
+                self.stopping or self.stopped_before):
             news += self._at_ready()
         if verdict.state == "failed":
             verdict, more = _explained(verdict, self.seen.target)
@@ -260,7 +263,10 @@ class _Follow:
     def _at_ready(self) -> list[str]:
         ident = self.deployment_id
         if self.approve_traffic:
-            self.codedeploy.continue_deployment(ident, "READY_WAIT")
+            # refused when it left Ready since the look (stopped, or approved by someone
+            # else): the next look tells what it became
+            if not self.codedeploy.continue_deployment(ident, "READY_WAIT"):
+                return []
             self.continued = True
             return [f"traffic approved (--approve-traffic): deployment {ident} continues to "
                     "shift production traffic"]
@@ -285,10 +291,12 @@ class _Follow:
 def follow_blue_green(codedeploy: CodeDeployApi, deployment_id: str, *, timeout: float,
                       approve_traffic: bool, leave_running: bool, clock: Callable[[], float],
                       sleep: Callable[[float], None], report: Callable[[str], None],
-                      show: Show | None = None) -> Verdict:
+                      show: Show | None = None, stopping: bool = False) -> Verdict:
     """Follow deployment `deployment_id` to its verdict; see the module's docstring. `show`
-    gets the task sets and weights as they change (the live view)."""
+    gets the task sets and weights as they change (the live view). `stopping`: a deployment
+    we asked to stop, which a look may still see at Ready: neither approved nor announced."""
     follow = _Follow(codedeploy, deployment_id, approve_traffic, clock, sleep, report, show)
+    follow.stopped_before = stopping
     try:
         verdict = follow.watch(timeout)
         if verdict.state == "failed" and not follow.seen.ended:  # the timeout

@@ -326,7 +326,7 @@ def _run_blue_green(plan: RollbackPlan, ctx: Context, wait: bool, timeout: float
     # back the version it is rolling away from.
     verdict = follow_blue_green(codedeploy, ident, timeout=timeout, approve_traffic=True,
                                 leave_running=True, clock=ctx.clock, sleep=ctx.sleep,
-                                report=report)
+                                report=report, stopping=plan.action == STOP)
     outcome, reason = _judged(plan, verdict)
     if LEFT_RUNNING in reason:
         reason = (f"{reason.split(';')[0]}; deployment {ident} is left running, as stopping "

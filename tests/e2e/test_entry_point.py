@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,95 +24,96 @@ def shipyard(*args: str, cwd: Path, env: dict[str, str] | None = None, merged: b
                           text=True, check=False)
 
 
-def test_demo_runs_the_pipeline_on_a_fresh_copy_of_gamepulse(tmp_path: Path) -> None:
-    """The README's main job: infrastructure, version, base image, multi-arch build, push and
-    scan, verify, deploy to staging and production; shown step by step in a log, then run
-    again for scripts."""
-    shutil.copytree(ROOT / "GamePulse", tmp_path / "GamePulse",
-                    ignore=shutil.ignore_patterns(".shipyard", "__pycache__"))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=tmp_path, check=True)
-    env = {"SHIPYARD_SANDBOX_DIR": str(tmp_path / "sandbox")}
-    try:
-        # a CI log: stdout and stderr in one stream, in the order they were written
-        log = shipyard("-C", "GamePulse", "demo", cwd=tmp_path, env=env, merged=True)
-        assert log.returncode == 0, log.stdout
-        assert_steps_in_order(log.stdout.splitlines())
-        assert (tmp_path / "sandbox" / "sandbox.json").is_file()  # $SHIPYARD_SANDBOX_DIR
+def test_demo_runs_the_release_pipeline_through_the_workflow(demo_run) -> None:
+    """The README's main job: the sandbox, GamePulse's resources and base image, then the CI
+    workflow rehearsed for a push to develop, the merge to main and a second commit on main,
+    shown step by step in a log and recorded in the run's demo.json."""
+    assert demo_run.code == 0, demo_run.log[-6000:]
+    lines = demo_run.log.splitlines()
+    sections = assert_steps_in_order(lines)
+    develop, merged, second = (sections[n] for n in (4, 5, 6))
+    # each rehearsal ran the workflow's jobs; only main reaches production (approved)
+    assert "skip job deploy-production" in " ".join(develop)
+    for part in (merged, second):
+        assert any(line.startswith("ok   job deploy-production") for line in part), part
+        assert any(line.startswith("  ok   Deploy to production") for line in part), part
+    record = demo_run.record
+    releases = {r["event"] + ("-2" if i == 2 else ""): r
+                for i, r in enumerate(record["releases"])}
+    dev, main, next_main = releases["push-develop"], releases["push-main"], releases[
+        "push-main-2"]
+    assert re.fullmatch(r"1\.0\.1-develop\.\d+", dev["version"]), dev
+    assert (main["version"], next_main["version"]) == ("1.1.0", "1.2.0")
+    # build once, deploy many: main promoted develop's image; the second commit was built
+    assert (dev["promoted"], main["promoted"], next_main["promoted"]) == (False, True, False)
+    assert main["digest"] == dev["digest"] != next_main["digest"]
+    assert set(dev["environments"]) == {"staging"}
+    assert set(main["environments"]) == set(next_main["environments"]) == {
+        "staging", "production"}
+    figures = next_main["loadtest"]
+    assert figures["environment"] == "production" and figures["passed"] is True
+    assert figures["requests"] > 0 and figures["p95_ms"] > 0
+    for name in ("html", "plot", "summary"):
+        assert Path(next_main["reports"][name]).is_file(), next_main["reports"]
+    # production serves the second commit's version through its load balancer
+    with urllib.request.urlopen(next_main["environments"]["production"] + "/version",
+                                timeout=10) as answer:
+        assert json.load(answer)["version"] == "1.2.0"
+    # ECR: one digest per release, its version tags, the floating tags on the newest
+    ecr = _ecr(demo_run)
+    tags = {d["imageDigest"]: set(d.get("imageTags", [])) for d in ecr.describe_images(
+        repositoryName="gamepulse")["imageDetails"]}
+    assert {dev["version"], "1.1.0"} <= tags[main["digest"]]
+    assert {"1.2.0", "1.2", "latest"} <= tags[next_main["digest"]]
+    # the release tags went to the demo's origin; the user's checkout was left alone
+    origin = record["repository"]["origin"]
+    assert {"refs/tags/v1.1.0", "refs/tags/v1.2.0"} <= set(
+        line.split()[1] for line in _git(demo_run.checkout, "ls-remote", origin).splitlines())
+    assert _git(demo_run.checkout, "rev-parse", "HEAD").strip() == demo_run.head
+    assert _git(demo_run.checkout, "tag", "--list", "v1.*").strip() == ""
+    assert _git(demo_run.checkout, "status", "--porcelain").strip() == ""
+    summary = lines[lines.index("== summary") + 1:]
+    assert any(line.startswith("load test ") and "production passed" in line
+               for line in summary), summary
+    assert summary[-1].startswith("the sandbox keeps running")
 
-        result = shipyard("-C", "GamePulse", "demo", "--json", cwd=tmp_path, env=env)
-        assert result.returncode == 0, result.stderr
-        data = json.loads(result.stdout)  # nothing but the JSON on stdout
-        assert data["version"]["version"] == "1.1.0"
-        assert data["base_image"].endswith("/gamepulse-base:bookworm")
-        push = data["push"]
-        assert push["platforms"] == ["linux/amd64", "linux/arm64"]
-        assert "latest" in push["tags"] and push["digest"].startswith("sha256:")
-        # reproducible: the same commit builds the same digest, so every tag is in place
-        assert push["tags_set"] == [] and "1.1.0" in push["tags_unchanged"]
-        assert push["scan"]["passed"] is True
-        scanned = [p["platform"] for p in push["scan"]["platforms"]]
-        assert scanned == ["linux/amd64", "linux/arm64/v8"]  # each platform image, not the index
-        assert push["scan"]["counts"] == {"LOW": 2}  # the sample advisory, in both images
-        # the sandbox provisioned GamePulse's CloudFormation resources, and both environments
-        # verify with this image: staging runs on amd64, production on arm64
-        assert re.match(r"\d+ resources of gamepulse.yaml", data["infrastructure"])
-        assert {v["environment"]: v["ok"] for v in data["verify"]} == {
-            "staging": True, "production": True}
-        # the first run deployed this image to both; the same image again changes nothing
-        assert [(d["plan"]["environment"], d["action"]) for d in data["deploy"]] == [
-            ("staging", "unchanged"), ("production", "unchanged")]
-        assert [(s["number"], s["ok"]) for s in data["steps"]] == [
-            (n, True) for n in range(1, 8)]
-    finally:
-        shipyard("sandbox", "down", cwd=tmp_path, env=env)
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
 
 
-# What the registry client reports as it pushes: "blob 3f2a9c1b7d0e pushed (...)", "tag X -> ..."
-REGISTRY_EVENT = re.compile(r"^(blob [0-9a-f]{12} |tag \S+ -> [0-9a-f]{12}$)")
+def _ecr(demo_run):
+    import boto3
+
+    exported = subprocess.run([sys.executable, "-m", "shipyard", "sandbox", "env", "--json"],
+                              cwd=demo_run.checkout, env=demo_run.env, check=True,
+                              capture_output=True, text=True)
+    env = json.loads(exported.stdout)
+    return boto3.client("ecr", region_name=env["AWS_REGION"],
+                        endpoint_url=env["AWS_ENDPOINT_URL"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
 
-def assert_steps_in_order(lines: list[str]) -> None:
-    """Each heading before its step's lines, each step closed before the next, summary last."""
+TITLES = {1: "the environments' resources from infra/gamepulse.yaml",
+          2: "base image gamepulse-base:bookworm",
+          3: "the demo's repository: this checkout's HEAD on develop",
+          4: "push to develop: ", 5: "develop merged to main: ",
+          6: "a second commit on main: "}
+
+
+def assert_steps_in_order(lines: list[str]) -> dict[int, list[str]]:
+    """Each heading before its step's lines, each step closed before the next, the summary
+    last; returns each step's lines."""
     def where(prefix: str) -> int:
         return next(i for i, line in enumerate(lines) if line.startswith(prefix))
 
-    starts = [where(f"== {n}. ") for n in range(1, 8)]
-    ends = [where(f"-- {n}. done in ") for n in range(1, 8)]
+    starts = [where(f"== {n}. {TITLES[n]}") for n in TITLES]
+    ends = [where(f"-- {n}. done in ") for n in TITLES]
     order = [i for pair in zip(starts, ends, strict=True) for i in pair]
     assert order == sorted(order) and ends[-1] < where("== summary"), lines
-    assert lines[starts[0]] == "== 1. the environments' resources from infra/gamepulse.yaml"
-    assert lines[starts[2]] == "== 3. base image gamepulse-base:bookworm"
-    assert lines[starts[3]].startswith("== 4. build, push and scan")
-    registry_lines = [i for i, line in enumerate(lines) if REGISTRY_EVENT.match(line)]
-    assert registry_lines and min(registry_lines) > starts[2]  # none before its step
-    # the base image's blobs in step 3, the service's blobs and tags in step 4
-    assert any(starts[2] < i < ends[2] for i in registry_lines)
-    assert any(starts[3] < i < ends[3] for i in registry_lines)
-    assert all(starts[2] < i < ends[2] or starts[3] < i < ends[3] for i in registry_lines)
-    assert "tag 1.1.0: set" in lines[starts[3]:ends[3]]
-    assert lines[starts[4] + 1:ends[4]] == ["verifying staging", "verifying production",
-                                           "verify staging: 11 checks passed (1 skipped)",
-                                           "verify production: 11 checks passed (1 skipped)"]
-    # staging rolled, production went blue/green through its canary, each health-checked
-    assert lines[starts[5]] == "== 6. deploy staging (rolling)"
-    assert lines[starts[6]] == "== 7. deploy production (blue/green)"
-    staging, production = lines[starts[5]:ends[5]], lines[starts[6]:ends[6]]
-    assert any(line.startswith("deployment ecs-svc/") and "completed: 2/2 running" in line
-               for line in staging), staging
-    assert "traffic: Blue 90%, Green 10%" in production  # the canary's first shift
-    assert "AfterAllowTestTraffic: Succeeded" in production  # GamePulse's smoke-test hook
-    for environment, part in (("staging", staging), ("production", production)):
-        assert any(line.startswith("health check passed") for line in part), part
-        assert re.match(rf"{environment}: runs 1\.1\.0 .* http://127\.0\.0\.1:\d+ serves "
-                        r"1\.1\.0$", part[-1]), part[-1]
-    summary = lines[where("== summary") + 1:]
-    labels = [line.split()[0] for line in summary[:-1]]
-    assert labels == ["infrastructure", "version", "tag", "base", "image", "tags", "scan",
-                      "verify", "staging", "production"], summary
-    assert summary[-4].startswith("verify ") and "staging ok" in summary[-4]
-    assert summary[-1].startswith("the sandbox keeps running")
+    return {n: lines[start + 1:end] for n, start, end in zip(TITLES, starts, ends, strict=True)}
 
 
 def test_help_works_without_a_config_or_repository(tmp_path: Path) -> None:

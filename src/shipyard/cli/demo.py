@@ -1,17 +1,25 @@
-"""`shipyard demo`: run the GamePulse pipeline against the local sandbox."""
+"""`shipyard demo`: run the service's release pipeline (its CI workflow, rehearsed) on the
+local sandbox."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.sandbox import ensure_sandbox, listener_urls, provision_for_demo
+from shipyard.cli.sandbox import (
+    ensure_sandbox,
+    listener_urls,
+    provision_for_demo,
+    sandbox_environment,
+)
 
 # How a provisioned resource came to be, as the summary says it.
 STATES = {"exists": "already there"}
@@ -20,48 +28,44 @@ STATES = {"exists": "already there"}
 @app.command("demo")
 def demo_command(
     ctx: typer.Context,
-    sandbox: Annotated[bool, typer.Option(
-        "--sandbox/--no-sandbox",
-        help="Start (or reuse) the local sandbox and point the pipeline at it; "
-             "--no-sandbox uses the AWS the environment names.")] = True,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Minutes each rehearsed push may take.")] = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the release pipeline for this service, step by step."""
-    from shipyard.adapters.builders import choose_builder
+    """Run the release pipeline for this service on the local sandbox: a push to develop, the
+    merge to main, and a second commit on main, each through the CI workflow's jobs."""
     from shipyard.cli.demo_view import DemoView, print_summary
     from shipyard.usecases.demo import DemoOptions, run_demo
-    from shipyard.usecases.deploy.deploy import enforce as enforce_deployed
-    from shipyard.usecases.verify import enforce
 
     state = session(ctx)
     config = state.config()
     out = Out(as_json)
-    preferred = None if config.build.builder == "auto" else config.build.builder
-    builder = choose_builder(preferred)
     with DemoView(out) as view:
-        provision: Callable[[], str] | None = None
-        if sandbox:
-            view.working("starting the sandbox")
-            sandbox_env = ensure_sandbox(view.out)
-            # boto3 reads endpoints and credentials from the process environment.
-            os.environ.update(sandbox_env)
-            state.env.update(sandbox_env)
-            if config.demo.infrastructure is not None:
-                provision = _provisioning(config.path(config.demo.infrastructure),
-                                          config.demo.infrastructure_parameters, state.env)
-        context = state.context(config, builder=builder, progress=view.progress)
-        result = run_demo(DemoOptions(provision=provision, on_step=view), config, context)
+        view.working("starting the sandbox")
+        sandbox_env, sandbox_dir, started = ensure_sandbox(view.out)
+        # boto3 reads endpoints and credentials from the process environment.
+        os.environ.update(sandbox_env)
+        state.env.update(sandbox_env)
+        provision = None
+        if config.demo.infrastructure is not None:
+            provision = _provisioning(config.path(config.demo.infrastructure),
+                                      config.demo.infrastructure_parameters, state.env)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        run_dir = sandbox_dir / "demo" / "runs" / stamp
+        context = state.context(config, progress=view.progress)
+        result = run_demo(DemoOptions(
+            sandbox_dir=sandbox_dir, run_dir=run_dir, sandbox_env=sandbox_environment,
+            fresh_sandbox=started, provision=provision, on_step=view,
+            timeout=timeout * 60.0), config, context)
+    record = run_dir / "demo.json"
+    record.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     if as_json:
         out.json(result.to_json())
-    else:
-        print_summary(result, out)
-        if sandbox:
-            out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look "
-                     "around, shipyard sandbox down to stop it")
-    for verified in result.verified:
-        enforce(verified)
-    for outcome in result.deployed:
-        enforce_deployed(outcome)
+        return
+    print_summary(result, out)
+    out.line(f"everything this run made: {run_dir} (its record: {record.name})")
+    out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look around, "
+             "shipyard sandbox down to stop it")
 
 
 def _provisioning(template: Path, parameters: dict[str, str],

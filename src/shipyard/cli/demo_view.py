@@ -16,7 +16,6 @@ from typing import Any
 
 from shipyard.cli.app import Out
 from shipyard.cli.progress import PushProgress
-from shipyard.cli.push import print_push
 from shipyard.usecases.demo import (
     DemoResult,
     StepEvent,
@@ -30,30 +29,6 @@ from shipyard.usecases.demo import (
 def _summary_lines(event: StepFinished, out: Out) -> None:
     for label, value in event.summary:
         out.line(f"{label}: {value}")
-
-
-def _push_detail(event: StepFinished, out: Out) -> None:
-    pushed = event.result.push
-    assert pushed is not None
-    for warning in pushed.warnings:
-        out.warn(warning)
-    print_push(pushed, out)
-
-
-def _verify_detail(event: StepFinished, out: Out) -> None:
-    for verified in event.result.verified:
-        failed = [f"{c.name}: {c.detail}" for c in verified.failed]
-        skipped = f" ({len(verified.skipped)} skipped)" if verified.skipped else ""
-        out.line(f"verify {verified.render.environment}: "
-                 + (f"{len(verified.checks) - len(verified.skipped)} checks passed{skipped}"
-                    if not failed else "FAILED: " + "; ".join(failed)))
-
-
-# What a finished step shows beyond its heading; a step not listed shows its summary.
-DETAILS: dict[str, Callable[[StepFinished, Out], None]] = {
-    "push": _push_detail,
-    "verify": _verify_detail,
-}
 
 
 class _LiveOut(Out):
@@ -124,13 +99,16 @@ class DemoView:
             self._open, self._status, self._since = event, event.title, self._clock()
             self._mark(f"== {event.number}. {event.title}", "bold cyan")
         elif isinstance(event, StepNote):
+            if event.kind == "line":  # kept: printed above a terminal's live part
+                self.out.line(event.text)
+                return
             self._status = event.text
-            if not self.out.fancy:
+            if event.kind == "status" and not self.out.fancy:
                 self.out.info(event.text)
         elif isinstance(event, StepFinished):
             self._open, self._status = None, ""
             self.progress.clear()
-            DETAILS.get(event.step, _summary_lines)(event, self.out)
+            _summary_lines(event, self.out)
             verdict = "done" if event.ok else "FAILED"
             self._mark(f"-- {event.number}. {verdict} in {event.seconds:.1f}s",
                        "green" if event.ok else "bold red")

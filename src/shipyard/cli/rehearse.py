@@ -12,12 +12,12 @@ import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
 from shipyard.errors import ShipyardError, UsageError
+from shipyard.usecases.rehearse import MARKS
 
 if TYPE_CHECKING:
-    from shipyard.usecases.rehearse.runner import JobResult, Rehearsal, StepResult
+    from shipyard.usecases.rehearse.runner import JobResult, StepResult
 
 WORKFLOW = Path(".github/workflows/gamepulse-ci-cd.yml")
-MARKS = {"success": "ok  ", "failure": "FAIL", "skipped": "skip", "cancelled": "CANC"}
 
 
 class _Lines:
@@ -91,22 +91,6 @@ def _env_file(path: Path | None, flag: str) -> dict[str, str]:
     return values
 
 
-def _sandbox_env() -> dict[str, str]:
-    """What `shipyard sandbox env` prints: the running sandbox's endpoints, credentials and
-    listener URLs (SHIPYARD_SANDBOX_DIR or the default state folder)."""
-    from shipyard.cli.sandbox import _control
-    from shipyard.errors import SandboxError
-
-    control = _control()
-    directory = control.default_state_dir()
-    state = control.read_state(directory)
-    if state is None:
-        raise SandboxError(f"no sandbox is running (state {directory}); start one with: "
-                           "shipyard sandbox up")
-    return {**control.endpoints_of(state).environment(),
-            **control.listener_environment(directory)}
-
-
 def _prompt(job: str, environment: str) -> bool:
     return bool(typer.confirm(f"job {job} deploys to {environment}, which requires a review; "
                               "approve?", default=False, err=True))
@@ -164,9 +148,10 @@ def rehearse_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Rehearse a workflow run for EVENT: its jobs' steps, locally, against the sandbox."""
+    from shipyard.cli.sandbox import sandbox_environment
     from shipyard.usecases.context import Context
     from shipyard.usecases.rehearse.events import EVENTS, EventOptions, repository_root
-    from shipyard.usecases.rehearse.runner import RehearseOptions, rehearse
+    from shipyard.usecases.rehearse.runner import RehearseOptions, failure_message, rehearse
 
     if event not in EVENTS:
         raise UsageError(f"event {event!r} is not one of {', '.join(EVENTS)}")
@@ -184,7 +169,7 @@ def rehearse_command(
         event=EventOptions(event=event, base=base, pull_request=pull_request, tag=tag,
                            ref=ref, inputs=_pairs(inputs, "--input"),
                            changed_since=changed_since),
-        workdir=workdir.resolve(), view=_Lines(out, show_output), sandbox_env=_sandbox_env,
+        workdir=workdir.resolve(), view=_Lines(out, show_output), sandbox_env=sandbox_environment,
         approve=approve, approver=_prompt if interactive else None,
         protected=tuple(protected or ("production",)),
         secrets=_env_file(secrets, "--secrets"), variables=_env_file(variables, "--vars"),
@@ -208,18 +193,4 @@ def rehearse_command(
                 out.line(f"  {job.id} environment {job.environment}: {job.url}")
         out.line(f"logs, artifacts and summaries: {report.workdir}")
     if report.failed:
-        raise ShipyardError(_failure(report))
-
-
-def _failure(report: Rehearsal) -> str:
-    """The first job that failed and its first failed step: where to look."""
-    for job in report.jobs:
-        if job.result not in ("failure", "cancelled"):
-            continue
-        for step in job.steps:
-            if step.result in ("failure", "cancelled"):
-                log = f"; its log: {step.log}" if step.log else ""
-                return (f"the rehearsal of {report.event} {report.result}: job {job.name}, "
-                        f"step {step.name!r}: {step.note}{log}")
-        return f"the rehearsal of {report.event} {report.result}: job {job.name}: {job.note}"
-    return f"the rehearsal of {report.event} {report.result}"
+        raise ShipyardError(failure_message(report))

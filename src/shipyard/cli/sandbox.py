@@ -120,8 +120,9 @@ def down(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
     out.info(("stopped" if stopped else "no sandbox was running") + f" (state in {directory})")
 
 
-def ensure_sandbox(out: Out) -> dict[str, str]:
-    """Start the sandbox unless it runs (default state folder); returns its environment."""
+def ensure_sandbox(out: Out) -> tuple[dict[str, str], Path, bool]:
+    """Start the sandbox unless it runs (default state folder); returns its environment,
+    its state folder, and whether it was started now."""
     control = _control()
     directory = control.default_state_dir()
     try:
@@ -129,7 +130,20 @@ def ensure_sandbox(out: Out) -> dict[str, str]:
     except control.SandboxError as exc:
         raise SandboxUnavailable(str(exc)) from exc
     out.info(("started" if started else "using") + f" the sandbox (state in {directory})")
-    return endpoints.environment()
+    return endpoints.environment(), Path(directory), bool(started)
+
+
+def sandbox_environment() -> dict[str, str]:
+    """What `shipyard sandbox env` prints: the running sandbox's endpoints, credentials and
+    listener URLs (SHIPYARD_SANDBOX_DIR or the default state folder)."""
+    control = _control()
+    directory = control.default_state_dir()
+    state = control.read_state(directory)
+    if state is None:
+        raise SandboxUnavailable(f"no sandbox is running (state {directory}); start one with: "
+                           "shipyard sandbox up")
+    return {**control.endpoints_of(state).environment(),
+            **control.listener_environment(directory)}
 
 
 @sandbox_app.command("provision")

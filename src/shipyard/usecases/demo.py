@@ -1,56 +1,67 @@
-"""`shipyard demo`: the GamePulse release pipeline, step by step.
+"""`shipyard demo`: the service's release pipeline, as its CI workflow runs it, on the sandbox.
 
-It runs against whatever AWS the environment names; `shipyard demo` on the command line starts
-the local sandbox first. The steps, numbered in the order they run:
+It runs against the sandbox the caller started (`shipyard demo` on the command line does), and
+rehearses the committed GitHub Actions workflow (`shipyard rehearse`) for the events a team's
+release makes, in a repository of the demo's own (`demo_repository`). The steps, numbered in
+the order they run:
 
 1. (when the caller provides it) the environments' resources: the sandbox provisions them
    from the service's CloudFormation template, as a team's infrastructure exists before it
    releases;
-2. the release version and the image tag plan for this checkout;
-3. the base image the Dockerfile builds FROM (built offline by the service's script when
+2. the base image the Dockerfile builds FROM (built offline by the service's script when
    missing, then pushed to its own repository, as a team would mirror it into ECR);
-4. `push --multi-arch --latest --scan`: build for linux/amd64 and linux/arm64, push the index
-   with its tags, and gate on the scan of each platform image;
-5. `verify` each environment with the pushed image: its task definition rendered and checked
-   against ECS's model and every resource it names;
-6. `deploy` each environment in turn with that one image (built once, deployed many): staging
-   by rolling update, production by CodeDeploy blue/green with its canary config, each
-   followed to its verdict and health-checked through its URL; approved as the pipeline's
-   production reviewers would approve it. A failed deploy stops the pipeline there.
+3. the demo's repository: a clone of the checkout's HEAD on `develop`, its `origin` a bare
+   repository that lives with the sandbox;
+4. a push to `develop`: the workflow's test, build (version, multi-arch build, push, scan),
+   staging deploy (rolling), integration (smoke and load tests) and cleanup jobs;
+5. develop merged to `main` (fast-forward: the same commit): its image is promoted to the
+   release version, not rebuilt; staging, then production by CodeDeploy blue/green after the
+   production review (approved, as the environment's reviewers would), health-checked; the
+   integration job's smoke and load tests against production; the release's git tag pushed;
+6. a second commit on `main`: the next version, built once and deployed to both.
 
 Each step is reported as it starts and ends (`StepStarted`, `StepNote`, `StepFinished`) to the
 observer in `DemoOptions`, so a view can show the pipeline while it runs; the use case itself
-never prints.
+never prints. A rehearsal that fails stops the pipeline after its step is reported.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.config import Config
-from shipyard.domain.board import Board
 from shipyard.domain.health_url import expand_url
-from shipyard.errors import BuildError
+from shipyard.errors import BuildError, ShipyardError
+from shipyard.usecases import demo_repository
+from shipyard.usecases.ci_github import default_workflow_path
 from shipyard.usecases.context import Context
-from shipyard.usecases.deploy.deploy import DeployOptions, DeployOutcome, deploy
-from shipyard.usecases.push import PushOptions, PushResult, new_repository, push
-from shipyard.usecases.scan import ScanResult, enforce_gate
-from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
+from shipyard.usecases.push import new_repository
+from shipyard.usecases.rehearse import MARKS
+from shipyard.usecases.rehearse.events import EventOptions
+from shipyard.usecases.rehearse.runner import (
+    JobResult,
+    Rehearsal,
+    RehearseOptions,
+    StepResult,
+    failure_message,
+    rehearse,
+)
 from shipyard.usecases.target import resolve_target
-from shipyard.usecases.verify import VerifyResult, verify_environment
 
 Summary = tuple[tuple[str, str], ...]  # (label, value) lines, in order
+SECOND_COMMIT_LINE = "the second commit on main, made by shipyard demo"
 
 
 @dataclass(frozen=True)
 class StepStarted:
-    """A step begins; `step` names which one ("infrastructure", "version", "base_image",
-    "push", "verify", "deploy_<environment>"), `title` says what it does."""
+    """A step begins; `step` names which one ("infrastructure", "base_image", "repository",
+    "push_develop", "merge_main", "second_main"), `title` says what it does."""
 
     number: int
     step: str
@@ -59,17 +70,19 @@ class StepStarted:
 
 @dataclass(frozen=True)
 class StepNote:
-    """Something a step is doing now that takes a while (a build, say)."""
+    """Something a step is doing now. `kind`: "status" (what it does now: a terminal's live
+    view shows it, a log prints it), "line" (a result worth keeping: printed in both), or
+    "live" (passing output: only a terminal's live view shows it)."""
 
     number: int
     text: str
+    kind: str = "status"
 
 
 @dataclass(frozen=True)
 class StepFinished:
-    """A step ended: `ok` is false when it found a failure it reports (a scan gate, a failed
-    check); `summary` is what it came to; `result` holds everything the steps so far produced,
-    for a view that shows the step's detail."""
+    """A step ended: `ok` is false when it found a failure it reports (a job that failed);
+    `summary` is what it came to; `result` holds everything the steps so far produced."""
 
     number: int
     step: str
@@ -91,12 +104,20 @@ def ignore_steps(event: StepEvent) -> None:
 class DemoOptions:
     """What the caller adds to the pipeline.
 
-    `provision` makes the environments' resources exist and says in one line what it did
-    (the CLI passes the sandbox's provisioning; with real AWS they exist already).
+    `sandbox_dir` is the running sandbox's state folder (the demo's origin lives there),
+    `fresh_sandbox` says it was just started (so an origin left from an earlier one is
+    dropped), `sandbox_env` gives its endpoints, credentials and listener URLs to the
+    rehearsed jobs, `provision` makes the environments' resources exist and says in one line
+    what it did, and `run_dir` is the new folder this run keeps its clone and rehearsals in.
     """
 
+    sandbox_dir: Path
+    run_dir: Path
+    sandbox_env: Callable[[], Mapping[str, str]]
+    fresh_sandbox: bool = False
     provision: Callable[[], str] | None = None
     on_step: Callable[[StepEvent], None] = ignore_steps
+    timeout: float = 3600.0  # seconds, each rehearsal
 
 
 @dataclass(frozen=True)
@@ -109,26 +130,52 @@ class StepRecord:
     summary: Summary
 
 
+@dataclass(frozen=True)
+class Release:
+    """What one rehearsed push released: the build job's outputs and where it went."""
+
+    event: str
+    commit: str
+    version: str
+    image: str
+    digest: str
+    promoted: bool  # the build job tagged an image built before, instead of building
+    environments: dict[str, str]  # deployed environment -> its URL
+    loadtest: dict[str, Any] | None  # the integration job's load-test summary.json
+    reports: dict[str, str]  # name -> path: the load test's reports and plot, the smoke's
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "commit": self.commit, "version": self.version,
+                "image": self.image, "digest": self.digest, "promoted": self.promoted,
+                "environments": self.environments, "loadtest": self.loadtest,
+                "reports": self.reports}
+
+
 @dataclass
 class DemoResult:
     """What each pipeline step produced."""
 
-    tags: TagsResult | None = None
     infrastructure: str | None = None
     base_image: str | None = None
-    push: PushResult | None = None
-    verified: list[VerifyResult] = field(default_factory=list)
-    deployed: list[DeployOutcome] = field(default_factory=list)
+    repository: demo_repository.DemoRepository | None = None
+    rehearsals: list[Rehearsal] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    run_dir: Path | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed or not r.triggered for r in self.rehearsals)
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.tags.version.to_json() if self.tags else None,
-                "tag_plan": self.tags.to_json() if self.tags else None,
-                "infrastructure": self.infrastructure,
-                "base_image": self.base_image,
-                "push": self.push.to_json() if self.push else None,
-                "verify": [v.to_json() for v in self.verified],
-                "deploy": [d.to_json() for d in self.deployed],
+        repo = self.repository
+        return {"infrastructure": self.infrastructure, "base_image": self.base_image,
+                "run_dir": str(self.run_dir) if self.run_dir else None,
+                "repository": None if repo is None else {
+                    "clone": str(repo.root), "origin": str(repo.origin), "head": repo.head,
+                    "merged": repo.merged, "dirty": repo.dirty},
+                "releases": [r.to_json() for r in self.releases],
+                "rehearsals": [r.to_json() for r in self.rehearsals],
                 "steps": [{"number": s.number, "title": s.title, "ok": s.ok,
                            "summary": dict(s.summary)} for s in self.steps]}
 
@@ -145,8 +192,8 @@ class _Steps:
         self._since = self._clock()
         self._observe(StepStarted(self._number, step, title))
 
-    def note(self, text: str) -> None:
-        self._observe(StepNote(self._number, text))
+    def note(self, text: str, kind: str = "status") -> None:
+        self._observe(StepNote(self._number, text, kind))
 
     def finish(self, *summary: tuple[str, str], ok: bool = True) -> None:
         self._result.steps.append(StepRecord(self._number, self._title, ok, summary))
@@ -154,120 +201,203 @@ class _Steps:
                                    self._clock() - self._since, summary, self._result))
 
 
-def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
-    """Run the pipeline's steps in order; the first error stops it with its own error.
+class _JobLines:
+    """A rehearsal's progress as the step's notes: each job as it starts, each of its steps
+    as it ends (kept), what a step prints (passing), a failed step's last lines (kept)."""
 
-    A failed scan gate raises after its step is reported; failed verifications are returned
-    (every environment is checked) for the caller to show and then enforce.
-    """
-    result = DemoResult()
+    def __init__(self, steps: _Steps) -> None:
+        self._steps = steps
+
+    def job_started(self, name: str) -> None:
+        self._steps.note(f"job {name}")
+
+    def step_started(self, job: str, step: str) -> None:
+        self._steps.note(f"{job}: {step}", "live")
+
+    def step_output(self, job: str, line: str) -> None:
+        self._steps.note(f"{job}: {line[:160]}", "live")
+
+    def step_finished(self, job: str, step: StepResult) -> None:
+        note = f"  ({step.note})" if step.note else ""
+        self._steps.note(f"  {MARKS.get(step.result, step.result)} {step.name} "
+                         f"[{step.seconds:.1f}s]{note}", "line")
+        if step.result == "failure":
+            for line in step.tail[-10:]:
+                self._steps.note(f"    | {line}", "line")
+            if step.log:
+                self._steps.note(f"    log: {step.log}", "line")
+
+    def job_finished(self, job: JobResult) -> None:
+        note = f"  ({job.note})" if job.note else ""
+        self._steps.note(f"{MARKS.get(job.result, job.result)} job {job.name} "
+                         f"[{job.seconds:.1f}s]{note}", "line")
+
+
+def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
+    """Run the pipeline's steps in order; the first error stops it with its own error, a
+    rehearsal that fails stops it with a ShipyardError naming the job and step."""
+    result = DemoResult(run_dir=options.run_dir)
     steps = _Steps(options, ctx, result)
+    # Read first: the checkout and its workflow exist before anything is written.
+    checkout = demo_repository.checkout_root(config.project_dir)
+    service_folder = config.project_dir.resolve().relative_to(checkout.resolve())
+    workflow = default_workflow_path(config)
+    if not (checkout / workflow).is_file():
+        raise ShipyardError(f"the demo rehearses the workflow {workflow}, which is not in "
+                            f"{checkout}; write it with shipyard ci github, and commit it")
     if options.provision is not None:
         steps.start("infrastructure", "the environments' resources from "
                     f"{config.demo.infrastructure or 'the service template'}")
         result.infrastructure = options.provision()
         steps.finish(("infrastructure", result.infrastructure))
 
-    steps.start("version", "version and tag plan")
-    result.tags = plan_image_tags(TagsOptions(), config, ctx.git, ctx.actions)
-    decision = result.tags.version.decision
-    steps.finish(("version", f"{decision.version} ({decision.source}: {decision.reason})"),
-                 ("tag plan", ", ".join(result.tags.plan.tags)))
-
     if config.demo.base_image_layout is not None:
         demo = config.demo
         steps.start("base_image", f"base image {demo.base_image_repository}:"
                     f"{demo.base_image_tag}")
         result.base_image = publish_base_image(config, ctx, note=steps.note)
-        ctx = ctx.with_env({**ctx.env, demo.base_image_env: result.base_image})
         steps.finish(("base image", result.base_image))
 
-    options_push = PushOptions(multi_arch=True, latest=True, scan=True)
-    platforms = ", ".join(config.build.multi_arch_platforms)
-    steps.start("push", f"build, push and scan ({platforms}; latest)")
-    steps.note(f"building {platforms}, then pushing and scanning")
-    result.push = pushed = push(options_push, config, ctx)
-    assert pushed.scan is not None  # scan=True above
-    steps.finish(("image", pushed.image or "(none)"), ("tags", _tags_done(pushed)),
-                 ("scan", _scan_line(pushed.scan)), ok=pushed.scan.decision.passed)
-    enforce_gate(pushed.scan)
+    steps.start("repository", "the demo's repository: this checkout's HEAD on develop")
+    origin = options.sandbox_dir / "demo" / "local" / f"{config.service.name}.git"
+    repo = demo_repository.prepare(checkout, origin, options.run_dir / "repo",
+                                   fresh=options.fresh_sandbox)
+    result.repository = repo
+    lines = [("repository", f"{repo.root} (develop at {repo.develop_sha()[:7]}, from "
+                            f"{repo.head[:7]}); origin {repo.origin}")]
+    if repo.merged:
+        lines.append(("merged", f"the sandbox's earlier demo releases (main at "
+                                f"{repo.merged[:7]}), so versions go on from them"))
+    if repo.dirty:
+        lines.append(("note", "the checkout has uncommitted changes, which the demo leaves "
+                              "out: it releases commits"))
+    steps.finish(*lines)
 
-    steps.start("verify", "verify each environment with this image "
-                f"({', '.join(config.environments)})")
-    for name in config.environments:
-        steps.note(f"verifying {name}")
-        result.verified.append(verify_environment(name, pushed.image, config, ctx))
-    steps.finish(("verify", ", ".join(_verify_line(v) for v in result.verified)),
-                 ok=not any(v.failed for v in result.verified))
-    if any(v.failed for v in result.verified):
-        return result
-    for name in config.environments:
-        settings = config.environment(name)
-        steps.start(f"deploy_{name}", f"deploy {name} ({settings.deployment.replace('_', '/')})")
-        outcome = deploy(DeployOptions(name, image=pushed.image, yes=True,
-                                       approve_traffic=True), config, ctx, _Notes(steps))
-        result.deployed.append(outcome)
-        steps.finish((name, _deploy_line(outcome, ctx)), ok=not outcome.failed)
-        if outcome.failed:
-            break
+    def rehearsed(step: str, title: str, event: str, *, approve: bool,
+                  ignore_paths: bool) -> bool:
+        steps.start(step, title)
+        number = len(result.rehearsals) + 1
+        demo_repository.clean(repo)  # each job of GitHub's checks out a fresh tree
+        report = rehearse(RehearseOptions(
+            workflow=repo.root / workflow, event=EventOptions(event=event),
+            workdir=options.run_dir / f"{number}-{event}", view=_JobLines(steps),
+            sandbox_env=options.sandbox_env, approve=approve, ignore_paths=ignore_paths,
+            run_timeout=options.timeout), ctx)
+        result.rehearsals.append(report)
+        release = _release(report, _urls(config, options.sandbox_env()))
+        built_as = None
+        if release is not None:
+            built_as = next((r.version for r in result.releases
+                             if r.digest == release.digest and not r.promoted), None)
+            result.releases.append(release)
+        ok = report.triggered and not report.failed
+        steps.finish(*_rehearsal_summary(report, release, built_as), ok=ok)
+        if not ok:
+            raise ShipyardError(failure_message(report))
+        return ok
+
+    # The first push carries the checkout as it is, whatever its last commit changed: the
+    # workflow's paths filter is for the pushes after it.
+    rehearsed("push_develop", "push to develop: test, build, staging, integration, cleanup",
+              "push-develop", approve=False, ignore_paths=True)
+    demo_repository.merge_to_main(repo)
+    rehearsed("merge_main", "develop merged to main: promote, staging, production "
+              "(blue/green, approved), integration, cleanup", "push-main", approve=True,
+              ignore_paths=True)
+    demo_repository.second_commit(repo, service_folder, SECOND_COMMIT_LINE)
+    rehearsed("second_main", "a second commit on main: the next version, through production",
+              "push-main", approve=True, ignore_paths=False)
     return result
 
 
-class _Notes:
-    """A deploy's progress as the demo step's notes (the board is left to `shipyard
-    status`)."""
-
-    def __init__(self, steps: _Steps) -> None:
-        self._steps = steps
-
-    def step(self, text: str) -> None:
-        self._steps.note(text)
-
-    def news(self, line: str) -> None:
-        self._steps.note(line)
-
-    def board(self, snapshot: Board) -> None:
-        pass
-
-    def warn(self, line: str) -> None:
-        self._steps.note(f"warning: {line}")
+def _urls(config: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """Each environment's URL (its health.url, filled in from the sandbox's listeners)."""
+    urls = {}
+    for name in config.environments:
+        health = config.environment(name).health
+        try:
+            urls[name] = expand_url("health.url", health.url, env) if health else ""
+        except ShipyardError:
+            urls[name] = ""
+    return urls
 
 
-def _deploy_line(outcome: DeployOutcome, ctx: Context) -> str:
-    report, plan = outcome.report, outcome.plan
-    if report is None:
-        return f"nothing to deploy: runs {plan.running.rsplit('/', 1)[-1]} already"
-    how = f"{plan.strategy.replace('_', '/')} {report.deployment_id}, {report.duration:g}s"
-    if report.outcome != "succeeded":
-        back = ", rolled back" if report.rolled_back else ""
-        return f"FAILED ({how}): {report.reason}{back}"
-    health = plan.settings.health
-    where = f"; {expand_url('health.url', health.url, ctx.env)} serves " \
-        f"{report.version or 'it'}" if health is not None else ""
-    return f"runs {report.version or report.image} ({how}){where}"
+def _release(report: Rehearsal, urls: Mapping[str, str]) -> Release | None:
+    """The build job's outputs, where its deploy jobs put it, the integration job's
+    reports."""
+    jobs = {job.id: job for job in report.jobs}
+    build = jobs.get("build")
+    if build is None or build.result != "success" or not build.outputs.get("digest"):
+        return None
+    promoted = any(step.outputs.get("promoted") == "true" for step in build.steps)
+    environments = {job.environment: job.url or urls.get(job.environment, "")
+                    for job in report.jobs if job.environment and job.result == "success"}
+    loadtest: dict[str, Any] | None = None
+    reports: dict[str, str] = {}
+    # The artifacts' copies: the clone's own reports are overwritten by the next rehearsal.
+    artifacts = Path(report.workdir or "") / "artifacts"
+    for folder in sorted(artifacts.glob("integration-reports-*")):
+        environment = folder.name.removeprefix("integration-reports-")
+        summary = next(folder.rglob(f"loadtest-{environment}/summary.json"), None)
+        if summary is None:
+            continue
+        data = json.loads(summary.read_text())
+        loadtest = {"environment": environment, "passed": data.get("passed"),
+                    **{k: v for k, v in data.get("figures", {}).items() if k != "endpoints"}}
+        for name, path in (data.get("reports") or {}).items():
+            copy = summary.parent / Path(path).name
+            if name in ("html", "plot", "summary", "stats_csv") and copy.exists():
+                reports[name] = str(copy)
+        for smoke in folder.rglob(f"smoke-{environment}.json"):
+            reports["smoke"] = str(smoke)
+    return Release(report.event, _sha(report),
+                   build.outputs.get("version", ""), build.outputs.get("image", ""),
+                   build.outputs.get("digest", ""), promoted, environments, loadtest,
+                   reports)
 
 
-def _tags_done(pushed: PushResult) -> str:
-    parts = []
-    if pushed.tags_to_set:
-        parts.append(f"set {', '.join(pushed.tags_to_set)}")
-    if pushed.tags_unchanged:
-        parts.append(f"already in place {', '.join(pushed.tags_unchanged)}")
-    return "; ".join(parts) or "none"
+def _sha(report: Rehearsal) -> str:
+    path = Path(report.workdir or "") / "event.json"
+    try:
+        return str(json.loads(path.read_text()).get("after", ""))
+    except (OSError, ValueError):
+        return ""
 
 
-def _scan_line(scan: ScanResult) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in scan.decision.counts.items()) or "no findings"
-    verdict = "passed" if scan.decision.passed else "FAILED"
-    return f"{verdict} at {scan.decision.threshold}: {counts}"
-
-
-def _verify_line(verified: VerifyResult) -> str:
-    name, total = verified.render.environment, len(verified.checks)
-    if verified.failed:
-        return f"{name} FAILED ({len(verified.failed)} of {total} checks)"
-    skipped = f", {len(verified.skipped)} skipped" if verified.skipped else ""
-    return f"{name} ok ({total - len(verified.skipped)} checks{skipped})"
+def _rehearsal_summary(report: Rehearsal, release: Release | None,
+                       built_as: str | None) -> Summary:
+    """The rehearsal's jobs, then what it released; `built_as` is the version a promoted
+    image was built as (the one it reports, as its label and /version say)."""
+    if not report.triggered:
+        return (("rehearsal", f"not triggered: {report.reason}"),)
+    counts = {r: sum(job.result == r for job in report.jobs)
+              for r in ("success", "failure", "skipped", "cancelled")}
+    jobs = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
+    lines = [("jobs", f"{report.result}: {jobs} in {report.seconds:.0f}s; "
+                      f"logs in {report.workdir}")]
+    if release is None:
+        return tuple(lines)
+    how = "built and pushed"
+    if release.promoted:
+        how = "promoted: tags added to the image " + (
+            f"built as {built_as}, which it still reports" if built_as else "built before")
+    lines += [("version", f"{release.version}, {how}"),
+              ("image", release.image or release.digest)]
+    for environment, url in release.environments.items():
+        lines.append((environment, f"runs {release.version}" + (f" at {url}" if url else "")))
+    if release.loadtest is not None:
+        figures = release.loadtest
+        verdict = "passed" if figures.get("passed") else "FAILED"
+        lines.append(("load test", f"{figures['environment']} {verdict}: "
+                                   f"{figures.get('requests', 0)} requests, "
+                                   f"{figures.get('rps', 0):g}/s, p95 "
+                                   f"{figures.get('p95_ms', 0):g} ms, p99 "
+                                   f"{figures.get('p99_ms', 0):g} ms, errors "
+                                   f"{100 * figures.get('error_rate', 0):g}%"))
+    for name in ("html", "plot"):
+        if name in release.reports:
+            lines.append((f"report {name}", release.reports[name]))
+    return tuple(lines)
 
 
 def publish_base_image(config: Config, ctx: Context,

@@ -7,3 +7,6 @@
 - `shell`: a `run:` step's process, its bound, and the files Actions reads after it;
 - `runner`: the jobs in dependency order, the step-to-step wiring, the reports.
 """
+
+# How a job's or step's result is marked in a line of progress (the CLI's and the demo's).
+MARKS = {"success": "ok  ", "failure": "FAIL", "skipped": "skip", "cancelled": "CANC"}

@@ -127,6 +127,22 @@ class Rehearsal:
                 "jobs": [job.to_json() for job in self.jobs]}
 
 
+def failure_message(report: Rehearsal) -> str:
+    """Where to look: the first job that failed and its first failed step."""
+    if not report.triggered:
+        return f"the rehearsal of {report.event} was not triggered: {report.reason}"
+    for job in report.jobs:
+        if job.result not in ("failure", "cancelled"):
+            continue
+        for step in job.steps:
+            if step.result in ("failure", "cancelled"):
+                log = f"; its log: {step.log}" if step.log else ""
+                return (f"the rehearsal of {report.event} {report.result}: job {job.name}, "
+                        f"step {step.name!r}: {step.note}{log}")
+        return f"the rehearsal of {report.event} {report.result}: job {job.name}: {job.note}"
+    return f"the rehearsal of {report.event} {report.result}"
+
+
 @dataclass(frozen=True)
 class RehearseOptions:
     workflow: Path

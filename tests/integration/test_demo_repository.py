@@ -88,3 +88,20 @@ def test_outside_a_repository_is_a_git_error(tmp_path: Path) -> None:
 
     with pytest.raises(GitError, match="rev-parse"):
         demo_repository.checkout_root(tmp_path)
+
+
+def test_head_s_layouts_are_copied_to_the_checkout_only_when_develop_is_head(
+        tmp_path: Path, checkout: Path) -> None:
+    repo, _, _ = release(tmp_path, checkout, "one", fresh=True)
+    layout = repo.root / "svc" / ".shipyard/oci/1.0.1-develop.1-abcdef12"
+    (layout / "blobs").mkdir(parents=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout.parent / "not-a-layout").mkdir()
+    copied = demo_repository.export_layouts(repo, Path("svc"), Path(".shipyard/oci"), checkout)
+    assert copied == [checkout / "svc/.shipyard/oci/1.0.1-develop.1-abcdef12"]
+    assert (copied[0] / "oci-layout").is_file()
+    git(checkout, "commit", "-q", "--allow-empty", "-m", "next")
+    merged, _, _ = release(tmp_path, checkout, "two", fresh=False)
+    assert merged.merged is not None
+    assert demo_repository.export_layouts(merged, Path("svc"), Path(".shipyard/oci"),
+                                          tmp_path / "elsewhere") == []

@@ -1,10 +1,12 @@
 """How `shipyard demo` shows its steps while they run.
 
-On a terminal: each step's heading as it starts, under it a live view (a spinner saying what
-the step does now and for how long, the latest blob or tag, a bar per blob being pushed), then
-the step's detail and a closing line. In a log (CI, a pipe) the same text as plain lines, in
-the order things happen: a heading, the lines of its work (blobs, tags), its detail, its
-closing line. Under `--json` it shows nothing.
+On a terminal: each step's heading as it starts, under it the lines worth keeping (each
+rehearsed job and step as it ends) and a live view (a spinner saying what the step does now
+and for how long, with its latest output; the latest blob or tag and a bar per blob being
+pushed), then the step's summary and a closing line. In a log (CI, a pipe) the same text as
+plain lines, in the order things happen: a heading, the lines of its work (what it does now,
+blobs, tags, jobs and steps), its summary, its closing line; passing output is left out.
+Under `--json` it shows nothing.
 """
 
 from __future__ import annotations

@@ -291,7 +291,14 @@ def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
                              if r.digest == release.digest and not r.promoted), None)
             result.releases.append(release)
         ok = report.triggered and not report.failed
-        steps.finish(*_rehearsal_summary(report, release, built_as), ok=ok)
+        summary = _rehearsal_summary(report, release, built_as)
+        if ok and step == "push_develop":
+            # HEAD's image as the build wrote it, where `push --from-oci` in the checkout
+            # looks (its ignored build folder)
+            summary += tuple(("layout", f"{path} (this checkout's HEAD)") for path in
+                             demo_repository.export_layouts(
+                                 repo, service_folder, config.build.output, checkout))
+        steps.finish(*summary, ok=ok)
         if not ok:
             raise ShipyardError(failure_message(report))
         return ok

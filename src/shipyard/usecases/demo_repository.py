@@ -104,6 +104,23 @@ def clean(repo: DemoRepository) -> None:
     _git(repo.root, "clean", "-q", "-f", "-d", "-x", "-e", ".shipyard", "-e", ".build")
 
 
+def export_layouts(repo: DemoRepository, service_folder: Path, output: Path,
+                   checkout: Path) -> list[Path]:
+    """The OCI layouts the clone's build wrote in `output` (build.output, relative to the
+    service folder; ignored by git), copied to the checkout's same folder, so `push
+    --from-oci` there has the image of its HEAD; only when develop is that HEAD (nothing
+    merged in), else they are another commit's image."""
+    if repo.merged is not None or output.is_absolute():
+        return []
+    built = repo.root / service_folder / output
+    target = checkout / service_folder / output
+    copied = []
+    for layout in sorted(p for p in built.glob("*") if (p / "oci-layout").is_file()):
+        shutil.copytree(layout, target / layout.name, dirs_exist_ok=True)
+        copied.append(target / layout.name)
+    return copied
+
+
 def merge_to_main(repo: DemoRepository) -> str:
     """main fast-forwarded to develop (the same commit, so its image is promoted, not
     rebuilt), pushed; returns the commit."""

@@ -158,3 +158,30 @@ def test_verbose_on_a_terminal_shows_lines_as_in_a_log(
         log.setLevel(level)
     assert screen.getvalue() == ""
     assert capsys.readouterr().err.splitlines()[1] == "blob abababababab pushed (2048 bytes)"
+
+
+def test_a_rehearsal_s_kept_lines_print_and_its_passing_output_does_not(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with DemoView(Out()) as view:
+        view(StepStarted(4, "push_develop", "push to develop"))
+        view(StepNote(4, "job build"))  # what it does now: a log prints it (stderr)
+        view(StepNote(4, "build: Step 3/9 : COPY app /app", "live"))  # passing: not in a log
+        view(StepNote(4, "  ok   Version and tags [0.4s]", "line"))  # kept: stdout
+        view(StepFinished(4, "push_develop", "push to develop", True, 2.0, (), DemoResult()))
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["== 4. push to develop",
+                                         "  ok   Version and tags [0.4s]", "-- 4. done in 2.0s"]
+    assert captured.err.splitlines() == ["job build"]
+
+
+def test_a_terminal_keeps_a_rehearsal_s_lines_and_shows_its_output_live() -> None:
+    out, console, screen = _terminal()
+    with DemoView(out, console=console) as view:
+        view(StepStarted(4, "push_develop", "push to develop"))
+        view(StepNote(4, "build: pushing the index", "live"))
+        assert "build: pushing the index" in _wait_for(screen, r"pushing the index")
+        view(StepNote(4, "  ok   Version and tags [0.4s]", "line"))
+        view(StepFinished(4, "push_develop", "push to develop", True, 2.0, (), DemoResult()))
+    text = screen.getvalue()
+    assert text.index("== 4. push to develop") < text.index("  ok   Version and tags [0.4s]") \
+        < text.index("-- 4. done in 2.0s")

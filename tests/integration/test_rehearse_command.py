@@ -246,6 +246,8 @@ def test_a_step_over_its_timeout_is_killed(tmp_path: Path, shipyard) -> None:
     (("push-main", "--input", "environment=production"), "--input is for the dispatch event"),
     (("dispatch", "--input", "environment=qa"), "not one of its choices"),
     (("release",), "pass --tag"),
+    (("dispatch", "--input", "environment"),
+     "--input 'environment' is not KEY=VALUE; write it as --input version=1.2.0"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, shipyard, args: tuple,
                                                    message: str) -> None:

@@ -22,3 +22,17 @@ BumpPart = Annotated[
     typer.Option("--bump", help="Bump this part of the base version: major, minor or patch.",
                  show_default=False),
 ]
+
+
+def key_value_pairs(values: list[str] | None, flag: str, example: str) -> dict[str, str]:
+    """Repeated KEY=VALUE options as a dict; a UsageError naming the flag for one that is
+    not (`example` shows a good one)."""
+    from shipyard.errors import UsageError
+
+    pairs = {}
+    for item in values or ():
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise UsageError(f"{flag} '{item}' is not KEY=VALUE; write it as {flag} {example}")
+        pairs[key] = value
+    return pairs

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
+from shipyard.cli.options import key_value_pairs
 from shipyard.errors import ShipyardError, UsageError
 from shipyard.usecases.rehearse import MARKS
 
@@ -58,17 +59,6 @@ class _Lines:
         note = f"  ({job.note})" if job.note else ""
         self._say(f"{MARKS.get(job.result, job.result)} job {job.name} [{job.seconds:.1f}s]"
                   f"{note}")
-
-
-def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in values or ():
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise UsageError(f"{flag} '{item}' is not KEY=VALUE; write it as {flag} "
-                             "version=1.2.0")
-        pairs[key] = value
-    return pairs
 
 
 def _env_file(path: Path | None, flag: str) -> dict[str, str]:
@@ -167,7 +157,7 @@ def rehearse_command(
     options = RehearseOptions(
         workflow=workflow.resolve(),
         event=EventOptions(event=event, base=base, pull_request=pull_request, tag=tag,
-                           ref=ref, inputs=_pairs(inputs, "--input"),
+                           ref=ref, inputs=key_value_pairs(inputs, "--input", "version=1.2.0"),
                            changed_since=changed_since),
         workdir=workdir.resolve(), view=_Lines(out, show_output), sandbox_env=sandbox_environment,
         approve=approve, approver=_prompt if interactive else None,

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out
+from shipyard.cli.options import key_value_pairs
 from shipyard.errors import SandboxError as SandboxUnavailable
 from shipyard.errors import UsageError
 
@@ -161,13 +162,7 @@ def provision(
 ) -> None:
     """Create a template's resources in the running sandbox, under the template's names."""
     control = _control()
-    parameters = {}
-    for item in parameter or ():
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise UsageError(f"--parameter '{item}' is not KEY=VALUE; write it as "
-                             "--parameter GitHubRepository=acme/gamepulse")
-        parameters[key] = value
+    parameters = key_value_pairs(parameter, "--parameter", "GitHubRepository=acme/gamepulse")
     if not template.is_file():
         raise UsageError(f"template {template} does not exist; pass a CloudFormation file")
     try:

@@ -10,6 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,6 +26,7 @@ def shipyard(*args: str, cwd: Path, env: dict[str, str] | None = None, merged: b
                           text=True, check=False)
 
 
+@pytest.mark.slow
 def test_demo_runs_the_release_pipeline_through_the_workflow(demo_run) -> None:
     """The README's main job: the sandbox, GamePulse's resources and base image, then the CI
     workflow rehearsed for a push to develop, the merge to main and a second commit on main,
@@ -131,3 +134,23 @@ def test_bare_command_prints_help_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Usage" in result.stdout + result.stderr
     assert "error:" not in result.stderr
+
+
+def test_demo_without_its_workflow_or_a_repository_starts_nothing(tmp_path: Path) -> None:
+    """The demo rehearses the committed workflow: without it (or outside a repository) it
+    stops before the sandbox starts, with one line that says what to do."""
+    service = tmp_path / "repo" / "svc"
+    service.mkdir(parents=True)
+    (service / "shipyard.toml").write_text('[service]\nname = "svc"\n')
+    sandbox = tmp_path / "sandbox"
+    outside = shipyard("-C", str(service), "demo", cwd=tmp_path,
+                       env={"SHIPYARD_SANDBOX_DIR": str(sandbox)})
+    assert outside.returncode == 5, outside.stderr  # git: not a repository
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    missing = shipyard("-C", str(service), "demo", cwd=tmp_path,
+                       env={"SHIPYARD_SANDBOX_DIR": str(sandbox)})
+    assert missing.returncode == 3, missing.stderr
+    assert missing.stderr.strip().splitlines() == [
+        "error: the demo rehearses the workflow .github/workflows/svc-ci-cd.yml, which is not "
+        f"in {tmp_path / 'repo'}; write it with shipyard ci github, and commit it"]
+    assert not sandbox.exists()

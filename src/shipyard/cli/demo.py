@@ -20,6 +20,7 @@ from shipyard.cli.sandbox import (
     provision_for_demo,
     sandbox_environment,
 )
+from shipyard.errors import ShipyardError
 
 # How a provisioned resource came to be, as the summary says it.
 STATES = {"exists": "already there"}
@@ -35,10 +36,11 @@ def demo_command(
     """Run the release pipeline for this service on the local sandbox: a push to develop, the
     merge to main, and a second commit on main, each through the CI workflow's jobs."""
     from shipyard.cli.demo_view import DemoView, print_summary
-    from shipyard.usecases.demo import DemoOptions, run_demo
+    from shipyard.usecases.demo import DemoOptions, check_demo, run_demo
 
     state = session(ctx)
     config = state.config()
+    check_demo(config)  # before the sandbox starts
     out = Out(as_json)
     with DemoView(out) as view:
         view.working("starting the sandbox")
@@ -61,11 +63,13 @@ def demo_command(
     record.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     if as_json:
         out.json(result.to_json())
-        return
-    print_summary(result, out)
-    out.line(f"everything this run made: {run_dir} (its record: {record.name})")
-    out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look around, "
-             "shipyard sandbox down to stop it")
+    else:
+        print_summary(result, out)
+        out.line(f"everything this run made: {run_dir} (its record: {record.name})")
+        out.line("the sandbox keeps running: eval \"$(shipyard sandbox env)\" to look around, "
+                 "shipyard sandbox down to stop it")
+    if result.failure:
+        raise ShipyardError(result.failure)
 
 
 def _provisioning(template: Path, parameters: dict[str, str],

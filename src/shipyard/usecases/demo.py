@@ -22,7 +22,8 @@ the order they run:
 
 Each step is reported as it starts and ends (`StepStarted`, `StepNote`, `StepFinished`) to the
 observer in `DemoOptions`, so a view can show the pipeline while it runs; the use case itself
-never prints. A rehearsal that fails stops the pipeline after its step is reported.
+never prints. A rehearsal that fails stops the pipeline after its step is reported, and the
+result says which job and step failed (`failure`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 from shipyard.adapters.oci_layout import OciLayout
 from shipyard.config import Config
 from shipyard.domain.health_url import expand_url
-from shipyard.errors import BuildError, ShipyardError
+from shipyard.errors import BuildError, ConfigError, ShipyardError
 from shipyard.usecases import demo_repository
 from shipyard.usecases.ci_github import default_workflow_path
 from shipyard.usecases.context import Context
@@ -162,10 +163,7 @@ class DemoResult:
     releases: list[Release] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     run_dir: Path | None = None
-
-    @property
-    def failed(self) -> bool:
-        return any(r.failed or not r.triggered for r in self.rehearsals)
+    failure: str | None = None  # the rehearsal that failed, the job and step: where to look
 
     def to_json(self) -> dict[str, Any]:
         repo = self.repository
@@ -174,6 +172,7 @@ class DemoResult:
                 "repository": None if repo is None else {
                     "clone": str(repo.root), "origin": str(repo.origin), "head": repo.head,
                     "merged": repo.merged, "dirty": repo.dirty},
+                "failure": self.failure,
                 "releases": [r.to_json() for r in self.releases],
                 "rehearsals": [r.to_json() for r in self.rehearsals],
                 "steps": [{"number": s.number, "title": s.title, "ok": s.ok,
@@ -233,18 +232,26 @@ class _JobLines:
                          f"[{job.seconds:.1f}s]{note}", "line")
 
 
-def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
-    """Run the pipeline's steps in order; the first error stops it with its own error, a
-    rehearsal that fails stops it with a ShipyardError naming the job and step."""
-    result = DemoResult(run_dir=options.run_dir)
-    steps = _Steps(options, ctx, result)
-    # Read first: the checkout and its workflow exist before anything is written.
+def check_demo(config: Config) -> tuple[Path, Path, str]:
+    """What the demo reads before anything is written (the CLI asks before it starts the
+    sandbox): the checkout's root, the service's folder in it, and the workflow's path, which
+    must be committed there. GitError outside a repository, ConfigError without the
+    workflow."""
     checkout = demo_repository.checkout_root(config.project_dir)
     service_folder = config.project_dir.resolve().relative_to(checkout.resolve())
     workflow = default_workflow_path(config)
     if not (checkout / workflow).is_file():
-        raise ShipyardError(f"the demo rehearses the workflow {workflow}, which is not in "
-                            f"{checkout}; write it with shipyard ci github, and commit it")
+        raise ConfigError(f"the demo rehearses the workflow {workflow}, which is not in "
+                          f"{checkout}; write it with shipyard ci github, and commit it")
+    return checkout, service_folder, workflow
+
+
+def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
+    """Run the pipeline's steps in order; the first error stops it with its own error. A
+    rehearsal that fails stops it after its step, the result's `failure` saying where."""
+    result = DemoResult(run_dir=options.run_dir)
+    steps = _Steps(options, ctx, result)
+    checkout, service_folder, workflow = check_demo(config)
     if options.provision is not None:
         steps.start("infrastructure", "the environments' resources from "
                     f"{config.demo.infrastructure or 'the service template'}")
@@ -300,17 +307,19 @@ def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
                                  repo, service_folder, config.build.output, checkout))
         steps.finish(*summary, ok=ok)
         if not ok:
-            raise ShipyardError(failure_message(report))
+            result.failure = failure_message(report)
         return ok
 
     # The first push carries the checkout as it is, whatever its last commit changed: the
     # workflow's paths filter is for the pushes after it.
-    rehearsed("push_develop", "push to develop: test, build, staging, integration, cleanup",
-              "push-develop", approve=False, ignore_paths=True)
+    if not rehearsed("push_develop", "push to develop: test, build, staging, integration, "
+                     "cleanup", "push-develop", approve=False, ignore_paths=True):
+        return result
     demo_repository.merge_to_main(repo)
-    rehearsed("merge_main", "develop merged to main: promote, staging, production "
-              "(blue/green, approved), integration, cleanup", "push-main", approve=True,
-              ignore_paths=True)
+    if not rehearsed("merge_main", "develop merged to main: promote, staging, production "
+                     "(blue/green, approved), integration, cleanup", "push-main", approve=True,
+                     ignore_paths=True):
+        return result
     demo_repository.second_commit(repo, service_folder, SECOND_COMMIT_LINE)
     rehearsed("second_main", "a second commit on main: the next version, through production",
               "push-main", approve=True, ignore_paths=False)
@@ -391,7 +400,7 @@ def _rehearsal_summary(report: Rehearsal, release: Release | None,
     lines += [("version", f"{release.version}, {how}"),
               ("image", release.image or release.digest)]
     for environment, url in release.environments.items():
-        lines.append((environment, f"runs {release.version}" + (f" at {url}" if url else "")))
+        lines.append((environment, f"deployed {release.version}" + (f", {url}" if url else "")))
     if release.loadtest is not None:
         figures = release.loadtest
         verdict = "passed" if figures.get("passed") else "FAILED"

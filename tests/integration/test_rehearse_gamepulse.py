@@ -113,7 +113,8 @@ def test_a_release_and_a_dispatch_deploy_one_digest(
             "deploy-production": "success", "integration": "success", "cleanup": "success"}
         return next(job for job in report["jobs"] if job["id"] == "build")["outputs"]
 
-    _git(clone, "tag", "-a", "v1.2.0", "-m", "v1.2.0")
+    _git(clone, "tag", "-a", "v1.2.0", "-m", "v1.2.0")  # GitHub makes a release's tag
+    _git(clone, "push", "-q", "origin", "v1.2.0")
     release = rehearse("release", "--approve")
     dispatch = rehearse("dispatch", "--input", "version=1.2.1",
                         "--input", "environment=production", "--approve", staging="skipped")
@@ -128,7 +129,7 @@ def test_a_release_and_a_dispatch_deploy_one_digest(
     image = ecr.describe_images(repositoryName="gamepulse",
                                 imageIds=[{"imageDigest": release["digest"]}])["imageDetails"][0]
     assert {"1.2.0", "1.2", "1.2.1", "latest"} <= set(image["imageTags"])
-    # The release's git tag reached origin (the build job pushes it)
-    assert "refs/tags/v1.2.0" in _git(clone, "ls-remote", "origin")
+    # The dispatch's version got its git tag, pushed to origin by the build job
+    assert "refs/tags/v1.2.1" in _git(clone, "ls-remote", "origin")
     reports = tmp_path / "release/artifacts/integration-reports-production"
     assert any(reports.rglob("*.json")), "the smoke and load-test reports were not kept"

@@ -518,6 +518,27 @@ class ServiceSettings(_Model):
     repository: str = "gamepulse"
 
 
+class CleanupSettings(_Model):
+    """[cleanup]: which of the repository's images `shipyard cleanup` may delete. Whatever it
+    says, an image in use, a kept index's children and a kept image's signatures and SBOMs
+    stay (see the README's `shipyard cleanup`)."""
+
+    keep_releases: int = Field(default=10, ge=1, le=10000, strict=True, description=(
+        "Stable releases (an X.Y.Z tag) kept, the newest by version."))
+    prerelease_days: int = Field(default=14, ge=0, le=3650, strict=True, description=(
+        "Prereleases pushed longer ago than this may go."))
+    prereleases_per_branch: int = Field(default=5, ge=0, le=10000, strict=True, description=(
+        "Prereleases kept per branch (develop, pr-42, ...), the newest pushed."))
+    keep_tags: list[str] = Field(default_factory=lambda: ["latest"], description=(
+        "Glob patterns: an image with a tag that matches one is kept."))
+    untagged_hours: int = Field(default=24, ge=1, le=87600, strict=True, description=(
+        "Untagged images pushed longer ago than this may go (a push may still be under "
+        "way before)."))
+    clusters: list[str] = Field(default_factory=list, description=(
+        "The clusters whose services' and task sets' images are in use (default: the "
+        "environments' clusters)."))
+
+
 class Config(_Model):
     """The whole of shipyard.toml, with `project_dir` and resolved paths added on load."""
 
@@ -534,6 +555,7 @@ class Config(_Model):
     loadtest: LoadTestSettings = Field(default_factory=LoadTestSettings)
     ci: CiSettings = Field(default_factory=CiSettings)
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
+    cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None

@@ -19,6 +19,11 @@ from shipyard.redaction import register_secret
 # Every version, prerelease, sha- and date tag: immutable in a MUTABLE_WITH_EXCLUSION repository.
 VERSION_TAG_FILTERS = ("*.*.*", "*-*")
 BATCH_DELETE_LIMIT = 100  # BatchDeleteImage takes at most 100 image ids per call
+BATCH_GET_LIMIT = 100  # and so does BatchGetImage
+MANIFEST_TYPES = ("application/vnd.oci.image.index.v1+json",
+                  "application/vnd.oci.image.manifest.v1+json",
+                  "application/vnd.docker.distribution.manifest.list.v2+json",
+                  "application/vnd.docker.distribution.manifest.v2+json")
 
 
 @dataclass(frozen=True)
@@ -132,17 +137,41 @@ class Ecr:
         return {d["imageDigest"]: list(d.get("imageTags") or [])
                 for d in (found or {}).get("imageDetails", [])}
 
+    def images(self, repository: str, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Every image's DescribeImages detail (a page each 1000), at most `limit`."""
+        found: list[dict[str, Any]] = []
+        token = ""
+        for _ in range(max(1, -(-limit // 1000))):  # bounded: one page per 1000 wanted
+            with translated("ecr:DescribeImages"):
+                page = self.client.describe_images(
+                    repositoryName=repository, maxResults=1000,
+                    **({"nextToken": token} if token else {}))
+            found += page.get("imageDetails", [])
+            token = page.get("nextToken", "")
+            if not token or len(found) >= limit:
+                break
+        return found[:limit]
+
+    def manifests(self, repository: str, digests: Iterable[str]) -> dict[str, str]:
+        """Each image's manifest text by digest, from BatchGetImage, 100 at a time (an image
+        gone meanwhile is left out)."""
+        ids = [{"imageDigest": d} for d in dict.fromkeys(digests)]
+        texts: dict[str, str] = {}
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            with translated("ecr:BatchGetImage"):
+                response = self.client.batch_get_image(
+                    repositoryName=repository, imageIds=ids[start:start + BATCH_GET_LIMIT],
+                    acceptedMediaTypes=list(MANIFEST_TYPES))
+            for image in response.get("images", []):
+                texts[image["imageId"]["imageDigest"]] = image["imageManifest"]
+        return texts
+
     def image_manifest(self, repository: str, digest: str) -> tuple[str, str]:
         """The manifest text and media type of an image, from BatchGetImage."""
         with translated("ecr:BatchGetImage"):
             response = self.client.batch_get_image(
                 repositoryName=repository, imageIds=[{"imageDigest": digest}],
-                acceptedMediaTypes=[
-                    "application/vnd.oci.image.index.v1+json",
-                    "application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.docker.distribution.manifest.list.v2+json",
-                    "application/vnd.docker.distribution.manifest.v2+json",
-                ])
+                acceptedMediaTypes=list(MANIFEST_TYPES))
         images = response.get("images", [])
         if not images:
             reason = (response.get("failures") or [{}])[0].get("failureReason", "not found")

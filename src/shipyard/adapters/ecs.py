@@ -27,6 +27,27 @@ class Ecs:
         services = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
         return services[0] if services else None
 
+    def services(self, cluster: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every service of the cluster (ListServices, then DescribeServices ten at a time),
+        INACTIVE ones left out; at most `limit`. Empty when the cluster does not exist."""
+        arns: list[str] = []
+        token = ""
+        for _ in range(max(1, -(-limit // 100))):  # bounded: one page per 100 wanted
+            with translated("ecs:ListServices"):
+                page = self.client.list_services(cluster=cluster, maxResults=100,
+                                                 **({"nextToken": token} if token else {}))
+            arns += page.get("serviceArns", [])
+            token = page.get("nextToken", "")
+            if not token or len(arns) >= limit:
+                break
+        found: list[dict[str, Any]] = []
+        for start in range(0, min(len(arns), limit), 10):
+            with translated("ecs:DescribeServices"):
+                response = self.client.describe_services(cluster=cluster,
+                                                         services=arns[start:start + 10])
+            found += [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+        return found
+
     def task_definition(self, arn: str) -> dict[str, Any]:
         """A registered task definition, with its tags."""
         with translated("ecs:DescribeTaskDefinition"):

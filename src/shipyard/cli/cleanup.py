@@ -1,0 +1,85 @@
+"""`shipyard cleanup`: delete the images of the service's repository that [cleanup] lets go,
+never one in use or one a kept image needs; a dry run unless --yes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli.app import JsonFlag, Out, app, session
+from shipyard.cli.options import DryRun
+from shipyard.errors import ShipyardError
+
+
+@app.command("cleanup")
+def cleanup_command(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Delete what the plan says goes (without it: a dry run).")] = False,
+    dry_run: DryRun = False,
+    show_kept: Annotated[bool, typer.Option(
+        "--show-kept", help="List every kept image and the rule that kept it, not only the "
+        "counts.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete the repository's images that [cleanup] in shipyard.toml lets go: old releases
+    and prereleases, old untagged images. An image a service runs or deploys, a kept index's
+    platform images and a kept image's signatures and SBOMs always stay. Without --yes it
+    only shows the plan."""
+    from shipyard.usecases.cleanup import plan_cleanup, run_cleanup
+
+    state = session(ctx)
+    config = state.config()
+    context = state.context(config)
+    plan = plan_cleanup(config, context, now=datetime.now(UTC))
+    result = run_cleanup(plan, context, dry_run=dry_run or not yes)
+    out = Out(as_json)
+    if as_json:
+        out.json(result.to_json())
+    else:
+        for line in cleanup_lines(result, show_kept=show_kept):
+            out.line(line)
+    if result.failures:
+        raise ShipyardError(f"{len(result.failures)} of {len(plan.retention.deleted)} deletes "
+                            f"failed (first: {result.failures[0]['digest']}: "
+                            f"{result.failures[0]['code']} {result.failures[0]['reason']}); "
+                            "run shipyard cleanup again to retry them")
+
+
+def cleanup_lines(result: Any, *, show_kept: bool) -> list[str]:
+    """The plan as a table: what goes and why, what stays and which rule kept it."""
+    plan = result.plan
+    retention = plan.retention
+    deleted, kept = retention.deleted, retention.kept
+    lines = [f"cleanup {plan.target.registry}/{plan.target.repository}: "
+             f"{len(retention.decisions)} images, {len(deleted)} to delete, {len(kept)} kept "
+             f"(in use in {', '.join(plan.clusters) or 'no cluster'}: {len(plan.in_use)})"]
+    rows = [("DELETE", d) for d in deleted]
+    if show_kept:
+        rows += [("KEEP", d) for d in kept]
+    else:
+        rows += [("KEEP", d) for d in kept if d.reason.startswith(("in use", "child of",
+                                                                   "attached to"))]
+    width = max((len(_tags(d)) for _, d in rows), default=0)
+    for verdict, decision in rows:
+        image = decision.image
+        lines.append(f"{verdict:<6}  {image.digest[7:19]}  {_tags(decision):<{width}}  "
+                     f"{image.pushed_at:%Y-%m-%d %H:%M}  {decision.reason}")
+    if not show_kept and len(kept) > sum(1 for v, _ in rows if v == "KEEP"):
+        lines.append("(kept by the rules alone: not listed; --show-kept lists them)")
+    if result.dry_run:
+        lines.append("dry run: nothing deleted" + ("" if not deleted else
+                                                  "; run with --yes to delete"))
+    else:
+        lines.append(f"deleted {len(result.deleted)} images in {result.calls} "
+                     "BatchDeleteImage calls" + (f"; {len(result.failures)} failed"
+                                                 if result.failures else ""))
+    return lines
+
+
+def _tags(decision: Any) -> str:
+    tags = decision.image.tags
+    text = ", ".join(tags[:3]) + (f" +{len(tags) - 3}" if len(tags) > 3 else "")
+    return text or "(untagged)"

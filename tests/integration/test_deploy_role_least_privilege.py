@@ -64,7 +64,8 @@ world = deploy_world.world  # the deploy tests' world, one for this module
 
 # Allowed though no command here makes the call; each with the reason the role needs it.
 NOT_EXERCISED = {
-    "ecr:BatchDeleteImage": "the pipeline's image cleanup stage (issue 12) deletes old images",
+    "ecr:BatchDeleteImage": "`cleanup --yes` deletes what the policy lets go; GamePulse's "
+                            "policy keeps every image this test pushes",
     "ecr:StartImageScan": "`push --scan` starts a basic scan when ECR has none for an image "
                           "(scan-on-push finished here before the scan was asked for)",
     "ecs:ListTaskDefinitions": "rollback finds the previous revision this way once ECS no "
@@ -79,6 +80,7 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 UNSCOPED = {
     "ecr:GetAuthorizationToken", "ecr:GetRegistryScanningConfiguration",
     "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
+    "ecs:ListServices",  # its cluster is a condition key (ecs:cluster), not a resource
     "cloudwatch:PutMetricData", "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
 }
@@ -306,6 +308,8 @@ def run_pipeline(world: Any, shipyard: Any, recorder: Recorder, images: Path) ->
     run("rollback", "staging", "--no-wait")  # back to the deployment in progress's previous
     run("status", "staging")
     run("status", "production")
+    run("cleanup")  # the plan: images, manifests, what the cluster's services run
+    run("cleanup", "--yes")
 
 
 # --- calls to IAM permissions ---------------------------------------------------------------
@@ -402,7 +406,9 @@ class Translator:
             if p.get("tags"):  # tags on create need TagResource, for this create action
                 yield ("ecs:TagResource", arns("ecs", f"task-definition/{p['family']}:*"),
                        (("ecs:CreateAction", "RegisterTaskDefinition"),))
-        if action in UNSCOPED:
+        if action == "ecs:ListServices":  # no resource-level permissions; the cluster is a
+            yield action, "*", (("ecs:cluster", arns("ecs", f"cluster/{p['cluster']}")),)
+        elif action in UNSCOPED:
             yield action, "*", self._conditions(action, p)
         elif service == "ecr":
             names = p.get("repositoryNames") or [p["repositoryName"]]
@@ -475,7 +481,8 @@ def as_gamepulse(need: Need, world_name: str, renames: dict[str, str]) -> Need:
     resource = need.resource.replace(world_name, "gamepulse")
     for ident, logical_id in renames.items():
         resource = resource.replace(ident, logical_id)
-    return Need(need.action, resource, need.context, need.command)
+    context = tuple((key, value.replace(world_name, "gamepulse")) for key, value in need.context)
+    return Need(need.action, resource, context, need.command)
 
 
 # --- the role's policy ----------------------------------------------------------------------

@@ -421,19 +421,33 @@ shipyard loadtest "$ENVIRONMENT" --reports-dir "{REPORTS}/loadtest-$ENVIRONMENT"
                          "path": self.at(REPORTS) + "/", "if-no-files-found": "warn"})
 
     def cleanup_job(self) -> None:
+        pushed = "github.event_name != 'pull_request' && needs.build.result == 'success'"
         self.job("cleanup", """
-# The run summary, whatever happened before. Image cleanup (`shipyard cleanup`) comes with
-# issue 12; until then this job writes the summary only.""",
+# Image cleanup after a run that pushed: `shipyard cleanup --yes` deletes what [cleanup] in
+# shipyard.toml lets go, never an image a service runs or deploys, a kept index's platform
+# images or a kept image's signatures; its table goes to the summary. Then the run summary,
+# whatever happened before.""",
                  needs="[test, build, deploy-staging, deploy-production, integration]",
-                 condition="${{ always() }}", minutes=5, permissions={},
+                 condition="${{ always() }}", minutes=10,
+                 permissions={"contents": "read", "id-token": "write"},
                  env={"VERSION": "${{ needs.build.outputs.version }}",
                       "IMAGE": "${{ needs.build.outputs.image }}",
                       "TEST": "${{ needs.test.result }}",
                       "BUILD": "${{ needs.build.result }}",
                       "STAGING": "${{ needs.deploy-staging.result }}",
                       "PRODUCTION": "${{ needs.deploy-production.result }}",
-                      "INTEGRATION": "${{ needs.integration.result }}"},
-                 project_steps=False)
+                      "INTEGRATION": "${{ needs.integration.result }}"})
+        self.setup()
+        self.aws(condition=pushed)
+        self.run("Image cleanup", """
+{
+  echo "### Image cleanup"
+  echo
+  echo '```'
+  shipyard cleanup --yes
+  echo '```'
+} >> "$GITHUB_STEP_SUMMARY"
+""", step_id="cleanup", condition=pushed)
         self.run("Run summary", f"""
 {{
   echo "### {self.service}: $GITHUB_EVENT_NAME on $GITHUB_REF_NAME"
@@ -447,7 +461,5 @@ shipyard loadtest "$ENVIRONMENT" --reports-dir "{REPORTS}/loadtest-$ENVIRONMENT"
   echo "| integration | $INTEGRATION |"
   echo
   echo "version: ${{VERSION:-none}}; image: ${{IMAGE:-none}}"
-  echo
-  echo "Image cleanup is not automated yet: it comes with shipyard cleanup (issue 12)."
 }} >> "$GITHUB_STEP_SUMMARY"
-""")
+""", condition="${{ !cancelled() }}")

@@ -59,9 +59,10 @@ def test_least_permissions_and_a_timeout_on_every_job() -> None:
         assert "permissions" in job, name
     writers = [n for n, j in w["jobs"].items() if j["permissions"].get("contents") == "write"]
     assert writers == ["build"]  # the job that pushes the release's git tag
-    assert w["jobs"]["cleanup"]["permissions"] == {}
+    # cleanup deletes images through the deploy role (OIDC), and reads nothing else
+    assert w["jobs"]["cleanup"]["permissions"] == {"contents": "read", "id-token": "write"}
     oidc = [n for n, j in w["jobs"].items() if j["permissions"].get("id-token") == "write"]
-    assert oidc == ["build", "deploy-staging", "deploy-production", "integration"]
+    assert oidc == ["build", "deploy-staging", "deploy-production", "integration", "cleanup"]
 
 
 def test_deploys_queue_per_environment_and_are_never_cancelled() -> None:
@@ -97,7 +98,7 @@ def test_aws_through_oidc_with_the_configured_role_variable() -> None:
     jobs = workflow(role_variable="DEPLOY_ROLE")["jobs"]
     aws = [s for j in jobs.values() for s in j["steps"]
            if "configure-aws-credentials" in s.get("uses", "")]
-    assert len(aws) == 4
+    assert len(aws) == 5  # build, both deploys, integration, cleanup
     for step in aws:
         assert step["with"] == {"role-to-assume": "${{ vars.DEPLOY_ROLE }}",
                                 "aws-region": "eu-west-1"}

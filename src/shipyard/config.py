@@ -537,6 +537,9 @@ class CleanupSettings(_Model):
     clusters: list[str] = Field(default_factory=list, description=(
         "The clusters whose services' and task sets' images are in use (default: the "
         "environments' clusters)."))
+    keep_task_definitions: int = Field(default=10, ge=1, le=10000, strict=True, description=(
+        "Task-definition revisions kept per family by `cleanup --task-definitions`, the "
+        "newest."))
 
 
 class Config(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from shipyard.adapters.aws import Aws, translated
@@ -58,15 +59,17 @@ class Ecs:
             definition["tags"] = response["tags"]
         return definition
 
-    def task_definition_arns(self, family: str, limit: int = 100) -> list[str]:
-        """The ACTIVE revisions of `family`, newest first; at most `limit` (a page each 100).
-        Deregistered (INACTIVE) revisions are left out: a service cannot be pointed at one."""
+    def task_definition_arns(self, family: str, limit: int = 100,
+                             status: str = "ACTIVE") -> list[str]:
+        """The revisions of `family` in `status`, newest first; at most `limit` (a page each
+        100). By default the ACTIVE ones: a service cannot be pointed at a deregistered
+        (INACTIVE) one."""
         arns: list[str] = []
         token = ""
         for _ in range(max(1, -(-limit // 100))):  # bounded: one page per 100 wanted
             with translated("ecs:ListTaskDefinitions"):
                 page = self.client.list_task_definitions(
-                    familyPrefix=family, status="ACTIVE", sort="DESC",
+                    familyPrefix=family, status=status, sort="DESC",
                     maxResults=min(100, limit), **({"nextToken": token} if token else {}))
             # familyPrefix is a prefix on some endpoints: keep this family's revisions only.
             arns += [arn for arn in page.get("taskDefinitionArns", [])
@@ -89,6 +92,18 @@ class Ecs:
         with translated("ecs:DescribeTasks"):
             tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
         return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
+
+    def deregister_task_definition(self, arn: str) -> None:
+        """DeregisterTaskDefinition: the revision becomes INACTIVE (running tasks go on)."""
+        with translated("ecs:DeregisterTaskDefinition"):
+            self.client.deregister_task_definition(taskDefinition=arn)
+
+    def delete_task_definitions(self, arns: list[str]) -> Iterator[dict[str, Any]]:
+        """DeleteTaskDefinitions, 10 INACTIVE revisions a call; yields each response."""
+        for start in range(0, len(arns), 10):
+            with translated("ecs:DeleteTaskDefinitions"):
+                yield self.client.delete_task_definitions(
+                    taskDefinitions=arns[start:start + 10])
 
     def register_task_definition(self, definition: dict[str, Any]) -> str:
         """Register a rendered task definition; its ARN (family:revision)."""

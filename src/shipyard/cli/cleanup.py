@@ -22,6 +22,9 @@ def cleanup_command(
     show_kept: Annotated[bool, typer.Option(
         "--show-kept", help="List every kept image and the rule that kept it, not only the "
         "counts.")] = False,
+    task_definitions: Annotated[bool, typer.Option(
+        "--task-definitions", help="Clean the services' task-definition revisions instead: "
+        "beyond the newest [cleanup] keep_task_definitions, never one in use.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Delete the repository's images that [cleanup] in shipyard.toml lets go: old releases
@@ -33,9 +36,12 @@ def cleanup_command(
     state = session(ctx)
     config = state.config()
     context = state.context(config)
+    out = Out(as_json)
+    if task_definitions:
+        _revisions(config, context, out, dry_run=dry_run or not yes, show_kept=show_kept)
+        return
     plan = plan_cleanup(config, context, now=datetime.now(UTC))
     result = run_cleanup(plan, context, dry_run=dry_run or not yes)
-    out = Out(as_json)
     if as_json:
         out.json(result.to_json())
     else:
@@ -83,3 +89,42 @@ def _tags(decision: Any) -> str:
     tags = decision.image.tags
     text = ", ".join(tags[:3]) + (f" +{len(tags) - 3}" if len(tags) > 3 else "")
     return text or "(untagged)"
+
+
+def _revisions(config: Any, context: Any, out: Out, *, dry_run: bool, show_kept: bool) -> None:
+    from shipyard.usecases.cleanup_revisions import plan_revision_cleanup, run_revision_cleanup
+
+    result = run_revision_cleanup(plan_revision_cleanup(config, context), context,
+                                  dry_run=dry_run)
+    if out.as_json:
+        out.json(result.to_json())
+    else:
+        for line in revision_lines(result, show_kept=show_kept):
+            out.line(line)
+    if result.failures:
+        first = result.failures[0]
+        raise ShipyardError(f"{len(result.failures)} task definitions were not deleted "
+                            f"(first: {first['arn']}: {first['reason']}); run shipyard "
+                            "cleanup --task-definitions again to retry them")
+
+
+def revision_lines(result: Any, *, show_kept: bool) -> list[str]:
+    plan = result.plan
+    going = plan.deleted
+    lines = [f"cleanup task definitions of {', '.join(plan.families) or 'no running service'}"
+             f": {len(plan.decisions)} revisions, {len(going)} to delete, "
+             f"{len(plan.decisions) - len(going)} kept (the newest {plan.keep} per family, "
+             "and those in use)"]
+    rows = [d for d in plan.decisions if d.delete or show_kept or d.reason.startswith("in use")]
+    width = max((len(d.arn.rsplit("/", 1)[-1]) for d in rows), default=0)
+    for decision in rows:
+        name = decision.arn.rsplit("/", 1)[-1]
+        lines.append(f"{'DELETE' if decision.delete else 'KEEP':<6}  {name:<{width}}  "
+                     f"{decision.status:<8}  {decision.reason}")
+    if result.dry_run:
+        lines.append("dry run: nothing deregistered or deleted" + (
+            "; run with --yes to do it" if going else ""))
+    else:
+        lines.append(f"deregistered {len(result.deregistered)}, deleted {len(result.deleted)}"
+                     + (f"; {len(result.failures)} failed" if result.failures else ""))
+    return lines

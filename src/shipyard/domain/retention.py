@@ -195,3 +195,33 @@ def _protect(stored: Mapping[str, StoredImage], verdict: dict[str, tuple[bool, s
 def _age(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f}h" if hours < 48 else f"{hours / 24:.0f}d"
+
+
+@dataclass(frozen=True)
+class RevisionDecision:
+    arn: str
+    status: str  # ACTIVE or INACTIVE
+    delete: bool
+    reason: str
+
+
+def plan_revisions(revisions: Iterable[tuple[str, str]], keep: int, *,
+                   in_use: Mapping[str, str]) -> list[RevisionDecision]:
+    """Task-definition revisions (arn, status) of one family: the newest `keep` by revision
+    number stay, and any revision a service or deployment uses; the others go (an ACTIVE one
+    deregistered first). Newest first."""
+    def number(arn: str) -> int:
+        return int(arn.rsplit(":", 1)[-1])
+
+    decisions = []
+    for rank, (arn, status) in enumerate(sorted(revisions, key=lambda r: number(r[0]),
+                                                reverse=True), 1):
+        if arn in in_use:
+            decisions.append(RevisionDecision(arn, status, False, f"in use: {in_use[arn]}"))
+        elif rank <= keep:
+            decisions.append(RevisionDecision(arn, status, False,
+                                              f"among the newest {keep}"))
+        else:
+            decisions.append(RevisionDecision(arn, status, True,
+                                              f"#{rank}, beyond the newest {keep}"))
+    return decisions

@@ -92,12 +92,18 @@ def plan_cleanup(config: Config, ctx: Context, *, now: datetime) -> CleanupPlan:
     manifests = ecr.manifests(target.repository, read)
     images = [_stored(d, manifests.get(d["imageDigest"])) for d in details]
     tags = {tag: image.digest for image in images for tag in image.tags}
-    clusters = tuple(config.cleanup.clusters) or tuple(dict.fromkeys(
-        config.environment(name).cluster for name in config.environments))
+    clusters = clusters_of(config)
     in_use = images_in_use(ctx, clusters, target, tags)
     policy = policy_of(config)
     return CleanupPlan(target, policy, clusters, in_use,
                        plan_retention(images, policy, in_use=in_use, now=now), len(read))
+
+
+def clusters_of(config: Config) -> tuple[str, ...]:
+    """The clusters whose services keep what they use: [cleanup] clusters, else the
+    environments'."""
+    return tuple(config.cleanup.clusters) or tuple(dict.fromkeys(
+        config.environment(name).cluster for name in config.environments))
 
 
 def _needs_manifest(detail: Mapping[str, Any]) -> bool:
@@ -128,29 +134,35 @@ def _stored(detail: Mapping[str, Any], manifest: str | None) -> StoredImage:
                        children, subject)
 
 
+def definitions_in_use(ctx: Context, clusters: Iterable[str]) -> dict[str, str]:
+    """Task-definition ARN -> where it is used, for every deployment and task set of every
+    service in `clusters` (a CodeDeploy deployment's new revision is its task set)."""
+    found: dict[str, str] = {}
+    for cluster in clusters:
+        for service in ctx.ecs.services(cluster):
+            where = f"service {service.get('serviceName')} in {cluster}"
+            # an INACTIVE deployment was replaced and drained: it runs nothing any more
+            users = [(d.get("taskDefinition", ""), f"deployment {d.get('id', '?')} "
+                      f"({d.get('status', '?')})") for d in service.get("deployments", [])
+                     if d.get("status") != "INACTIVE"]
+            users += [(t.get("taskDefinition", ""), f"task set {t.get('id', '?')} "
+                       f"({t.get('status', '?')})") for t in service.get("taskSets", [])]
+            for arn, how in users:
+                if arn and arn not in found:
+                    found[arn] = f"{where}, {how}"
+    return found
+
+
 def images_in_use(ctx: Context, clusters: Iterable[str], target: Target,
                   tags: Mapping[str, str]) -> dict[str, str]:
     """digest -> where it runs, for every image of `target`'s repository that a service's
     deployment or task set in `clusters` names (by digest, or by a tag of the repository)."""
-    ecs = ctx.ecs
     found: dict[str, str] = {}
-    definitions: dict[str, dict[str, Any]] = {}
-    for cluster in clusters:
-        for service in ecs.services(cluster):
-            users = [(d.get("taskDefinition", ""), f"deployment {d.get('id', '?')} "
-                      f"({d.get('status', '?')})") for d in service.get("deployments", [])]
-            users += [(t.get("taskDefinition", ""), f"task set {t.get('id', '?')} "
-                       f"({t.get('status', '?')})") for t in service.get("taskSets", [])]
-            for arn, how in users:
-                if not arn:
-                    continue
-                if arn not in definitions:
-                    definitions[arn] = ecs.task_definition(arn)
-                for container in definitions[arn].get("containerDefinitions", []):
-                    digest = _digest_of(str(container.get("image", "")), target, tags)
-                    if digest and digest not in found:
-                        found[digest] = (f"service {service.get('serviceName')} in "
-                                         f"{cluster}, {how}, {arn.rsplit('/', 1)[-1]}")
+    for arn, where in definitions_in_use(ctx, clusters).items():
+        for container in ctx.ecs.task_definition(arn).get("containerDefinitions", []):
+            digest = _digest_of(str(container.get("image", "")), target, tags)
+            if digest and digest not in found:
+                found[digest] = f"{where}, {arn.rsplit('/', 1)[-1]}"
     return found
 
 

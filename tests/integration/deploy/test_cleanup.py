@@ -132,3 +132,46 @@ def test_cleanup_deletes_exactly_what_the_policy_lets_go(world, shipyard, tmp_pa
                          now=datetime.now(UTC) + timedelta(days=21))
     assert {d.image.digest for d in later.retention.deleted} == {develop[1], develop[2],
                                                                  leftover}
+
+
+def test_task_definition_revisions_beyond_the_newest_go_never_one_in_use(
+        world, shipyard) -> None:
+    for version in ("2.0.0", "2.1.0", "2.2.0"):
+        world.push(shipyard, version)
+        deployed = world.run(shipyard, "deploy", "staging", "--version", version, "--yes")
+        assert deployed.code == 0, deployed.err
+    ecs = world.client("ecs")
+    family = f"{world.name}-staging"
+    running = world.service("staging")["taskDefinition"]
+    # a newer revision that nothing uses: the newest stays, the one in use stays too
+    definition = ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
+    kept_keys = ("family", "containerDefinitions", "networkMode", "requiresCompatibilities",
+                 "cpu", "memory", "executionRoleArn", "taskRoleArn", "volumes")
+    newest = ecs.register_task_definition(**{k: definition[k] for k in kept_keys
+                                             if definition.get(k)})["taskDefinition"][
+        "taskDefinitionArn"]
+    before = world.task_definitions("staging")
+    older = [arn for arn in before if arn not in (running, newest)]
+    assert len(older) >= 3, before
+    toml = world.repo.project / "shipyard.toml"
+    toml.write_text(toml.read_text() + "keep_task_definitions = 1\n")  # under [cleanup]
+
+    dry = world.run(shipyard, "cleanup", "--task-definitions", "--json")
+    assert dry.code == 0, dry.err
+    plan = dry.json()
+    assert family in plan["families"] and plan["dry_run"] is True
+    assert {d["arn"] for d in plan["delete"]} >= set(older)
+    assert not {d["arn"] for d in plan["delete"]} & {running, newest}
+    reasons = {d["arn"]: d["reason"] for d in plan["keep"]}
+    assert reasons[running].startswith(f"in use: service {family} in {world.name}")
+    assert reasons[newest] == "among the newest 1"
+    assert world.task_definitions("staging") == before  # nothing deregistered
+
+    done = world.run(shipyard, "cleanup", "--task-definitions", "--yes", "--json")
+    assert done.code == 0, done.err
+    result = done.json()
+    assert set(older) <= set(result["deregistered"]) and set(older) <= set(result["deleted"])
+    assert result["failures"] == []
+    assert world.task_definitions("staging") == [running, newest]
+    assert world.service("staging")["taskDefinition"] == running
+    assert world.served_version(8081) == "2.2.0"

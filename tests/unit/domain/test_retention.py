@@ -100,3 +100,15 @@ def test_the_plan_lists_every_image_newest_first() -> None:
     images = [image(1, "1.0.0", hours=3), image(2, hours=1), image(3, "0.9.0", hours=2)]
     plan = plan_retention(images, RetentionPolicy(), in_use={}, now=NOW)
     assert [d.image.digest for d in plan.decisions] == [digest(2), digest(3), digest(1)]
+
+
+def test_revisions_beyond_the_newest_k_go_unless_in_use() -> None:
+    from shipyard.domain.retention import plan_revisions
+
+    arn = "arn:aws:ecs:r:1:task-definition/gp-staging:{}".format
+    revisions = [(arn(n), "ACTIVE") for n in (1, 2, 3, 10, 11)] + [(arn(4), "INACTIVE")]
+    decisions = plan_revisions(revisions, 2, in_use={arn(2): "service gp-staging"})
+    assert [(d.arn.rsplit(":", 1)[1], d.delete) for d in decisions] == [
+        ("11", False), ("10", False), ("4", True), ("3", True), ("2", False), ("1", True)]
+    assert decisions[4].reason == "in use: service gp-staging"
+    assert decisions[2].reason == "#3, beyond the newest 2" and decisions[2].status == "INACTIVE"

@@ -540,6 +540,20 @@ class CleanupSettings(_Model):
     keep_task_definitions: int = Field(default=10, ge=1, le=10000, strict=True, description=(
         "Task-definition revisions kept per family by `cleanup --task-definitions`, the "
         "newest."))
+    never_deployed: list[str] = Field(default_factory=list, description=(
+        "Branch slug patterns (`pr-*`) whose prereleases no environment runs: the only "
+        "ones `cleanup --lifecycle-policy` lets ECR expire."))
+
+    @field_validator("never_deployed")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        from shipyard.domain.lifecycle import pattern_problem
+
+        for branch in value:
+            problem = pattern_problem(branch)
+            if problem:
+                raise ValueError(f"{problem}; name branches no environment runs, e.g. 'pr-*'")
+        return value
 
 
 class Config(_Model):

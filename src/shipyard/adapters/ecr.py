@@ -200,6 +200,12 @@ class Ecr:
 
         return call("ecr:DescribeImageScanFindings", all_pages, absent={"ScanNotFoundException"})
 
+    def put_lifecycle_policy(self, repository: str, text: str) -> None:
+        """PutLifecyclePolicy: replaces the repository's lifecycle policy."""
+        with translated("ecr:PutLifecyclePolicy"):
+            self.client.put_lifecycle_policy(repositoryName=repository,
+                                             lifecyclePolicyText=text)
+
     def delete_images(self, repository: str, digests: Iterable[str]) -> Iterator[dict]:
         """BatchDeleteImage in batches of at most 100; yields each batch's response."""
         ids = [{"imageDigest": d} for d in digests]

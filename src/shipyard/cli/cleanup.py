@@ -10,7 +10,7 @@ import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
 from shipyard.cli.options import DryRun
-from shipyard.errors import ShipyardError
+from shipyard.errors import ShipyardError, UsageError
 
 
 @app.command("cleanup")
@@ -22,6 +22,12 @@ def cleanup_command(
     show_kept: Annotated[bool, typer.Option(
         "--show-kept", help="List every kept image and the rule that kept it, not only the "
         "counts.")] = False,
+    lifecycle_policy: Annotated[bool, typer.Option(
+        "--lifecycle-policy", help="Print the ECR lifecycle policy that carries the part of "
+        "[cleanup] ECR can apply safely, and say which rules must stay here.")] = False,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="With --lifecycle-policy: put it on the repository "
+        "(PutLifecyclePolicy).")] = False,
     task_definitions: Annotated[bool, typer.Option(
         "--task-definitions", help="Clean the services' task-definition revisions instead: "
         "beyond the newest [cleanup] keep_task_definitions, never one in use.")] = False,
@@ -37,6 +43,11 @@ def cleanup_command(
     config = state.config()
     context = state.context(config)
     out = Out(as_json)
+    if apply and not lifecycle_policy:
+        raise UsageError("--apply puts the lifecycle policy: pass it with --lifecycle-policy")
+    if lifecycle_policy:
+        _lifecycle(config, context, out, apply=apply and not dry_run)
+        return
     if task_definitions:
         _revisions(config, context, out, dry_run=dry_run or not yes, show_kept=show_kept)
         return
@@ -128,3 +139,27 @@ def revision_lines(result: Any, *, show_kept: bool) -> list[str]:
         lines.append(f"deregistered {len(result.deregistered)}, deleted {len(result.deleted)}"
                      + (f"; {len(result.failures)} failed" if result.failures else ""))
     return lines
+
+
+def _lifecycle(config: Any, context: Any, out: Out, *, apply: bool) -> None:
+    """The lifecycle policy on stdout (or in --json's `policy`), what stays in cleanup on
+    stderr; with --apply, put on the repository."""
+    from shipyard.domain.lifecycle import lifecycle_plan
+    from shipyard.usecases.cleanup import policy_of
+    from shipyard.usecases.target import resolve_target
+
+    plan = lifecycle_plan(policy_of(config), config.cleanup.never_deployed)
+    target = None
+    if apply:
+        target = resolve_target(config, context)
+        context.ecr.put_lifecycle_policy(target.repository, plan.document())
+    if out.as_json:
+        out.json({"policy": {"rules": list(plan.rules)}, "applied": apply,
+                  "repository": target.repository if target else None,
+                  "stays_in_cleanup": [{"rule": r, "why": w} for r, w in plan.stays_in_cleanup]})
+        return
+    out.line(plan.document())
+    for rule, why in plan.stays_in_cleanup:
+        out.info(f"stays in shipyard cleanup: {rule}: {why}")
+    if target is not None:
+        out.info(f"put on {target.repository} ({len(plan.rules)} rules)")

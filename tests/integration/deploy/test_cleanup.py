@@ -64,6 +64,13 @@ def _push_index(world, shipyard, tmp_path: Path, version: str) -> str:
     return str(pushed.json()["digest"])
 
 
+def _cleanup_settings(world, settings: str) -> None:
+    """shipyard.toml's [cleanup] (the last table: each test replaces it) set to `settings`."""
+    toml = world.repo.project / "shipyard.toml"
+    text = toml.read_text().split("\n[cleanup]\n", 1)[0]
+    toml.write_text(f"{text}\n[cleanup]\n{settings}")
+
+
 def _digest(reference: str) -> str:
     return reference.rsplit("@", 1)[1]
 
@@ -83,9 +90,7 @@ def test_cleanup_deletes_exactly_what_the_policy_lets_go(world, shipyard, tmp_pa
         repositoryName=world.name, imageIds=[{"imageDigest": index}])["images"][0][
         "imageManifest"])["manifests"]]
     assert set(children) <= set(before)  # untagged platform images, in ECR as on ECR
-    toml = world.repo.project / "shipyard.toml"
-    toml.write_text(toml.read_text() + "\n[cleanup]\nkeep_releases = 1\n"
-                    "prereleases_per_branch = 2\nkeep_tags = []\n")
+    _cleanup_settings(world, "keep_releases = 1\nprereleases_per_branch = 2\nkeep_tags = []\n")
     expected = {old_release, old_signature, develop[0]}
 
     # a dry run (the default without --yes) shows the plan and deletes nothing
@@ -153,8 +158,7 @@ def test_task_definition_revisions_beyond_the_newest_go_never_one_in_use(
     before = world.task_definitions("staging")
     older = [arn for arn in before if arn not in (running, newest)]
     assert len(older) >= 3, before
-    toml = world.repo.project / "shipyard.toml"
-    toml.write_text(toml.read_text() + "keep_task_definitions = 1\n")  # under [cleanup]
+    _cleanup_settings(world, "keep_task_definitions = 1\n")
 
     dry = world.run(shipyard, "cleanup", "--task-definitions", "--json")
     assert dry.code == 0, dry.err
@@ -175,3 +179,33 @@ def test_task_definition_revisions_beyond_the_newest_go_never_one_in_use(
     assert world.task_definitions("staging") == [running, newest]
     assert world.service("staging")["taskDefinition"] == running
     assert world.served_version(8081) == "2.2.0"
+
+
+def test_the_lifecycle_policy_is_put_and_selects_nothing_a_kept_image_needs(
+        world, shipyard, context, tmp_path: Path) -> None:
+    _cleanup_settings(world, 'never_deployed = ["pr-*"]\n')
+    world.push(shipyard, "2.2.1-pr-7.1")  # a pull request's build, which nothing runs
+    index = _push_index(world, shipyard, tmp_path, "3.0.0")  # untagged children
+    _sign(world, context(), tmp_path, index)  # and a signature tag
+    printed = world.run(shipyard, "cleanup", "--lifecycle-policy", "--apply", "--json")
+    assert printed.code == 0, printed.err
+    answer = printed.json()
+    assert answer["applied"] is True and len(answer["policy"]["rules"]) == 1
+    assert "untagged" in answer["stays_in_cleanup"][0]["rule"]
+    stored = world.client("ecr").get_lifecycle_policy(repositoryName=world.name)
+    assert json.loads(stored["lifecyclePolicyText"]) == answer["policy"]
+
+    from shipyard.config import load_config
+    from shipyard.domain.lifecycle import selects
+    from shipyard.usecases.cleanup import plan_cleanup
+
+    plan = plan_cleanup(load_config(world.repo.project), context(), now=datetime.now(UTC))
+    (rule,) = answer["policy"]["rules"]
+    selected = {d.image.tags for d in plan.retention.decisions if selects(rule, d.image)}
+    assert len(selected) == 1 and "2.2.1-pr-7.1" in next(iter(selected)), selected
+    needed = [d for d in plan.retention.kept
+              if d.reason.startswith(("in use", "child of", "attached to"))]
+    assert needed and not [d for d in needed if selects(rule, d.image)]
+    # --apply without --lifecycle-policy is refused, and writes nothing
+    refused = world.run(shipyard, "cleanup", "--apply")
+    assert refused.code == 2 and "pass it with --lifecycle-policy" in refused.err

@@ -60,6 +60,10 @@ def test_relative_version_file_resolves_against_project(tmp_path: Path) -> None:
         ("[tags]\nlatest = 'sometimes'", "tags.latest"),
         # reserved internal names are not settings
         ("project_dir = '/'", "'project_dir' is not a setting"),
+        # a lifecycle pattern that would let ECR expire what may run or be needed
+        ("[cleanup]\nnever_deployed = ['*']", "cleanup.never_deployed"),
+        ("[cleanup]\nnever_deployed = ['develop']", "would also select tags such as"),
+        ("[cleanup]\nkeep_releases = 0", "cleanup.keep_releases"),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path: Path, toml: str, message: str

@@ -391,6 +391,12 @@ def _ecs_target(run: DeploymentRun) -> dict[str, Any]:
         task_sets.append({"identifer": run.replacement, "trafficWeight":
                           float(run.weights[spec.replacement_target_group]),
                           "taskSetLabel": "Green"})
+    # each task set's counts and status, as CodeDeploy reports them from ECS
+    environment = _installed[0].environment
+    counts_of = getattr(environment, "task_set_counts", None)
+    counts = counts_of(spec.cluster, spec.service) if counts_of is not None else {}
+    for task_set in task_sets:
+        task_set.update(counts.get(str(task_set["identifer"]), {}))
     status = {"Created": "Pending", "InProgress": "InProgress"}.get(run.status, run.status)
     return {"deploymentTargetType": "ECSTarget", "ecsTarget": {
         "deploymentId": run.id, "targetId": f"{spec.cluster}:{spec.service}",

@@ -81,6 +81,19 @@ class SandboxEnvironment:
     def task_set_state(self, task_set: str) -> str:
         return self._health(task_set)
 
+    def task_set_counts(self, cluster: str, service: str) -> dict[str, dict[str, Any]]:
+        """Each task set of the service by ARN: desiredCount, runningCount, pendingCount and
+        status, as GetDeploymentTarget's taskSetsInfo reports them ({} when ECS cannot say)."""
+        try:
+            sets = self._client("ecs").describe_task_sets(cluster=cluster,
+                                                          service=service)["taskSets"]
+        except ClientError:
+            return {}
+        return {t["taskSetArn"]: {"desiredCount": t.get("computedDesiredCount", 0),
+                                  "runningCount": t.get("runningCount", 0),
+                                  "pendingCount": t.get("pendingCount", 0),
+                                  "status": t.get("status", "")} for t in sets}
+
     def route(self, listener_arn: str, weights: dict[str, int]) -> None:
         self._client("elbv2").modify_listener(ListenerArn=listener_arn, DefaultActions=[{
             "Type": "forward", "ForwardConfig": {"TargetGroups": [

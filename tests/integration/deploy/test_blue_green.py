@@ -12,6 +12,7 @@ each starts from the version the one before left serving.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
 import time
@@ -350,6 +351,8 @@ def test_deploy_production_with_a_canary_config_fails_no_request(world, shipyard
     assert shown.index("traffic: Blue 90%, Green 10%") < shown.index(
         "traffic: Blue 0%, Green 100%")
     assert f"config {CANARY}" in shown
+    # the task sets' counts, as GetDeploymentTarget reports them: the green one ran its two
+    assert re.search(r"ecs-svc/\S+  \S+  2/2 running  0 pending  Green", shown), shown
     assert only_version(world, "1.3.0") == {"1.3.0"}
 
 

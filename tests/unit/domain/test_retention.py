@@ -21,7 +21,10 @@ def image(n: int, *tags: str, hours: float = 1, children: tuple[int, ...] = (),
                        digest(subject) if subject is not None else None)
 
 
-def decide(images, policy=RetentionPolicy(), in_use=None):
+DEFAULT = RetentionPolicy()
+
+
+def decide(images, policy=DEFAULT, in_use=None):
     plan = plan_retention(images, policy, in_use=in_use or {}, now=NOW)
     return {d.image.digest: (d.delete, d.reason) for d in plan.decisions}
 

@@ -297,7 +297,11 @@ def test_github_deploy_role(provisioned: ProvisionReport, aws: Aws) -> None:
     assert statements["BlueGreenDeployments"]["Resource"].endswith(
         ":deploymentgroup:gamepulse/gamepulse-production")
     unscoped = sorted(s["Sid"] for s in statements.values() if s["Resource"] == "*")
-    assert unscoped == ["DeploymentMetrics", "EcrLogin", "StatusListeners", "TaskDefinitions"]
+    assert unscoped == ["DeploymentMetrics", "EcrLogin", "ListServices", "StatusListeners",
+                        "TaskDefinitions"]
+    # ListServices has no resource-level permissions: the cluster is its condition
+    assert statements["ListServices"]["Condition"]["StringEquals"]["ecs:cluster"].endswith(
+        ":cluster/gamepulse")
 
 
 def test_codedeploy_role_has_its_aws_managed_policy(provisioned: ProvisionReport,

@@ -7,6 +7,7 @@ holds no secret (the registry password lives only in the sandbox process and is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,24 +85,62 @@ def up(state_dir: Path, *, region: str, registry_port: int = 0, aws_port: int = 
     if running:
         return endpoints_of(running), False
     state_dir.mkdir(parents=True, exist_ok=True)
-    log = (state_dir / "sandbox.log").open("ab")
+    log_path = state_dir / "sandbox.log"
     command = [sys.executable, "-m", "shipyard_sandbox", "serve", "--state-dir", str(state_dir),
                "--region", region, "--registry-port", str(registry_port),
                "--aws-port", str(aws_port),
                *(["--time-scale", repr(time_scale)] if time_scale is not None else [])]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
+    # A port picked free can be taken by another process before the sandbox binds it (moto's
+    # server then waits forever): start again on new ports, at most three times, unless the
+    # caller chose the ports.
+    tries = 1 if registry_port or aws_port else 3
+    for _ in range(tries):
+        started = _start(command, state_dir, log_path, deadline, timeout)
+        if started is not None:
+            return endpoints_of(started), True
+    raise SandboxError(f"the sandbox could not bind its ports ({tries} tries); see {log_path}")
+
+
+_PORT_TAKEN = (b"Address already in use", b"is in use by another program")
+
+
+def _start(command: list[str], state_dir: Path, log_path: Path, deadline: float,
+           timeout: float) -> dict | None:
+    """One start of the sandbox process: its state once it serves, or None when a port it
+    picked was taken meanwhile (the process is stopped). SandboxError otherwise."""
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SandboxError(f"the sandbox exited during start; see {state_dir / 'sandbox.log'}")
         state = read_state(state_dir)
         if state and state["pid"] == process.pid:
-            return endpoints_of(state), True
+            return state
+        with log_path.open("rb") as log:
+            log.seek(offset)
+            said = log.read()
+        if any(marker in said for marker in _PORT_TAKEN):
+            _stop(process)
+            return None
+        if process.poll() is not None:
+            raise SandboxError(f"the sandbox exited during start; see {log_path}")
         time.sleep(0.1)
     process.terminate()
-    raise SandboxError(f"the sandbox did not start within {timeout:.0f}s; "
-                       f"see {state_dir / 'sandbox.log'}")
+    raise SandboxError(f"the sandbox did not start within {timeout:.0f}s; see {log_path}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """A sandbox stuck before serving: SIGTERM to its process group (its registry too), then
+    SIGKILL after 3 s (its own handler waits for a loop the stuck start never reaches)."""
+    for sent, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sent)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def down(state_dir: Path, timeout: float = 15.0) -> bool:

@@ -480,22 +480,45 @@ def test_a_refused_blob_put_cancels_its_session(registry: FakeRegistry, make_cli
 
 
 def test_uploads_aborted_by_another_blobs_failure_are_cancelled(
-        tmp_path: Path, registry: FakeRegistry, make_client, build_layout) -> None:
+        tmp_path: Path, registry: FakeRegistry, make_client, build_layout,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     big = 3 * BLOB_CHUNK_BYTES
     layout = OciLayout.open(build_layout(tmp_path / "big", layer_sizes=(big, big)))
+    big_sessions_opened = threading.Semaphore(0)
+    refused, first_refusal = threading.Event(), threading.Lock()
+    read_blob = OciLayout.iter_blob
 
-    def slow_big_blobs(event) -> None:
-        # the two big layers stream slowly, so the small blob's refusal aborts them mid-body
-        if isinstance(event, BlobAdvanced) and event.nbytes == BLOB_CHUNK_BYTES:
-            time.sleep(0.1)
+    def big_blobs_held_until_the_refusal(self: OciLayout, blob):
+        # Each big upload streams its first chunk, then waits for the small blob's refusal,
+        # so the refusal must abort it mid-body however busy the machine is.
+        for number, chunk in enumerate(read_blob(self, blob)):
+            if number == 1 and refused.wait(timeout=10):
+                time.sleep(0.5)  # room for the push to see the failure and raise its abort
+            yield chunk
 
-    registry.hooks.append(lambda r: _error(400, "BLOB_UPLOAD_INVALID", "no") if _is_blob_put(r)
-                          and int(r.headers["Content-Length"]) < BLOB_CHUNK_BYTES else None)
+    def count_big_sessions(event) -> None:
+        if isinstance(event, BlobStarted) and event.size == big:
+            big_sessions_opened.release()
+
+    def refuse_the_small_blobs(request: httpx.Request) -> httpx.Response | None:
+        if not _is_blob_put(request) or int(request.headers["Content-Length"]) >= big:
+            return None
+        with first_refusal:  # the first refusal waits until both big sessions are open
+            if not refused.is_set():
+                for _ in range(2):
+                    assert big_sessions_opened.acquire(timeout=10)
+                refused.set()
+        return _error(400, "BLOB_UPLOAD_INVALID", "no")
+
+    monkeypatch.setattr(OciLayout, "iter_blob", big_blobs_held_until_the_refusal)
+    registry.hooks.append(refuse_the_small_blobs)
+    client = make_client(concurrency=4, progress=count_big_sessions)
     with pytest.raises(RegistryError, match="BLOB_UPLOAD_INVALID"):
-        make_client(concurrency=4, progress=slow_big_blobs).push_layout(layout, REPO, ["1"])
-    # the refused blob's session and both aborted big uploads' sessions were cancelled
+        client.push_layout(layout, REPO, ["1"])
+    # every session opened was cancelled: the refused small blobs' and both big uploads'
     assert not any(digest == layout.blobs()[0].digest for _, digest in registry.blobs)
-    assert len(registry.requests("DELETE")) >= 3 and registry.uploads == {}
+    opened = [path for path in registry.requests("POST") if "/blobs/uploads/" in path]
+    assert len(registry.requests("DELETE")) == len(opened) >= 3 and registry.uploads == {}
 
 
 def test_a_mount_session_left_unused_is_cancelled(tmp_path: Path, registry: FakeRegistry,

@@ -151,7 +151,7 @@ def sandbox(sandbox_dir: Path):
 @pytest.fixture
 def sandbox_env(sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch, request) -> dict:
     """The sandbox's environment exported for this test, with a repository of its own."""
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:60].strip("-")
     env = {**sandbox, "ECR_REPOSITORY": f"t/{name}"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)

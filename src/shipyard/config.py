@@ -556,6 +556,18 @@ class CleanupSettings(_Model):
         return value
 
 
+class SigningSettings(_Model):
+    """[signing]: the key `sign` and `push --sign` sign with, and the keys `verify-image`
+    accepts. A key is a PEM file (relative to this file's folder) or `awskms:///alias/NAME`;
+    `SHIPYARD_SIGNING_KEY` and `--key` override `key`."""
+
+    key: str = Field(default="", description=(
+        "The signing key: a PEM private key file or awskms:///alias/NAME (ECDSA P-256)."))
+    verify_keys: list[str] = Field(default_factory=list, description=(
+        "Keys whose signatures `verify-image` accepts (PEM public or private key files, or "
+        "awskms:/// keys); default: the signing key."))
+
+
 class Config(_Model):
     """The whole of shipyard.toml, with `project_dir` and resolved paths added on load."""
 
@@ -573,6 +585,7 @@ class Config(_Model):
     ci: CiSettings = Field(default_factory=CiSettings)
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
     environments: dict[str, EnvironmentSettings] = Field(default_factory=dict)
     project_dir: Path = Path(".")
     source_file: Path | None = None

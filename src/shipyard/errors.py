@@ -18,7 +18,8 @@ The hierarchy::
     ├── NotFoundError       14  what the command names does not exist (an image, a repository)
     ├── DeploymentError     15  a deployment failed, was rolled back, stopped or timed out
     ├── ApprovalError       16  the environment requires an approval that was not given
-    └── ChecksFailedError   17  checks against a running service failed (`smoke`)
+    ├── ChecksFailedError   17  checks against a running service failed (`smoke`)
+    └── SignatureError      18  an image is unsigned, or no signature verifies with the keys
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -50,6 +51,7 @@ class ExitCode(IntEnum):
     DEPLOYMENT = 15
     APPROVAL = 16
     CHECKS = 17
+    SIGNATURE = 18
 
 
 class ShipyardError(Exception):
@@ -160,3 +162,9 @@ class ChecksFailedError(ShipyardError):
     """Checks against the running service failed (a smoke check); the report says which."""
 
     exit_code = ExitCode.CHECKS
+
+
+class SignatureError(ShipyardError):
+    """An image (or a platform image of it) has no signature that verifies with the keys."""
+
+    exit_code = ExitCode.SIGNATURE

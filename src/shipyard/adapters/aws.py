@@ -47,6 +47,7 @@ _ERROR_TABLE: Mapping[str, tuple[type[ShipyardError], str]] = {
     "ClusterNotFoundException": (NotFoundError, "create the cluster, or check its name"),
     "ServiceNotFoundException": (NotFoundError, "create the service, or check its name"),
     "ResourceNotFoundException": (NotFoundError, "create it, or check its name"),
+    "NotFoundException": (NotFoundError, "check the KMS key id, ARN or alias"),
     "RepositoryAlreadyExistsException": (ConflictError, "it exists already; use it"),
     "ImageTagAlreadyExistsException": (ConflictError, "the tag is immutable; use another version"),
     "InvalidParameterException": (UsageError, "check the value named in the message"),

@@ -24,10 +24,12 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     render,
     rollback,
     scan,
+    sign,
     smoke,
     status,
     tags,
     verify,
+    verify_image,
     version,
 )
 from shipyard.cli.app import app

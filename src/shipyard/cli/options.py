@@ -36,3 +36,17 @@ def key_value_pairs(values: list[str] | None, flag: str, example: str) -> dict[s
             raise UsageError(f"{flag} '{item}' is not KEY=VALUE; write it as {flag} {example}")
         pairs[key] = value
     return pairs
+
+
+def image_reference(image: str) -> str:
+    """IMAGE as `scan`, `sign` and `verify-image` take it: a tag or a digest of the service's
+    repository, checked before any AWS call (ECR would answer a bad one with a parameter
+    error)."""
+    from shipyard.domain.names import DIGEST, TAG
+    from shipyard.errors import UsageError
+
+    if not (TAG.fullmatch(image) or DIGEST.fullmatch(image)):
+        raise UsageError(f"IMAGE {image!r} is not a tag or a sha256 digest of the "
+                         "repository; pass a tag such as 1.2.3 or latest, or "
+                         "sha256:<64 lowercase hex digits>")
+    return image

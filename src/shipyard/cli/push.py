@@ -33,6 +33,12 @@ def push_command(
     from_oci: Annotated[Path | None, typer.Option(
         "--from-oci", help="Push this OCI image layout instead of building.",
         show_default=False)] = None,
+    sign: Annotated[bool, typer.Option(
+        "--sign", help="Once pushed, sign the image and each platform image (cosign's "
+                       "format) with the signing key.")] = False,
+    sign_key: Annotated[str | None, typer.Option(
+        "--key", help="With --sign: a PEM private key file or awskms:///alias/NAME (default: "
+                      "SHIPYARD_SIGNING_KEY, then [signing] key).", show_default=False)] = None,
     git_tag: Annotated[bool, typer.Option(
         "--git-tag", help="Once the image is pushed, tag this commit v<version> in git "
                           "(stable versions only; the tag is not pushed).")] = False,
@@ -40,13 +46,20 @@ def push_command(
 ) -> None:
     """Build the image and push it to ECR with its tags (the brief's push-to-ecr)."""
     from shipyard.cli.progress import PushProgress
-    from shipyard.errors import BuildError
+    from shipyard.errors import BuildError, UsageError
     from shipyard.usecases.push import PushOptions, push
 
     state = session(ctx)
     outputs = state.outputs()  # checked before any work: an unusable file stops it here
     config = state.config()
     out = Out(as_json)
+    if sign_key is not None and not sign:
+        raise UsageError("--key names the key --sign signs with: add --sign")
+    signing_key = None
+    if sign:  # the key is read now: a missing file stops the push before any work
+        from shipyard.usecases.sign import open_signing_key
+
+        signing_key = open_signing_key(config, state.context(config), sign_key)
     builder = None
     if from_oci is None:  # the builders are imported only by a push that builds
         from shipyard.adapters.builders import choose_builder
@@ -59,7 +72,8 @@ def push_command(
             out.warn(f"{exc.message} (a dry run does not build)")
     options = PushOptions(manual=manual, bump=bump, multi_arch=multi_arch,
                           platforms=tuple(platform or ()), latest=latest, scan=scan,
-                          dry_run=dry_run, from_oci=from_oci, git_tag=git_tag)
+                          dry_run=dry_run, from_oci=from_oci, git_tag=git_tag,
+                          sign_key=signing_key)
     with PushProgress(out) as progress:
         result = push(options, config, state.context(config, builder=builder,
                                                      progress=progress))
@@ -68,7 +82,7 @@ def push_command(
     if as_json:
         out.json(result.to_json())
     else:
-        print_push(result, out)
+        print_push(result, out, signing_key.name if signing_key else "")
     _publish(result, outputs)  # after the result is printed: it happened whatever follows
     if result.scan:
         from shipyard.usecases.scan import enforce_gate
@@ -76,7 +90,7 @@ def push_command(
         enforce_gate(result.scan)
 
 
-def print_push(result: PushResult, out: Out) -> None:
+def print_push(result: PushResult, out: Out, signing: str = "") -> None:
     decision = result.tags.version.decision
     target = result.target
     repo = result.repository
@@ -114,6 +128,12 @@ def print_push(result: PushResult, out: Out) -> None:
             out.line(f"git tag {git_tag.name} would be created at this commit")
         else:
             out.line(git_tag.note)
+    if result.signed:
+        from shipyard.cli.sign import print_signed
+
+        print_signed(result.signed, out)
+    elif result.dry_run and signing:
+        out.line(f"would sign the image and each platform image with {signing}")
     if result.scan:
         print_scan(result.scan, out)
     if result.dry_run:

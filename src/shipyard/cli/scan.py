@@ -24,17 +24,13 @@ def scan_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Scan an image in ECR (each platform of an index) and gate on its findings."""
-    from shipyard.domain.names import DIGEST, TAG
+    from shipyard.cli.options import image_reference
     from shipyard.domain.scan_policy import GATE_SEVERITIES
     from shipyard.errors import UsageError
     from shipyard.usecases.scan import enforce_gate, scan_image, scan_options_from_config
     from shipyard.usecases.target import resolve_target
 
-    if not (TAG.fullmatch(image) or DIGEST.fullmatch(image)):
-        # Checked before any AWS call: ECR would answer a bad one with a parameter error.
-        raise UsageError(f"IMAGE {image!r} is not a tag or a sha256 digest of the "
-                         "repository; pass a tag such as 1.2.3 or latest, or "
-                         "sha256:<64 lowercase hex digits>")
+    image_reference(image)
     if threshold is not None and threshold.upper() not in GATE_SEVERITIES:
         raise UsageError(f"--threshold {threshold!r} is not a severity; use one of "
                          f"{', '.join(GATE_SEVERITIES)}")

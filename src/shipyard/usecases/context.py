@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shipyard.adapters.git import Git
     from shipyard.adapters.github import ActionsContext
     from shipyard.adapters.iam import Iam
+    from shipyard.adapters.kms import Kms
     from shipyard.adapters.logs import CloudWatchLogs
     from shipyard.adapters.registry import ProgressCallback, RegistryClient
     from shipyard.adapters.secretsmanager import SecretsManager
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
     from shipyard.adapters.webhook import Webhook
 
 # The adapters a test may hand in instead of the ones made from `aws`.
-ADAPTERS = ("codedeploy", "ecr", "ecs", "efs", "elbv2", "iam", "logs", "secrets", "parameters",
-            "sts", "sns", "metrics", "webhook")
+ADAPTERS = ("codedeploy", "ecr", "ecs", "efs", "elbv2", "iam", "kms", "logs", "secrets",
+            "parameters", "sts", "sns", "metrics", "webhook")
 
 
 def utc_today() -> date:
@@ -144,6 +145,12 @@ class Context:
         from shipyard.adapters.iam import Iam
 
         return Iam(self.aws)
+
+    @cached_property
+    def kms(self) -> Kms:
+        from shipyard.adapters.kms import Kms
+
+        return Kms(self.aws)
 
     @cached_property
     def logs(self) -> CloudWatchLogs:

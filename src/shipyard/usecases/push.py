@@ -40,7 +40,9 @@ from shipyard.usecases.tags import TagsOptions, TagsResult, plan_image_tags
 from shipyard.usecases.target import Target, repository_of, resolve_target
 
 if TYPE_CHECKING:
+    from shipyard.adapters.signing_keys import SigningKey
     from shipyard.usecases.scan import ScanResult
+    from shipyard.usecases.sign import SignResult
 
 
 _log = logging.getLogger("shipyard.push")
@@ -58,6 +60,7 @@ class PushOptions:
     dry_run: bool = False
     from_oci: Path | None = None
     git_tag: bool = False
+    sign_key: SigningKey | None = None  # sign the pushed image (and its platforms) with it
 
 
 @dataclass
@@ -80,6 +83,7 @@ class PushResult:
     held: dict[str, str] = field(default_factory=dict)  # floating tag -> why it stays
     git_tag: GitTagDecision | None = None
     git_tag_created: bool = False
+    signed: SignResult | None = None
 
     @property
     def image(self) -> str | None:
@@ -117,6 +121,8 @@ class PushResult:
             }
         if self.scan:
             data["scan"] = self.scan.summary()
+        if self.signed:
+            data["signed"] = self.signed.summary()
         return data
 
 
@@ -154,6 +160,8 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
                                            account_id=target.account_id, region=target.region)
     result = PushResult(plan, target, repository, existing is None, platforms, options.dry_run)
     result.warnings.extend([*plan.version.warnings, *plan.plan.warnings])
+    if options.sign_key is not None:
+        options.sign_key.public_key()  # a KMS key of the wrong kind stops here, before writes
     if options.git_tag:
         result.git_tag = _git_tag_decision(plan, config, ctx)
     with ctx.registry(target.registry, auth=login, progress=ctx.progress) as registry:
@@ -242,6 +250,10 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             # refuses a manifest whose blobs are missing): nothing to send or ask again.
             result.report = _nothing_pushed(layout, target.repository, result.tags_unchanged)
         result.digest = layout.digest
+    if options.sign_key is not None:
+        from shipyard.usecases.sign import sign_image
+
+        result.signed = sign_image(ctx, target, layout.digest, options.sign_key)
     # Every image write succeeded: the release is recorded in git, so the next commit
     # computes the next version (pushing the tag is the workflow's step).
     if result.git_tag is not None and result.git_tag.action == "create":

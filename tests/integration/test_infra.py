@@ -184,8 +184,10 @@ def test_ecr_repository(provisioned: ProvisionReport, aws: Aws) -> None:
     assert repo["encryptionConfiguration"]["encryptionType"] == "AES256"
     rules = json.loads(ecr.get_lifecycle_policy(repositoryName="gamepulse")
                        ["lifecyclePolicyText"])["rules"]
-    assert [(r["selection"]["tagStatus"], r["selection"]["countType"]) for r in rules] == [
-        ("untagged", "sinceImagePushed"), ("tagged", "imageCountMoreThan")]
+    # only the rule that cannot touch a multi-arch image's children, a signature or a release
+    assert [(r["selection"]["tagStatus"], r["selection"]["tagPatternList"],
+             r["selection"]["countType"]) for r in rules] == [
+        ("tagged", ["*-pr-*.*"], "sinceImagePushed")]
 
 
 def test_cluster_and_services(provisioned: ProvisionReport, aws: Aws) -> None:

@@ -69,3 +69,23 @@ def test_a_pattern_that_would_select_more_is_refused(branch: str, words: str | N
         assert problem is None
     else:
         assert problem is not None and words in problem
+
+
+def test_gamepulse_templates_lifecycle_policy_is_the_one_cleanup_prints() -> None:
+    """The repository the template makes carries only the rule ECR can apply safely: what
+    `shipyard -C GamePulse cleanup --lifecycle-policy` prints for GamePulse's [cleanup]."""
+    import json
+    from pathlib import Path
+
+    from shipyard.config import load_config
+    from shipyard.usecases.cleanup import policy_of
+    from shipyard_sandbox.provision.template import load_template
+
+    gamepulse = Path(__file__).parents[3] / "GamePulse"
+    config = load_config(gamepulse)
+    template = load_template(gamepulse / "infra" / "gamepulse.yaml")
+    text = template["Resources"]["Repository"]["Properties"]["LifecyclePolicy"][
+        "LifecyclePolicyText"]
+    plan = lifecycle_plan(policy_of(config), config.cleanup.never_deployed)
+    assert json.loads(text) == {"rules": list(plan.rules)}
+    assert all(rule["selection"]["tagStatus"] == "tagged" for rule in plan.rules)

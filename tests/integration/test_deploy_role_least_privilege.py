@@ -198,6 +198,8 @@ def project_config(name: str, region: str) -> str:
     lines += ["[notifications]", 'sns_topic = ' + _toml(
         notifications["sns_topic"].replace("gamepulse", name))]
     lines += ["[metrics]"] + [f"{k} = {_toml(v)}" for k, v in gamepulse["metrics"].items()]
+    assert gamepulse["signing"]["key"] == "awskms:///alias/gamepulse-signing"
+    lines += ["[signing]", f'key = "awskms:///alias/{name}-signing"']
     # GamePulse builds FROM its base image in the registry it pushes to (gamepulse-base)
     lines += ["[build]", 'platforms = ["linux/amd64"]', "[build.args]",
               f'BASE_IMAGE = "${{registry}}/{name}-base:1.0.0"']
@@ -250,6 +252,12 @@ def make_gamepulse_like(world: Any, shipyard: Any, images: Path) -> dict[str, st
                           Value=point["AccessPointId"])
         file_systems[made["FileSystemId"]] = f"{env.capitalize()}FileSystem"
         file_systems[point["AccessPointId"]] = f"{env.capitalize()}AccessPoint"
+    # the signing key (SigningKey): `push --sign` signs with it, `verify-image` reads it
+    kms = world.client("kms")
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"][
+        "KeyId"]
+    kms.create_alias(AliasName=f"alias/{name}-signing", TargetKeyId=key_id)
+    file_systems[key_id] = "SigningKey"
     project = world.repo.project
     (project / "shipyard.toml").write_text(project_config(name, world.region))
     (project / "deploy" / "task-definition.json").write_text(TASK_DEFINITION)
@@ -283,11 +291,12 @@ def run_pipeline(world: Any, shipyard: Any, recorder: Recorder, images: Path) ->
                      "--json").json()
         return f"{pushed['registry']}/{pushed['repository']}@{pushed['digest']}"
 
-    recorder.command = "push --scan (a build FROM the base image)"
-    built = world.run(shipyard, "push", "--version", "1.1.0", "--scan", "--json")
+    recorder.command = "push --scan --sign (a build FROM the base image)"
+    built = world.run(shipyard, "push", "--version", "1.1.0", "--scan", "--sign", "--json")
     assert built.code == 0, built.out + built.err
     assert built.json()["mounted_blobs"] > 0  # the base's layers, mounted from its repository
     image = f"{built.json()['registry']}/{built.json()['repository']}@{built.json()['digest']}"
+    run("verify-image", image.rsplit("@", 1)[1])
     # (deploy runs them too, for production below)
     run("render", "staging", "--image", image)
     run("verify", "staging", "--image", image)
@@ -442,6 +451,9 @@ class Translator:
             yield action, arns("elasticfilesystem", f"file-system/{p['FileSystemId']}")
         elif action == "sns:Publish":
             yield action, p["TopicArn"]
+        elif service == "kms":  # authorized on the key, whether named by alias or id
+            key = self.world.client("kms").describe_key(KeyId=p["KeyId"])["KeyMetadata"]
+            yield action, arns("kms", f"key/{key['KeyId']}")
         else:
             raise AssertionError(f"no IAM rule for {action}: add one to this test")
 
@@ -529,6 +541,8 @@ def role_statements(account: str, region: str,
         elif kind == "AWS::IAM::Role":
             ref = props["RoleName"]
             attributes[(logical_id, "Arn")] = arns("iam", f"role/{ref}", region=False)
+        elif kind == "AWS::KMS::Key":  # its id stands for itself by its logical id
+            attributes[(logical_id, "Arn")] = arns("kms", f"key/{logical_id}")
         refs[logical_id] = ref
 
     def attribute(logical_id: str, name: str) -> str:

@@ -124,6 +124,14 @@ def test_sign_an_index_and_every_platform_image_then_verify(
     assert {m["state"] for m in again.json()["manifests"]} == {"already signed"}
     assert {tag: skopeo_raw(sandbox_env, ecr_client, tag) for tag in sig_tags} == before
 
+    # the repository keeps `*-*` tags immutable, as GamePulse's does: a second key's
+    # signature cannot replace a signature image, and the refusal says so
+    second_key, _, _ = key_pair(tmp_path, "second")
+    refused = shipyard(repo, "sign", "1.1.0", "--key", str(second_key))
+    assert refused.code == 6, refused.err
+    assert "holds signatures by another key" in refused.err and refused.err.count("error:") == 1
+    assert {tag: skopeo_raw(sandbox_env, ecr_client, tag) for tag in sig_tags} == before
+
 
 def test_verify_image_fails_with_another_key_and_on_a_signature_of_another_image(
         repo, shipyard, sandbox_env, ecr_client, oci_layout_factory, tmp_path: Path) -> None:

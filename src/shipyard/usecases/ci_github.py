@@ -342,11 +342,13 @@ shipyard version "${args[@]}"
 shipyard tags "${args[@]}"
 """, step_id="version")
         self.aws(condition=not_pr)
-        self.run("Build (multi-arch) and push, or promote an image already built", """
-args=(--multi-arch --git-tag)
+        sign = " --sign" if self.config.signing.key else ""
+        self.run("Build (multi-arch) and push, or promote an image already built"
+                 + (", and sign it" if sign else ""), """
+args=(--multi-arch --git-tag SIGN)
 if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
 shipyard push "${args[@]}"
-""", step_id="push", condition=not_pr)
+""".replace(" SIGN", sign), step_id="push", condition=not_pr)
         self.run("Push the release tag", 'git push origin "refs/tags/$TAG"',
                  condition="steps.push.outputs.git-tag != ''",
                  env={"TAG": "${{ steps.push.outputs.git-tag }}"})

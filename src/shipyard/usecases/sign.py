@@ -33,7 +33,7 @@ from shipyard.domain.signatures import (
     signature_manifest,
     simple_signing_payload,
 )
-from shipyard.errors import ShipyardError, UsageError
+from shipyard.errors import ConflictError, ShipyardError, UsageError
 from shipyard.usecases.context import Context
 from shipyard.usecases.image_signatures import (
     Manifest,
@@ -91,6 +91,8 @@ def sign_image(ctx: Context, target: Target, reference: str, key: SigningKey) ->
         result = SignResult(f"{target.image_base}@{digest}", key.name, fingerprint(public))
         plans = [_plan(registry, target, manifest, key)
                  for manifest in image_manifests(registry, repository, digest)]
+        _check_replaceable(ctx, target, [plan for plan in plans
+                                         if plan.new is not None and plan.stored.layers])
         # Every read and every signature is done: the writes start here.
         for plan in plans:
             if plan.new is not None:
@@ -116,6 +118,23 @@ def _plan(registry: SignatureReader, target: Target, manifest: Manifest,
                             "verify; check that the key is the one meant")
     return _Planned(manifest, stored, SignatureLayer(sha256_digest(payload), len(payload),
                                                      signature), payload)
+
+
+def _check_replaceable(ctx: Context, target: Target, replacing: list[_Planned]) -> None:
+    """Adding a signature rewrites the signature image under its tag: refuse now, before
+    any write, when the repository keeps that tag immutable (GamePulse's `*-*` filter
+    matches `sha256-<hex>.sig`), rather than fail half-way through the manifests."""
+    if not replacing:
+        return
+    settings = ctx.ecr.describe_repository(target.repository)
+    tag = replacing[0].stored.tag
+    if settings is not None and settings.tag_is_immutable(tag):
+        raise ConflictError(
+            f"{target.repository}:{tag} holds signatures by another key, and the repository "
+            f"keeps that tag immutable ({settings.tag_mutability}, filters "
+            f"{', '.join(settings.mutability_exclusions) or 'none'}), so a second key's "
+            "signature cannot be added; verify with the key that signed it, or sign in a "
+            "repository whose exclusion filters leave sha256-*.sig tags mutable")
 
 
 def _push_signatures(registry: Any, repository: str, plan: _Planned) -> None:

@@ -56,6 +56,9 @@ ATTRIBUTES: dict[tuple[str, str], Callable[[Aws, str], Any]] = {
     ("AWS::EFS::AccessPoint", "Arn"): lambda aws, ref: aws("efs").describe_access_points(
         AccessPointId=ref)["AccessPoints"][0]["AccessPointArn"],
     ("AWS::SecretsManager::Secret", "Id"): lambda aws, ref: ref,
+    ("AWS::KMS::Key", "Arn"): lambda aws, ref:
+        aws("kms").describe_key(KeyId=ref)["KeyMetadata"]["Arn"],
+    ("AWS::KMS::Key", "KeyId"): lambda aws, ref: ref,
     ("AWS::SNS::Topic", "TopicArn"): lambda aws, ref: ref,
     ("AWS::SNS::Topic", "TopicName"): lambda aws, ref: ref.rsplit(":", 1)[1],
     ("AWS::Lambda::Function", "Arn"): lambda aws, ref: aws("lambda").get_function(

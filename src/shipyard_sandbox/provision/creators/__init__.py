@@ -18,6 +18,7 @@ from shipyard_sandbox.provision.creators import (
     efs,
     functions,
     iam,
+    kms,
     secrets,
 )
 
@@ -34,6 +35,8 @@ API_CREATORS: dict[str, Callable[[Aws, str, dict[str, Any]], Created]] = {
     "AWS::CodeDeploy::Application": codedeploy.application,
     "AWS::CodeDeploy::DeploymentGroup": codedeploy.deployment_group,
     "AWS::Lambda::Function": functions.function,
+    "AWS::KMS::Key": kms.key,
+    "AWS::KMS::Alias": kms.alias,
 }
 
 # Why each of those goes through its API (moto 5.2's CloudFormation, read in its models).
@@ -53,6 +56,9 @@ API_REASONS = {
     "AWS::CloudWatch::Alarm": "not in moto's CloudFormation",
     "AWS::CodeDeploy::Application": "not in moto's CloudFormation",
     "AWS::CodeDeploy::DeploymentGroup": "not in moto's CloudFormation",
+    "AWS::KMS::Key": "moto's CloudFormation makes every key symmetric (ENCRYPT_DECRYPT), "
+    "ignoring KeySpec and KeyUsage",
+    "AWS::KMS::Alias": "its key is made through KMS's API",
     "AWS::Lambda::Function": "the sandbox's stacks are never updated, and a function that "
     "exists must take the template's code and configuration; its code was packaged from the "
     "template's local path into the sandbox's S3, as `aws cloudformation package` does",

@@ -499,6 +499,8 @@ class CiSettings(_Model):
                                "variable holding the deploy role's ARN.")
     variables: tuple[str, ...] = Field(default=(), description="Repository variables the "
                                        "deploy and test jobs get as environment variables.")
+    sbom: bool = Field(default=False, strict=True, description="The build job's push "
+                       "attaches a CycloneDX SBOM to each platform image (`push --sbom`).")
 
     @field_validator("role_variable", "variables")
     @classmethod

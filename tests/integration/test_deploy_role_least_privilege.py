@@ -291,8 +291,9 @@ def run_pipeline(world: Any, shipyard: Any, recorder: Recorder, images: Path) ->
                      "--json").json()
         return f"{pushed['registry']}/{pushed['repository']}@{pushed['digest']}"
 
-    recorder.command = "push --scan --sign (a build FROM the base image)"
-    built = world.run(shipyard, "push", "--version", "1.1.0", "--scan", "--sign", "--json")
+    recorder.command = "push --scan --sbom --sign (a build FROM the base image)"
+    built = world.run(shipyard, "push", "--version", "1.1.0", "--scan", "--sbom", "--sign",
+                      "--json")
     assert built.code == 0, built.out + built.err
     assert built.json()["mounted_blobs"] > 0  # the base's layers, mounted from its repository
     image = f"{built.json()['registry']}/{built.json()['repository']}@{built.json()['digest']}"

@@ -143,7 +143,8 @@ def test_every_shipyard_command_and_flag_in_the_workflow_exists() -> None:
 
 def test_the_push_step_passes_its_array_flags() -> None:
     pushes = [c for c in _all_commands() if c[0] == "push"]
-    assert pushes == [["push", "--multi-arch", "--git-tag", "--sign", "--version", "$VERSION"]]
+    assert pushes == [["push", "--multi-arch", "--git-tag", "--sbom", "--sign", "--version",
+                       "$VERSION"]]
 
 
 @pytest.mark.parametrize(("script", "fault"), [

@@ -23,6 +23,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     rehearse,
     render,
     rollback,
+    sbom,
     scan,
     sign,
     smoke,

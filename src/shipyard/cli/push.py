@@ -33,6 +33,9 @@ def push_command(
     from_oci: Annotated[Path | None, typer.Option(
         "--from-oci", help="Push this OCI image layout instead of building.",
         show_default=False)] = None,
+    sbom: Annotated[bool, typer.Option(
+        "--sbom", help="Once pushed, attach a CycloneDX SBOM to each platform image (signed "
+                       "too, with --sign).")] = False,
     sign: Annotated[bool, typer.Option(
         "--sign", help="Once pushed, sign the image and each platform image (cosign's "
                        "format) with the signing key.")] = False,
@@ -73,7 +76,7 @@ def push_command(
     options = PushOptions(manual=manual, bump=bump, multi_arch=multi_arch,
                           platforms=tuple(platform or ()), latest=latest, scan=scan,
                           dry_run=dry_run, from_oci=from_oci, git_tag=git_tag,
-                          sign_key=signing_key)
+                          sign_key=signing_key, sbom=sbom)
     with PushProgress(out) as progress:
         result = push(options, config, state.context(config, builder=builder,
                                                      progress=progress))
@@ -128,6 +131,10 @@ def print_push(result: PushResult, out: Out, signing: str = "") -> None:
             out.line(f"git tag {git_tag.name} would be created at this commit")
         else:
             out.line(git_tag.note)
+    if result.sbom:
+        from shipyard.cli.sbom import print_sboms
+
+        print_sboms(result.sbom, out)
     if result.signed:
         from shipyard.cli.sign import print_signed
 

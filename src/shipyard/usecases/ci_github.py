@@ -342,9 +342,12 @@ shipyard version "${args[@]}"
 shipyard tags "${args[@]}"
 """, step_id="version")
         self.aws(condition=not_pr)
-        sign = " --sign" if self.config.signing.key else ""
+        sign = (" --sbom" if self.config.ci.sbom else "") + (
+            " --sign" if self.config.signing.key else "")
+        attach = " and ".join(what for flag, what in ((" --sbom", "attach SBOMs"),
+                                                     (" --sign", "sign")) if flag in sign)
         self.run("Build (multi-arch) and push, or promote an image already built"
-                 + (", and sign it" if sign else ""), """
+                 + (f"; {attach}" if attach else ""), """
 args=(--multi-arch --git-tag SIGN)
 if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
 shipyard push "${args[@]}"

@@ -41,6 +41,7 @@ from shipyard.usecases.target import Target, repository_of, resolve_target
 
 if TYPE_CHECKING:
     from shipyard.adapters.signing_keys import SigningKey
+    from shipyard.usecases.sbom import SbomResult
     from shipyard.usecases.scan import ScanResult
     from shipyard.usecases.sign import SignResult
 
@@ -61,6 +62,7 @@ class PushOptions:
     from_oci: Path | None = None
     git_tag: bool = False
     sign_key: SigningKey | None = None  # sign the pushed image (and its platforms) with it
+    sbom: bool = False  # attach a CycloneDX SBOM to each platform image (signed with sign_key)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class PushResult:
     git_tag: GitTagDecision | None = None
     git_tag_created: bool = False
     signed: SignResult | None = None
+    sbom: SbomResult | None = None
 
     @property
     def image(self) -> str | None:
@@ -123,6 +126,8 @@ class PushResult:
             data["scan"] = self.scan.summary()
         if self.signed:
             data["signed"] = self.signed.summary()
+        if self.sbom:
+            data["sbom"] = self.sbom.summary()
         return data
 
 
@@ -250,6 +255,10 @@ def push(options: PushOptions, config: Config, ctx: Context) -> PushResult:
             # refuses a manifest whose blobs are missing): nothing to send or ask again.
             result.report = _nothing_pushed(layout, target.repository, result.tags_unchanged)
         result.digest = layout.digest
+    if options.sbom:
+        from shipyard.usecases.sbom import attach_sboms
+
+        result.sbom = attach_sboms(ctx, target, layout.digest, key=options.sign_key)
     if options.sign_key is not None:
         from shipyard.usecases.sign import sign_image
 

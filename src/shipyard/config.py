@@ -358,6 +358,26 @@ class SmokeSettings(_Model):
     checks: tuple[SmokeCheck, ...] = ()
 
 
+class PolicySettings(_Model):
+    """[environments.NAME.policy]: what an image must be before `deploy` puts it in NAME (the
+    compliance gate; `shipyard policy check NAME --image REF` runs it alone)."""
+
+    signed: StrictBool = Field(default=False, description=(
+        "The image and each platform image carry a signature by one of `keys`."))
+    keys: list[str] = Field(default_factory=list, description=(
+        "The keys whose signatures count (default: [signing] verify_keys, then [signing] "
+        "key)."))
+    sbom: StrictBool = Field(default=False, description=(
+        "Each platform image has an SBOM attached (signed by one of the keys, with "
+        "`signed`)."))
+    scan: StrictBool = Field(default=False, description=(
+        "ECR's findings on each platform image pass [scan] threshold and allowlist."))
+    labels: list[str] = Field(default_factory=list, description=(
+        "OCI labels the image must carry, non-empty."))
+    promoted_from: str = Field(default="", description=(
+        "An environment whose service must run this very digest (promotion through it)."))
+
+
 class EnvironmentSettings(_Model):
     """[environments.NAME]: where one environment runs and how it is deployed."""
 
@@ -390,6 +410,7 @@ class EnvironmentSettings(_Model):
                                       "deploys keep the service's own count.")
     require_approval: StrictBool = False
     health: HealthSettings | None = None
+    policy: PolicySettings | None = None
 
 
 class NotificationSettings(_Model):

@@ -19,7 +19,8 @@ The hierarchy::
     ├── DeploymentError     15  a deployment failed, was rolled back, stopped or timed out
     ├── ApprovalError       16  the environment requires an approval that was not given
     ├── ChecksFailedError   17  checks against a running service failed (`smoke`)
-    └── SignatureError      18  an image is unsigned, or no signature verifies with the keys
+    ├── SignatureError      18  an image is unsigned, or no signature verifies with the keys
+    └── PolicyError         19  the image does not meet the environment's compliance policy
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -52,6 +53,7 @@ class ExitCode(IntEnum):
     APPROVAL = 16
     CHECKS = 17
     SIGNATURE = 18
+    POLICY = 19
 
 
 class ShipyardError(Exception):
@@ -168,3 +170,9 @@ class SignatureError(ShipyardError):
     """An image (or a platform image of it) has no signature that verifies with the keys."""
 
     exit_code = ExitCode.SIGNATURE
+
+
+class PolicyError(ShipyardError):
+    """The image fails a rule of the environment's compliance policy (`deploy`'s gate)."""
+
+    exit_code = ExitCode.POLICY

@@ -35,12 +35,14 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
 )
 from shipyard.cli.app import app
 from shipyard.cli.ci import ci_app
+from shipyard.cli.policy import policy_app
 from shipyard.cli.sandbox import sandbox_app
 from shipyard.errors import ExitCode, ShipyardError
 from shipyard.redaction import redact_output
 
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ci_app, name="ci")
+app.add_typer(policy_app, name="policy")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

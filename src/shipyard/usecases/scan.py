@@ -100,7 +100,7 @@ def scan_image(options: ScanOptions, ctx: Context) -> ScanResult:
     scan_type = ecr.scan_type()
     deadline = clock() + options.timeout
     scans, findings = [], []
-    for child, platform in _platform_images(ecr, options.repository, digest):
+    for child, platform in platform_images(ecr, options.repository, digest):
         response, scan = _await_findings(ecr, options, child, platform, scan_type, deadline,
                                          ctx.sleep, clock)
         scans.append(scan)
@@ -146,7 +146,7 @@ def read_allowlist(path: Path) -> list[AllowlistEntry]:
     return parse_allowlist(text, str(path))
 
 
-def _platform_images(ecr: Ecr, repository: str, digest: str) -> list[tuple[str, str]]:
+def platform_images(ecr: Ecr, repository: str, digest: str) -> list[tuple[str, str]]:
     manifest, media_type = ecr.image_manifest(repository, digest)
     parsed = json.loads(manifest)
     if (media_type or parsed.get("mediaType")) not in INDEX_TYPES:

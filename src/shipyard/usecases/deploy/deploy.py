@@ -98,6 +98,8 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
         observer.warn(note)
     if plan.verify.failed:
         return DeployOutcome(plan, action="refused")
+    if plan.settings.policy is not None:  # the compliance gate: reads only, before any write
+        _gate(options.environment, plan, config, ctx, observer)
     if options.dry_run:
         return DeployOutcome(plan, action="dry-run")
     if not plan.changed and not options.force:
@@ -110,6 +112,20 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
                                     version=plan.version)
         observer.news(approved)
     return _Run(options, config, ctx, observer, plan).go()
+
+
+def _gate(environment: str, plan: DeployPlan, config: Config, ctx: Context,
+          observer: Observer) -> None:
+    from shipyard.usecases.policy import check_policy, enforce_policy, image_digest
+
+    observer.step(f"checking the policy of {environment}")
+    target = plan.render.target
+    gate = check_policy(environment, image_digest(plan.render.image, target, ctx), config, ctx,
+                        target)
+    assert gate is not None
+    for rule in gate.rules:
+        observer.news(f"policy {rule.rule}: {'ok' if rule.passed else 'FAILED'} ({rule.detail})")
+    enforce_policy(gate)
 
 
 class _Run:

@@ -212,6 +212,11 @@ def project_config(name: str, region: str) -> str:
                   f"require_approval = {_toml(settings.get('require_approval', False))}"]
         if settings["deployment"] == "blue_green":
             lines += [f'codedeploy_application = "{name}"', f'codedeploy_group = "{name}-{env}"']
+        if settings.get("policy"):  # production's gate, as GamePulse's; the test's images
+            # come from OCI layouts, labelled with their version only
+            policy = {**settings["policy"], "labels": ["org.opencontainers.image.version"]}
+            lines += [f"[environments.{env}.policy]"]
+            lines += [f"{key} = {_toml(value)}" for key, value in policy.items()]
         lines += [f"[environments.{env}.values]", f'secret_name = "{name}/{env}/app"',
                   f'log_group = "/ecs/{name}-{env}"',
                   f'efs_parameter = "/{name}/{env}/efs-file-system-id"',
@@ -288,7 +293,7 @@ def run_pipeline(world: Any, shipyard: Any, recorder: Recorder, images: Path) ->
         world.repo.git("commit", "-q", "--allow-empty", "-m", f"{version}-{kind}")
         layout = deploy_world.web_image(images / f"{version}-{kind}", version, kind)
         pushed = run("push", "--from-oci", str(layout), "--version", version, "--scan",
-                     "--json").json()
+                     "--sbom", "--sign", "--json").json()
         return f"{pushed['registry']}/{pushed['repository']}@{pushed['digest']}"
 
     recorder.command = "push --scan --sbom --sign (a build FROM the base image)"
@@ -308,13 +313,14 @@ def run_pipeline(world: Any, shipyard: Any, recorder: Recorder, images: Path) ->
     # a failing rolling deploy: its explanation reads the stopped tasks and their logs
     run("deploy", "staging", "--image", push("1.2.0", "exits"), expect=DEPLOYMENT_FAILED)
     newer = push("1.3.0")
+    run("deploy", "staging", "--image", newer)  # production's gate: promoted from staging
     run("deploy", "production", "--version", "1.3.0", "--yes")  # the tag's image in ECR
     run("rollback", "production", "--yes")  # a new deployment of the previous revision
     # a canary that takes 30 s at the sandbox's time scale: still running when rollback asks
     run("deploy", "production", "--image", newer, "--yes", "--no-wait",
         "--deployment-config", "CodeDeployDefault.ECSCanary10Percent15Minutes")
     run("rollback", "production", "--yes")  # StopDeployment with rollback
-    run("deploy", "staging", "--image", newer, "--no-wait")
+    run("deploy", "staging", "--image", image, "--no-wait")
     run("rollback", "staging", "--no-wait")  # back to the deployment in progress's previous
     run("status", "staging")
     run("status", "production")

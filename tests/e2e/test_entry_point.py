@@ -68,6 +68,17 @@ def test_demo_runs_the_release_pipeline_through_the_workflow(demo_run) -> None:
         repositoryName="gamepulse")["imageDetails"]}
     assert {dev["version"], "1.1.0"} <= tags[main["digest"]]
     assert {"1.2.0", "1.2", "latest"} <= tags[next_main["digest"]]
+    # the build signed both images (index and platform images) and attached signed SBOMs,
+    # and production's gate lets what production runs through
+    sbom_tags = {tag for names in tags.values() for tag in names if tag.endswith(".sbom")}
+    assert len(sbom_tags) == 4, sbom_tags  # two platforms, two builds
+    for command in (["verify-image", next_main["digest"]], ["verify-image", main["digest"]],
+                    ["policy", "check", "production", "--image", "@" + next_main["digest"]]):
+        checked = subprocess.run([sys.executable, "-m", "shipyard", "-C", "GamePulse",
+                                  *command], cwd=demo_run.checkout,
+                                 env={**demo_run.env, **_sandbox_env(demo_run)},
+                                 capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     # the release tags went to the demo's origin; the user's checkout was left alone
     origin = record["repository"]["origin"]
     assert {"refs/tags/v1.1.0", "refs/tags/v1.2.0"} <= set(
@@ -89,13 +100,17 @@ def _git(cwd: Path, *args: str) -> str:
                           text=True).stdout
 
 
-def _ecr(demo_run):
-    import boto3
-
+def _sandbox_env(demo_run) -> dict[str, str]:
     exported = subprocess.run([sys.executable, "-m", "shipyard", "sandbox", "env", "--json"],
                               cwd=demo_run.checkout, env=demo_run.env, check=True,
                               capture_output=True, text=True)
-    env = json.loads(exported.stdout)
+    return dict(json.loads(exported.stdout))
+
+
+def _ecr(demo_run):
+    import boto3
+
+    env = _sandbox_env(demo_run)
     return boto3.client("ecr", region_name=env["AWS_REGION"],
                         endpoint_url=env["AWS_ENDPOINT_URL"],
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],

@@ -87,6 +87,14 @@ def test_sbom_writes_the_documents_it_attaches(repo, shipyard, sandbox_env, ecr_
                               base=None)
     pushed = shipyard(repo, "push", "--from-oci", str(layout), "--json")
     assert pushed.code == 0, pushed.err
+    # a key that cannot sign, or --key without --sign: refused before anything is written
+    before = registry_tags(sandbox_env, ecr_client)
+    for args, words in ((["--sign", "--key", str(tmp_path / "absent.key")], "cannot be read"),
+                        (["--key", str(tmp_path / "absent.key")], "add --sign")):
+        refused = shipyard(repo, "sbom", "1.1.0", *args)
+        assert refused.code == 2 and words in refused.err, refused.err
+        assert refused.err.count("error:") == 1
+    assert registry_tags(sandbox_env, ecr_client) == before
     made = shipyard(repo, "sbom", "1.1.0", "--output", str(tmp_path / "sboms"))
     assert made.code == 0, made.err
     assert "1 attached" in made.out and "2 deb, 2 pypi" in made.out

@@ -3,7 +3,8 @@
 The inventory comes from what the image itself records, not from guessing at files: the dpkg
 database (`var/lib/dpkg/status`, and the `status.d/` files of distroless images) for Debian
 packages, and each installed distribution's metadata (`*.dist-info/METADATA`,
-`*.egg-info/PKG-INFO`) for Python. Each component has a package URL (purl):
+`*.egg-info/PKG-INFO`, or an `*.egg-info` file, as Debian's python3 packages have) for
+Python. Each component has a package URL (purl):
 `pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=debian-12`,
 `pkg:pypi/fastapi@0.115.0`. The document is CycloneDX 1.5 JSON, the same bytes for the same
 image (its serial number is derived from the image digest, its timestamp is the image's
@@ -29,7 +30,7 @@ DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_DIR = "var/lib/dpkg/status.d/"
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 _PYTHON_METADATA = re.compile(
-    r"(^|/)(site|dist)-packages/[^/]+\.(dist-info/METADATA|egg-info/PKG-INFO)$")
+    r"(^|/)(site|dist)-packages/[^/]+\.(dist-info/METADATA|egg-info/PKG-INFO|egg-info)$")
 
 
 def is_inventory_file(path: str) -> bool:

@@ -144,12 +144,13 @@ class Release:
     environments: dict[str, str]  # deployed environment -> its URL
     loadtest: dict[str, Any] | None  # the integration job's load-test summary.json
     reports: dict[str, str]  # name -> path: the load test's reports and plot, the smoke's
+    supply_chain: str = ""  # its signatures and SBOMs, as found in the registry afterwards
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "commit": self.commit, "version": self.version,
                 "image": self.image, "digest": self.digest, "promoted": self.promoted,
                 "environments": self.environments, "loadtest": self.loadtest,
-                "reports": self.reports}
+                "reports": self.reports, "supply_chain": self.supply_chain}
 
 
 @dataclass
@@ -294,6 +295,8 @@ def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
         release = _release(report, _urls(config, options.sandbox_env()))
         built_as = None
         if release is not None:
+            release = replace(release,
+                              supply_chain=_supply_chain(config, ctx, release.digest))
             built_as = next((r.version for r in result.releases
                              if r.digest == release.digest and not r.promoted), None)
             result.releases.append(release)
@@ -372,6 +375,23 @@ def _release(report: Rehearsal, urls: Mapping[str, str]) -> Release | None:
                    reports)
 
 
+def _supply_chain(config: Config, ctx: Context, digest: str) -> str:
+    """What the build attached to the image, read back from the registry: its signatures
+    and its SBOMs (nothing when the service signs nothing)."""
+    if not config.signing.key:
+        return ""
+    from shipyard.config import PolicySettings
+    from shipyard.usecases.policy import check_rules
+
+    try:
+        target = resolve_target(config, ctx)
+        found = check_rules(PolicySettings(signed=True, sbom=config.ci.sbom), "demo", digest,
+                            config, ctx, target)
+    except ShipyardError as exc:
+        return f"could not be read ({exc.message})"
+    return "; ".join(("" if rule.passed else "NOT ") + rule.detail for rule in found.rules)
+
+
 def _sha(report: Rehearsal) -> str:
     path = Path(report.workdir or "") / "event.json"
     try:
@@ -399,6 +419,8 @@ def _rehearsal_summary(report: Rehearsal, release: Release | None,
             f"built as {built_as}, which it still reports" if built_as else "built before")
     lines += [("version", f"{release.version}, {how}"),
               ("image", release.image or release.digest)]
+    if release.supply_chain:
+        lines.append(("supply chain", release.supply_chain))
     for environment, url in release.environments.items():
         lines.append((environment, f"deployed {release.version}" + (f", {url}" if url else "")))
     if release.loadtest is not None:

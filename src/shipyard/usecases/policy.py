@@ -87,6 +87,12 @@ def check_policy(environment: str, digest: str, config: Config, ctx: Context,
     policy = config.environment(environment).policy
     if policy is None:
         return None
+    return check_rules(policy, environment, digest, config, ctx, target)
+
+
+def check_rules(policy: PolicySettings, environment: str, digest: str, config: Config,
+                ctx: Context, target: Target) -> PolicyResult:
+    """The rules `policy` asks for, checked for `target`'s image `digest`."""
     result = PolicyResult(environment, f"{target.image_base}@{digest}")
     checks: list[tuple[str, bool, Callable[[], tuple[bool, str]]]] = [
         ("signed", policy.signed, lambda: _signed(config, ctx, target, digest, policy)),

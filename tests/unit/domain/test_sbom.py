@@ -54,6 +54,7 @@ def test_the_files_that_feed_the_inventory() -> None:
     assert all(is_inventory_file(path) for path in FILES)
     assert is_inventory_file("var/lib/dpkg/status.d/base")
     assert is_inventory_file("usr/lib/python3/dist-packages/six.egg-info/PKG-INFO")
+    assert is_inventory_file("usr/lib/python3/dist-packages/six-1.16.0.egg-info")  # a file
     for other in ("var/lib/dpkg/status-old", "var/lib/dpkg/status.d/x/y", "etc/passwd",
                   "app/site-packages/x.dist-info/RECORD"):
         assert not is_inventory_file(other)

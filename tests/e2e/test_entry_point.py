@@ -37,6 +37,10 @@ def test_demo_runs_the_release_pipeline_through_the_workflow(demo_run) -> None:
     develop, merged, second = (sections[n] for n in (4, 5, 6))
     # each rehearsal ran the workflow's jobs; only main reaches production (approved)
     assert "skip job deploy-production" in " ".join(develop)
+    for part in (develop, merged, second):  # the build signed and attached signed SBOMs
+        assert any("supply chain" in line and "3 manifests signed by awskms:///alias/"
+                   "gamepulse-signing; 2 SBOMs attached and signed" in line
+                   for line in part), part
     for part in (merged, second):
         assert any(line.startswith("ok   job deploy-production") for line in part), part
         assert any(line.startswith("  ok   Deploy to production") for line in part), part

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shipyard_testing.oci_layouts import write_oci_layout
+from shipyard_testing.registry_reads import key_pair
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +65,19 @@ def _push_index(world, shipyard, tmp_path: Path, version: str) -> str:
     return str(pushed.json()["digest"])
 
 
+def _attached(images: dict[str, set[str]], subjects: set[str]) -> set[str]:
+    """The artifacts attached to `subjects` by cosign's tags (`sha256-<hex>.sig`, `.sbom`),
+    and those attached to them in turn (an SBOM's signature)."""
+    found: set[str] = set()
+    while True:
+        names = {f"sha256-{d[7:]}{suffix}" for d in subjects | found
+                 for suffix in (".sig", ".sbom")}
+        more = {digest for digest, tags in images.items() if tags & names} - found
+        if not more:
+            return found
+        found |= more
+
+
 def _cleanup_settings(world, settings: str) -> None:
     """shipyard.toml's [cleanup] (the last table: each test replaces it) set to `settings`."""
     toml = world.repo.project / "shipyard.toml"
@@ -83,15 +97,22 @@ def test_cleanup_deletes_exactly_what_the_policy_lets_go(world, shipyard, tmp_pa
     old_release = _digest(world.push(shipyard, "1.2.0"))
     index = _push_index(world, shipyard, tmp_path, "1.3.0")
     develop = [_digest(world.push(shipyard, f"1.3.1-develop.{n}")) for n in (1, 2, 3)]
-    kept_signature = _sign(world, context(), tmp_path, index)
-    old_signature = _sign(world, context(), tmp_path, old_release)
+    # the index and the old release signed, with signed SBOMs (shipyard sign and sbom)
+    key, _, _ = key_pair(tmp_path)
+    for image in (index, old_release):
+        for command in (["sign", image], ["sbom", image, "--sign"]):
+            made = world.run(shipyard, *command, "--key", str(key))
+            assert made.code == 0, made.err
     before = _ecr_images(world)
     children = [m["digest"] for m in json.loads(world.client("ecr").batch_get_image(
         repositoryName=world.name, imageIds=[{"imageDigest": index}])["images"][0][
         "imageManifest"])["manifests"]]
     assert set(children) <= set(before)  # untagged platform images, in ECR as on ECR
     _cleanup_settings(world, "keep_releases = 1\nprereleases_per_branch = 2\nkeep_tags = []\n")
-    expected = {old_release, old_signature, develop[0]}
+    kept_artifacts = _attached(before, {index, *children})
+    old_artifacts = _attached(before, {old_release})
+    assert (len(kept_artifacts), len(old_artifacts)) == (7, 3)  # .sig, .sbom, the SBOMs' .sig
+    expected = {old_release, *old_artifacts, develop[0]}
 
     # a dry run (the default without --yes) shows the plan and deletes nothing
     dry = world.run(shipyard, "cleanup", "--json")
@@ -102,7 +123,8 @@ def test_cleanup_deletes_exactly_what_the_policy_lets_go(world, shipyard, tmp_pa
     reasons = {d["digest"]: d["reason"] for d in plan["keep"]}
     assert reasons[in_use].startswith(f"in use: service {world.name}-staging in {world.name}")
     assert [reasons[c] for c in children] == [f"child of kept index {index[:19]}"] * 2
-    assert reasons[kept_signature] == f"attached to kept image {index[:19]}"
+    for artifact in kept_artifacts:
+        assert reasons[artifact].startswith("attached to kept image "), reasons[artifact]
     assert _ecr_images(world) == before
     table = world.run(shipyard, "cleanup")
     assert table.code == 0 and "dry run: nothing deleted; run with --yes to delete" in table.out

@@ -104,3 +104,37 @@ def test_policy_check_needs_an_image_and_a_policy(gated, shipyard, tmp_path: Pat
     assert missing.code == 2 and "--image" in missing.err
     none = gated.run(shipyard, "policy", "check", "staging", "--version", "1.1.0")
     assert none.code == 2 and "has no policy" in none.err
+
+
+def test_a_signature_by_another_key_and_a_tampered_image_are_refused(
+        gated, shipyard, tmp_path: Path) -> None:
+    """The gate's `signed` rule is verify-image's: a signature by a key the policy does not
+    name counts for nothing, and neither does a good signature copied onto another image (an
+    image swapped in under a signed image's signature tag)."""
+    import base64
+    import subprocess
+
+    other, _, _ = key_pair(tmp_path, "other")
+    foreign = gated.push(shipyard, "1.4.0")
+    assert gated.run(shipyard, "sign", foreign.rsplit("@", 1)[1], "--key", str(other)).code == 0
+    checked = gated.run(shipyard, "policy", "check", "production", "--image", foreign, "--json")
+    assert checked.code == POLICY
+    signed = next(r for r in json.loads(checked.out)["rules"] if r["rule"] == "signed")
+    assert not signed["passed"] and "does not verify with the key" in signed["detail"]
+
+    good = gated.push(shipyard, "1.1.0").rsplit("@", 1)[1]  # signed by the policy's key above
+    tampered = gated.push(shipyard, "1.5.0").rsplit("@", 1)[1]
+    password = base64.b64decode(gated.client("ecr").get_authorization_token()[
+        "authorizationData"][0]["authorizationToken"]).decode()
+    base = f"docker://{gated.env['SHIPYARD_REGISTRY']}/{gated.name}"
+    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
+                    "--dest-tls-verify=false", "--src-creds", password, "--dest-creds",
+                    password, f"{base}:sha256-{good[7:]}.sig", f"{base}:sha256-{tampered[7:]}.sig"],
+                   check=True)
+    checked = gated.run(shipyard, "policy", "check", "production", "--image", f"@{tampered}",
+                        "--json")
+    assert checked.code == POLICY
+    signed = next(r for r in json.loads(checked.out)["rules"] if r["rule"] == "signed")
+    assert not signed["passed"] and f"it signs another image, {good}" in signed["detail"]
+    refused = gated.run(shipyard, "deploy", "production", "--image", f"@{tampered}", "--yes")
+    assert refused.code == POLICY and "it signs another image" in refused.err

@@ -20,7 +20,8 @@ The hierarchy::
     ├── ApprovalError       16  the environment requires an approval that was not given
     ├── ChecksFailedError   17  checks against a running service failed (`smoke`)
     ├── SignatureError      18  an image is unsigned, or no signature verifies with the keys
-    └── PolicyError         19  the image does not meet the environment's compliance policy
+    ├── PolicyError         19  the image does not meet the environment's compliance policy
+    └── DiagnosisError      20  `doctor` found a failing check
 
 Every message is one line that names the bad input and says how to fix it. The CLI maps an
 error to its exit code in exactly one place (``shipyard.cli.main``).
@@ -54,6 +55,7 @@ class ExitCode(IntEnum):
     CHECKS = 17
     SIGNATURE = 18
     POLICY = 19
+    DIAGNOSIS = 20
 
 
 class ShipyardError(Exception):
@@ -176,3 +178,9 @@ class PolicyError(ShipyardError):
     """The image fails a rule of the environment's compliance policy (`deploy`'s gate)."""
 
     exit_code = ExitCode.POLICY
+
+
+class DiagnosisError(ShipyardError):
+    """`shipyard doctor` found a check that fails (the checklist says which and the fix)."""
+
+    exit_code = ExitCode.DIAGNOSIS

@@ -16,6 +16,7 @@ from shipyard.cli import (  # noqa: F401  (registers the commands)
     demo,
     deploy,
     diff,
+    doctor,
     init,
     loadtest,
     login,

@@ -93,6 +93,20 @@ class Ecs:
             tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
         return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
 
+    def stopped_service_tasks(self, cluster: str, service: str,
+                              limit: int = 10) -> list[dict[str, Any]]:
+        """The service's latest stopped tasks (ECS keeps them about an hour), newest first;
+        at most `limit`."""
+        with translated("ecs:ListTasks"):
+            arns = self.client.list_tasks(cluster=cluster, serviceName=service,
+                                          desiredStatus="STOPPED",
+                                          maxResults=min(100, limit))["taskArns"]
+        if not arns:
+            return []
+        with translated("ecs:DescribeTasks"):
+            tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
+        return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
+
     def deregister_task_definition(self, arn: str) -> None:
         """DeregisterTaskDefinition: the revision becomes INACTIVE (running tasks go on)."""
         with translated("ecs:DeregisterTaskDefinition"):

@@ -46,3 +46,9 @@ class Elbv2:
             if not marker:
                 break
         return found
+
+    def target_health(self, target_group_arn: str) -> list[dict[str, Any]]:
+        """Each registered target's health (`TargetHealth`: State, Reason, Description)."""
+        with translated("elasticloadbalancing:DescribeTargetHealth"):
+            return list(self.client.describe_target_health(
+                TargetGroupArn=target_group_arn)["TargetHealthDescriptions"])

@@ -19,10 +19,11 @@ class Check:
     status: Status
     detail: str
     fix: str = ""
+    evidence: tuple[str, ...] = ()  # what was found, line by line: events, log lines
 
     def to_json(self) -> dict[str, Any]:
         return {"group": self.group, "name": self.name, "status": self.status,
-                "detail": self.detail, "fix": self.fix}
+                "detail": self.detail, "fix": self.fix, "evidence": list(self.evidence)}
 
 
 @dataclass
@@ -59,14 +60,14 @@ class Group:
     def __init__(self, name: str, diagnosis: Diagnosis) -> None:
         self.name, self._diagnosis = name, diagnosis
 
-    def ok(self, name: str, detail: str) -> None:
-        self._add(Check(self.name, name, "ok", detail))
+    def ok(self, name: str, detail: str, evidence: tuple[str, ...] = ()) -> None:
+        self._add(Check(self.name, name, "ok", detail, "", evidence))
 
-    def warn(self, name: str, detail: str, fix: str) -> None:
-        self._add(Check(self.name, name, "warn", detail, fix))
+    def warn(self, name: str, detail: str, fix: str, evidence: tuple[str, ...] = ()) -> None:
+        self._add(Check(self.name, name, "warn", detail, fix, evidence))
 
-    def fail(self, name: str, detail: str, fix: str) -> None:
-        self._add(Check(self.name, name, "fail", detail, fix))
+    def fail(self, name: str, detail: str, fix: str, evidence: tuple[str, ...] = ()) -> None:
+        self._add(Check(self.name, name, "fail", detail, fix, evidence))
 
     def failed(self, name: str, error_message: str, fallback_fix: str) -> None:
         """A failure from an error's message, its own fix preferred to `fallback_fix`."""

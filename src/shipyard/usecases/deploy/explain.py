@@ -41,12 +41,12 @@ def explain_rolling_failure(ecs: TaskReader, logs: LogReader, cluster: str, serv
         if arn and arn not in definitions:
             definitions[arn] = ecs.task_definition(arn)
         for container in task.get("containers", []):
-            lines.extend(_container_lines(container, task_id, definitions.get(arn, {}),
+            lines.extend(container_lines(container, task_id, definitions.get(arn, {}),
                                           logs.last_lines))
     return lines
 
 
-def _container_lines(container: dict[str, Any], task_id: str, definition: dict[str, Any],
+def container_lines(container: dict[str, Any], task_id: str, definition: dict[str, Any],
                      last_lines: Callable[[str, str, int], list[str]]) -> list[str]:
     name = str(container.get("name", "?"))
     exit_code = container.get("exitCode")

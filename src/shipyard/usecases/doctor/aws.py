@@ -18,19 +18,21 @@ _SKEW_WARN, _SKEW_FAIL = 60.0, 300.0
 
 
 def check_aws(group: Group, config: Config | None, make_context: Callable[..., Context]
-              ) -> None:
+              ) -> tuple[Context | None, str]:
+    """The AWS checks; the context and the caller's ARN, once the credentials are known to
+    work (else None and "")."""
     names = ("credentials", "clock", "repository", "registry login")
     if config is None:
         for name in names:
             group.skip(name, "the configuration did not load")
-        return
+        return None, ""
     try:
         ctx = make_context(config)
     except ShipyardError as exc:  # a region that is not one, say
         group.failed("credentials", exc.message, "fix AWS_REGION or service.region")
         for name in names[1:]:
             group.skip(name, "the AWS settings are not usable")
-        return
+        return None, ""
     try:
         account, arn, date = ctx.sts.identity()
     except ShipyardError as exc:
@@ -41,12 +43,13 @@ def check_aws(group: Group, config: Config | None, make_context: Callable[..., C
         group.failed("credentials", exc.message, fix)
         for name in names[1:]:
             group.skip(name, "no AWS identity")
-        return
+        return None, ""
     endpoint = ctx.env.get("AWS_ENDPOINT_URL", "")
     group.ok("credentials", f"{arn or account} in {ctx.region}"
                             + (f" through {endpoint}" if endpoint else ""))
     _clock(group, date)
     _repository(group, config, ctx)
+    return ctx, arn
 
 
 def _clock(group: Group, date: str) -> None:

@@ -65,3 +65,4 @@ def test_without_the_simulator_it_says_it_cannot_tell() -> None:
 ])
 def test_the_principal_the_simulator_takes(caller: str, principal: str | None) -> None:
     assert principal_of(caller) == principal
+

@@ -35,7 +35,8 @@ def test_a_healthy_sandbox_passes_and_nothing_is_written(
     assert checked.code == 0, checked.out + checked.err
     checks = aws_checks(checked)
     assert {name: c["status"] for name, c in checks.items()} == {
-        "credentials": "ok", "clock": "ok", "repository": "ok", "registry login": "ok"}
+        "credentials": "ok", "clock": "ok", "repository": "ok", "registry login": "ok",
+        "base image": "skipped"}  # its build args name no base image in the registry
     assert sandbox_env["AWS_ENDPOINT_URL"] in checks["credentials"]["detail"]
     assert after_state(repo, ecr_client, sandbox_env) == before
     text = shipyard(repo, "doctor")
@@ -57,8 +58,8 @@ def test_no_credentials(repo, shipyard, sandbox_env, monkeypatch, tmp_path: Path
     assert checks["credentials"]["status"] == "fail"
     assert "no AWS credentials found" in checks["credentials"]["detail"]
     assert "AWS_ACCESS_KEY_ID" in checks["credentials"]["fix"]
-    assert {checks[n]["status"] for n in ("clock", "repository", "registry login")} == {
-        "skipped"}
+    assert {checks[n]["status"] for n in ("clock", "repository", "registry login",
+                                          "base image")} == {"skipped"}
 
 
 def test_an_endpoint_that_is_not_aws(repo, shipyard, sandbox_env, monkeypatch) -> None:
@@ -70,7 +71,9 @@ def test_an_endpoint_that_is_not_aws(repo, shipyard, sandbox_env, monkeypatch) -
     assert credentials["status"] == "fail" and "AWS_ENDPOINT_URL" in credentials["fix"]
 
 
-def test_a_missing_repository(repo, shipyard, sandbox_env, ecr_client) -> None:
+def test_a_missing_repository_and_base_image(repo, shipyard, sandbox_env, ecr_client) -> None:
+    (repo.project / "shipyard.toml").write_text(
+        '[build.args]\nBASE_IMAGE = "${registry}/t/no-such-base:12"\n')
     before = repositories(ecr_client)
     checked = shipyard(repo, "doctor", "--json")
     assert checked.code == DIAGNOSIS
@@ -79,6 +82,9 @@ def test_a_missing_repository(repo, shipyard, sandbox_env, ecr_client) -> None:
     assert "does not exist" in checks["repository"]["detail"]
     assert "shipyard push creates it" in checks["repository"]["fix"]
     assert checks["registry login"]["status"] == "ok"  # the login is checked all the same
+    base = checks["base image"]
+    assert base["status"] == "fail" and "t/no-such-base:12 is not in the registry" in \
+        base["detail"], base
     assert repositories(ecr_client) == before  # doctor does not create it
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from shipyard.config import Config
 from shipyard.domain.diagnosis import Group
@@ -21,7 +22,7 @@ def check_aws(group: Group, config: Config | None, make_context: Callable[..., C
               ) -> tuple[Context | None, str]:
     """The AWS checks; the context and the caller's ARN, once the credentials are known to
     work (else None and "")."""
-    names = ("credentials", "clock", "repository", "registry login")
+    names = ("credentials", "clock", "repository", "registry login", "base image")
     if config is None:
         for name in names:
             group.skip(name, "the configuration did not load")
@@ -79,6 +80,7 @@ def _repository(group: Group, config: Config, ctx: Context) -> None:
         group.failed("repository", exc.message, "check ECR_REPOSITORY or service.repository, "
                    "and ecr:DescribeRepositories for these credentials")
         group.skip("registry login", "the repository could not be read")
+        group.skip("base image", "the repository could not be read")
         return
     if found is None:
         group.fail("repository", f"{target.repository} does not exist in {target.region}",
@@ -103,17 +105,54 @@ def _repository(group: Group, config: Config, ctx: Context) -> None:
                        "put-image-scanning-configuration), or change [repository]")
         else:
             group.ok("repository", summary)
-    _login(group, ctx, target)
+    _login(group, ctx, target, config)
 
 
-def _login(group: Group, ctx: Context, target: Target) -> None:
+def _login(group: Group, ctx: Context, target: Target, config: Config) -> None:
+    login = None
     try:
         login = ctx.ecr.login(target.account_id).for_host(target.registry)
         with ctx.registry(target.registry, auth=login) as registry:
             registry.check_auth()
     except ShipyardError as exc:
         group.failed("registry login", exc.message, "check ecr:GetAuthorizationToken for these "
-                   "credentials, SHIPYARD_REGISTRY, and that the registry answers; by hand: "
-                   "shipyard login")
+                     "credentials, SHIPYARD_REGISTRY, and that the registry answers; by hand: "
+                     "shipyard login")
+        group.skip("base image", "the registry login failed")
         return
     group.ok("registry login", f"the ECR token opens {target.registry} (GET /v2/)")
+    with ctx.registry(target.registry, auth=login) as registry:
+        _base_image(group, config, ctx, target, registry)
+
+
+def _base_image(group: Group, config: Config, ctx: Context, target: Target,
+                registry: Any) -> None:
+    """The image the build is FROM, when a build arg names one in the target registry (as
+    GamePulse's BASE_IMAGE does): it must be there for a build to start."""
+    from shipyard.domain.build_args import expand
+    from shipyard.usecases.push import base_image
+
+    names = {"registry": target.registry, "account_id": target.account_id,
+             "region": target.region}
+    try:
+        args = {name: expand(name, value, ctx.env, names)
+                for name, value in config.build.args.items()}
+        base = base_image(args, target)
+    except ShipyardError as exc:
+        group.failed("base image", exc.message, "fix build.args or the variables they read")
+        return
+    if base is None:
+        group.skip("base image", "no build arg names an image in the target registry")
+        return
+    try:
+        found = registry.manifest_digest(base.repository, base.digest or base.tag or "latest")
+    except ShipyardError as exc:
+        group.failed("base image", exc.message, "let these credentials read the base image's "
+                     "repository (ecr:BatchGetImage)")
+        return
+    if found is None:
+        group.fail("base image", f"{base} is not in the registry", "push it first (for "
+                   "GamePulse: dev/demo, or scripts/load-base-image.sh), or point the build "
+                   "arg at one that is")
+    else:
+        group.ok("base image", f"{base} is there ({found[:19]}…)")

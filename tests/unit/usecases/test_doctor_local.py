@@ -108,3 +108,20 @@ def repo(repo):
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "config")
     return repo
+
+
+def test_a_repository_another_user_owns_gives_the_safe_directory_fix(repo, monkeypatch
+                                                                     ) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test hands the repository to another user (chown)")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")  # no safe.directory of the machine's
+    owner = os.stat(repo.root).st_uid
+    subprocess.run(["chown", "-R", "12345", str(repo.root)], check=True)
+    try:
+        check = next(c for c in run_local(repo.project).checks if c.name == "git repository")
+    finally:
+        subprocess.run(["chown", "-R", str(owner), str(repo.root)], check=True)
+    assert check.status == "fail" and "dubious ownership" in check.detail
+    assert check.fix.startswith("git config --global --add safe.directory ")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 
 from shipyard.call_log import watch_aws_client
@@ -167,6 +168,12 @@ def translate(operation: str, exc: Exception) -> ShipyardError:
         return AwsError(f"{operation}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}; "
                         "check AWS_ENDPOINT_URL and the network (is the sandbox up? "
                         "shipyard sandbox up)")
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        # An answer botocore cannot read as the service's error or result (an empty 404 of
+        # a web server, a registry): whatever answers there is not AWS.
+        return AwsError(f"{operation}: the endpoint answered, but not as AWS does; check "
+                        "AWS_ENDPOINT_URL (it must be an AWS endpoint, or the sandbox's: "
+                        "eval \"$(shipyard sandbox env)\")")
     if isinstance(exc, NotAnAwsAnswer):
         return AwsError(f"{operation}: {exc}; check AWS_ENDPOINT_URL (it must be an AWS "
                         "endpoint, or the sandbox's: eval \"$(shipyard sandbox env)\")")
@@ -188,7 +195,8 @@ def translated(operation: str) -> Iterator[None]:
     """Run AWS calls, turning their failures into one-line Shipyard errors."""
     try:
         yield
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+            botocore.parsers.ResponseParserError) as exc:
         raise translate(operation, exc) from exc
 
 
@@ -204,5 +212,5 @@ def call(operation: str, fn: Callable[[], T], *, absent: Collection[str] = ()) -
         if error_code(exc) in absent:
             return None
         raise translate(operation, exc) from exc
-    except botocore.exceptions.BotoCoreError as exc:
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
         raise translate(operation, exc) from exc

@@ -23,8 +23,9 @@ def environment_checks(result) -> dict[str, dict]:
 def unchanged(world) -> tuple:
     service = {k: v for k, v in world.service("staging").items() if k != "events"}
     return (world.task_definitions("staging"), world.task_definitions("production"), service,
-            world.client("codedeploy").list_deployments(applicationName=world.name)[
-                "deployments"])
+            world.client("codedeploy").list_deployments(
+                applicationName=world.name,
+                deploymentGroupName=f"{world.name}-production")["deployments"])
 
 
 def test_a_healthy_staging_gives_every_check_ok(world, shipyard) -> None:

@@ -40,3 +40,16 @@ def test_an_answer_in_the_protocol_the_client_speaks_is_accepted(service, operat
 def test_a_web_page_is_refused(service, operation) -> None:
     with pytest.raises(NotAnAwsAnswer):
         _answer(_client(service), operation, b"<!doctype html><html>portal</html>")
+
+
+def test_an_answer_botocore_cannot_parse_is_named_as_not_aws() -> None:
+    """An empty 404 from a registry or web server at AWS_ENDPOINT_URL breaks botocore's
+    parser before any of our checks: it is still one clear line, not an unexpected error."""
+    import botocore.parsers
+
+    from shipyard.adapters.aws import translated
+    from shipyard.errors import AwsError
+
+    wanted = "sts:GetCallerIdentity: the endpoint answered, but not as AWS does; check"
+    with pytest.raises(AwsError, match=wanted), translated("sts:GetCallerIdentity"):
+        raise botocore.parsers.ResponseParserError("Unable to parse response (no element)")

@@ -16,6 +16,7 @@ from shipyard.usecases.context import Context
 NAMES = ("cluster", "service", "deployments", "stopped tasks", "target health", "codedeploy",
          "task definition")
 _ENDED = ["Succeeded", "Failed", "Stopped"]
+_RECENT = 25  # deployments read to find the newest
 
 
 def check_environment(group: Group, environment: str, config: Config | None,
@@ -214,20 +215,23 @@ def _codedeploy(group: Group, environment: str, settings: EnvironmentSettings,
     config_name = found.get("deploymentConfigName", "?")
     ids = ctx.codedeploy.deployment_ids(application, name, ["Created", "Queued",
                                                             "InProgress", "Baking", "Ready",
-                                                            *_ENDED], limit=1)
+                                                            *_ENDED], limit=_RECENT)
     if not ids:
         group.ok("codedeploy", f"group {name} ({config_name}): no deployment yet")
         return
-    deployment = ctx.codedeploy.deployment(ids[0])
+    # ListDeployments promises no order: the newest is the one created last
+    deployment = max(ctx.codedeploy.deployments(ids),
+                     key=lambda d: str(d.get("createTime", "")))
+    ident = str(deployment.get("deploymentId", "?"))
     status = str(deployment.get("status", "?"))
-    head = f"group {name} ({config_name}): the last deployment {ids[0]} {status}"
+    head = f"group {name} ({config_name}): the last deployment {ident} {status}"
     if status not in ("Failed", "Stopped"):
         group.ok("codedeploy", head)
         return
     error = deployment.get("errorInformation") or {}
     evidence = [f"error {error.get('code', '?')}: {error.get('message', '')}"] if error else []
     failed_event = ""
-    target = ctx.codedeploy.ecs_target(ids[0]) or {}
+    target = ctx.codedeploy.ecs_target(ident) or {}
     for event in target.get("lifecycleEvents") or []:
         if event.get("status") == "Failed":
             diagnostics = event.get("diagnostics") or {}

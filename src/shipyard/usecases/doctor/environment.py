@@ -132,9 +132,10 @@ def _stopped_tasks(group: Group, settings: EnvironmentSettings, service: dict[st
             evidence += container_lines(container, task_id, definitions.get(arn, {}),
                                         ctx.logs.last_lines)
     if not crashed:
+        # tasks ECS stopped as planned: their reasons only, not their containers' logs
+        planned = tuple(line for line in evidence if line.startswith("task "))
         group.ok("stopped tasks", "no recent task crashed" + (
-            f" ({len([e for e in evidence if e.startswith('task ')])} stopped by ECS as "
-            "planned)" if evidence else ""), tuple(evidence))
+            f" ({len(planned)} stopped by ECS as planned)" if planned else ""), planned)
         return
     fix = ("read the exit codes and log lines below; fix the image or the task definition "
            "(shipyard verify), then deploy again")

@@ -83,24 +83,18 @@ class Ecs:
     def stopped_tasks(self, cluster: str, started_by: str, limit: int = 10) -> list[dict[str, Any]]:
         """The latest stopped tasks a deployment started (ECS names the deployment's id in
         each task's `startedBy`), newest first; at most `limit`."""
-        with translated("ecs:ListTasks"):
-            arns = self.client.list_tasks(cluster=cluster, startedBy=started_by,
-                                          desiredStatus="STOPPED",
-                                          maxResults=min(100, limit))["taskArns"]
-        if not arns:
-            return []
-        with translated("ecs:DescribeTasks"):
-            tasks = self.client.describe_tasks(cluster=cluster, tasks=arns[:limit])["tasks"]
-        return sorted(tasks, key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
+        return self._stopped(cluster, limit, startedBy=started_by)
 
     def stopped_service_tasks(self, cluster: str, service: str,
                               limit: int = 10) -> list[dict[str, Any]]:
         """The service's latest stopped tasks (ECS keeps them about an hour), newest first;
         at most `limit`."""
+        return self._stopped(cluster, limit, serviceName=service)
+
+    def _stopped(self, cluster: str, limit: int, **which: str) -> list[dict[str, Any]]:
         with translated("ecs:ListTasks"):
-            arns = self.client.list_tasks(cluster=cluster, serviceName=service,
-                                          desiredStatus="STOPPED",
-                                          maxResults=min(100, limit))["taskArns"]
+            arns = self.client.list_tasks(cluster=cluster, desiredStatus="STOPPED",
+                                          maxResults=min(100, limit), **which)["taskArns"]
         if not arns:
             return []
         with translated("ecs:DescribeTasks"):

@@ -1,8 +1,10 @@
-"""Two `shipyard push` processes race for one version in a MUTABLE repository of the sandbox.
+"""Two `shipyard push` processes race for one version in a repository of the sandbox.
 
-The registry has no compare-and-swap on tags; push checks the version tag right before its PUT
-and reads it back after, so in every round at most one process exits 0, the other exits 6
-saying why, and the tag ends on the winner's image.
+In a MUTABLE repository the registry has no compare-and-swap on tags; push checks the version
+tag right before its PUT and reads it back after. In the repository Shipyard creates, version
+tags are immutable and the registry refuses the second PUT itself (push then neither checks
+again nor reads back). Either way, in every round at most one process exits 0, the other
+exits 6 saying why, and the tag ends on the winner's image.
 """
 
 from __future__ import annotations
@@ -20,17 +22,29 @@ ROUNDS = 4
 PROCESS_SECONDS = 120  # one small push on loopback; this only stops a hang
 
 
-def test_racing_pushes_in_a_mutable_repository_never_both_win(
-        repo, sandbox_env, ecr_client, oci_layout_factory) -> None:
+def _push(repo, layout, version: str) -> list[str]:
+    return [sys.executable, "-m", "shipyard", "-C", str(repo.project), "push", "--from-oci",
+            str(layout), "--version", version, "--json"]
+
+
+@pytest.mark.parametrize("mutability", ["MUTABLE", "shipyard's default"])
+def test_racing_pushes_never_both_win(repo, sandbox_env, ecr_client, oci_layout_factory,
+                                      mutability: str) -> None:
     repository = sandbox_env["ECR_REPOSITORY"]
-    ecr_client.create_repository(repositoryName=repository, imageTagMutability="MUTABLE")
+    if mutability == "MUTABLE":
+        ecr_client.create_repository(repositoryName=repository, imageTagMutability="MUTABLE")
+    else:  # a first push creates it as Shipyard does: version tags immutable
+        subprocess.run(_push(repo, oci_layout_factory(), "3.9.9"), check=True,
+                       capture_output=True, timeout=PROCESS_SECONDS, env=dict(os.environ))
+        settings = ecr_client.describe_repositories(
+            repositoryNames=[repository])["repositories"][0]
+        assert settings["imageTagMutability"] == "MUTABLE_WITH_EXCLUSION", settings
     for round_number in range(ROUNDS):
         repo.commit(f"round {round_number}")  # a fresh sha- tag as well
         version = f"4.0.{round_number}"
         racers = [subprocess.Popen(
-            [sys.executable, "-m", "shipyard", "-C", str(repo.project), "push", "--from-oci",
-             str(oci_layout_factory()), "--version", version, "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+            _push(repo, oci_layout_factory(), version), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
             for _ in range(2)]
         outcomes = [(racer.wait(timeout=PROCESS_SECONDS), *racer.communicate())
                     for racer in racers]

@@ -283,7 +283,9 @@ def _push_layout(registry: RegistryClient, layout: OciLayout, result: PushResult
     unique = [tag for tag in result.tags_to_set if not plan.is_moving(tag)]
     return registry.push_layout(layout, result.target.repository, result.tags_to_set,
                                 unique_tags=unique, mount_from=mount_from,
-                                fresh=result.repository_created and result.repository.created)
+                                fresh=result.repository_created and result.repository.created,
+                                guarded_tags=[tag for tag in unique
+                                              if result.repository.tag_is_immutable(tag)])
 
 
 def _nothing_pushed(layout: OciLayout, repository: str, tags: tuple[str, ...]) -> PushReport:

@@ -748,18 +748,21 @@ def test_tag_rejections(registry: FakeRegistry, make_client, image: OciLayout, a
 
 
 def _other_pipeline_sets(registry: FakeRegistry, tag: str, digest: str, *, when: str) -> Hook:
-    """Another pipeline points `tag` at `digest`: on our second HEAD of the tag (the check just
-    before our PUT), or right after our PUT of it was stored."""
+    """Another pipeline points `tag` at `digest`: right after our first HEAD of the tag found
+    it free, on our second HEAD (the check just before our PUT), or right after our PUT of it
+    was stored."""
     heads = [0]
 
     def hook(request: httpx.Request) -> httpx.Response | None:
         path = f"/v2/{REPO}/manifests/{tag}"
         if request.url.path != path:
             return None
-        if when == "before-put" and request.method == "HEAD":
+        if when in ("before-put", "after-first-head") and request.method == "HEAD":
             heads[0] += 1
-            if heads[0] == 2:
+            if heads[0] == (2 if when == "before-put" else 1):
+                answer = registry._manifest(request, REPO, tag)  # answered free, then taken
                 registry.tags[(REPO, tag)] = digest
+                return answer if when == "after-first-head" else None
         if when == "after-put" and request.method == "PUT":
             answer = registry._manifest(request, REPO, tag)  # stored, then overwritten
             registry.tags[(REPO, tag)] = digest
@@ -799,13 +802,71 @@ def test_version_tags_are_checked_before_their_put_and_read_back_together(
         # the first round's HEAD, the HEAD just before the PUT, the PUT, the HEAD after it
         assert [m for m, p in log if p == paths[tag]] == ["HEAD", "HEAD", "PUT", "HEAD"]
     # one pause, after both versions were written, then both read back before `latest` moves
-    assert sleeps == [0.05]
+    assert sleeps == [0.25]
     last_version_put = max(i for i, (m, p) in enumerate(log)
                            if m == "PUT" and p != paths["latest"])
     read_backs = [i for i, (m, p) in enumerate(log) if m == "HEAD" and i > last_version_put]
     assert len(read_backs) == 2 and log[-1] == ("PUT", paths["latest"])
     # a moving tag is written without those checks
     assert [m for m, p in log if p == paths["latest"]] == ["HEAD", "PUT"]
+
+
+def test_version_tags_the_registry_keeps_immutable_are_only_put(
+        registry: FakeRegistry, make_client, image: OciLayout, sleeps: list[float]) -> None:
+    """The registry refuses an overwrite of a guarded tag itself: no second check, no pause, no
+    read-back. A tag it does not guard in the same push still gets all three."""
+    registry.immutable = True
+    make_client().push_layout(image, REPO, ["1.0.0", "sha-abc", "latest"],
+                              unique_tags=["1.0.0", "sha-abc"], guarded_tags=["1.0.0"])
+    paths = {tag: f"/v2/{REPO}/manifests/{tag}" for tag in ("1.0.0", "sha-abc")}
+    assert [m for m, p in registry.log if p == paths["1.0.0"]] == ["HEAD", "PUT"]
+    assert [m for m, p in registry.log if p == paths["sha-abc"]] == [
+        "HEAD", "HEAD", "PUT", "HEAD"]
+    assert sleeps == [0.25]
+    registry.log.clear()
+    sleeps.clear()
+    make_client().push_layout(image, REPO, ["2.0.0", "latest"], unique_tags=["2.0.0"],
+                              guarded_tags=["2.0.0"])
+    assert sleeps == []  # nothing to read back, so no pause at all
+
+
+def test_a_guarded_tag_taken_by_another_push_is_refused_by_the_registry(
+        registry: FakeRegistry, make_client, tmp_path: Path, image: OciLayout,
+        build_layout) -> None:
+    registry.immutable = True
+    other = OciLayout.open(build_layout(tmp_path / "other"))
+    make_client().push_layout(other, REPO, [])
+    # the other pipeline takes the tag after our first round of HEADs found it free
+    registry.hooks.append(_other_pipeline_sets(registry, "1.0.0", other.digest,
+                                               when="after-first-head"))
+    with pytest.raises(ConflictError) as caught:
+        make_client().push_layout(image, REPO, ["1.0.0", "latest"], unique_tags=["1.0.0"],
+                                  guarded_tags=["1.0.0"])
+    assert caught.value.exit_code == 6 and "team/app:1.0.0 is immutable" in str(caught.value)
+    assert registry.tags[(REPO, "1.0.0")] == other.digest
+    assert (REPO, "latest") not in registry.tags
+
+
+def test_a_guarded_tag_whose_put_answer_was_lost_is_checked_before_the_retry(
+        registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    """Our PUT landed but its answer did not come back: the retry finds the tag on our image
+    (a HEAD), rather than PUT again into the registry's immutability refusal."""
+    registry.immutable = True
+    lost = [True]
+
+    def store_then_fail(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PUT" and request.url.path.endswith("/manifests/1.0.0") and lost[0]:
+            lost[0] = False
+            registry._manifest(request, REPO, "1.0.0")
+            return httpx.Response(502)
+        return None
+
+    registry.hooks.append(store_then_fail)
+    report = make_client().push_layout(image, REPO, ["1.0.0"], unique_tags=["1.0.0"],
+                                       guarded_tags=["1.0.0"])
+    assert report.tags_set == ["1.0.0"]
+    assert [m for m, p in registry.log if p == f"/v2/{REPO}/manifests/1.0.0"] == [
+        "HEAD", "PUT", "HEAD"]
 
 
 # --- authentication ------------------------------------------------------------------------

@@ -257,7 +257,8 @@ class RegistryClient:
 
     def push_layout(self, layout: OciLayout, repository: str, tags: Sequence[str], *,
                     mount_from: str | None = None,
-                    unique_tags: Collection[str] = (), fresh: bool = False) -> PushReport:
+                    unique_tags: Collection[str] = (), fresh: bool = False,
+                    guarded_tags: Collection[str] = ()) -> PushReport:
         """Push every blob and manifest of `layout`, then point each of `tags` at it.
 
         Blobs already present are skipped; with `mount_from` missing blobs are first mounted
@@ -268,10 +269,10 @@ class RegistryClient:
         manifest is pushed by digest.
 
         `unique_tags` (version tags) must be absent or already on this image when the push
-        starts, checked with the same HEADs, before any upload; in a mutable repository each
-        is checked again right before its PUT and read back a moment after it, so of two
-        pipelines racing for a version one fails with ConflictError (an immutable repository
-        refuses the PUT itself).
+        starts, checked with the same HEADs, before any upload. Those the repository keeps
+        immutable are named again in `guarded_tags`: the registry refuses their second PUT
+        itself. Each other one is checked again right before its PUT and read back a moment
+        after it, so of two pipelines racing for a version one fails with ConflictError.
 
         `fresh=True` says the repository was just created, so no blob or child manifest is
         asked about before it is sent (the top manifest and the tags still are).
@@ -288,7 +289,7 @@ class RegistryClient:
             check_tag(tag)
         return Push(self._session, self, self._known_blobs, self._emit, self.base_url,
                     self._concurrency, layout, repository, tags, mount_from,
-                    frozenset(unique_tags), fresh).run()
+                    frozenset(unique_tags), fresh, frozenset(guarded_tags)).run()
 
     # --- small helpers -------------------------------------------------------------------
 

@@ -97,12 +97,13 @@ class Push:
                  emit: Callable[[ProgressEvent], None], base_url: str, concurrency: int,
                  layout: OciLayout, repository: str, tags: list[str],
                  mount_from: str | None, unique_tags: frozenset[str] = frozenset(),
-                 fresh: bool = False) -> None:
+                 fresh: bool = False, guarded_tags: frozenset[str] = frozenset()) -> None:
         self.session, self.reader, self.known, self.emit = session, reader, known, emit
         self.base_url = base_url
         self.layout, self.repository, self.tags = layout, repository, tags
         self.mount_from = mount_from
         self.unique_tags = unique_tags
+        self.guarded_tags = guarded_tags  # the registry refuses to overwrite these itself
         # A repository this push just created holds no blob and no manifest: asking is a
         # round trip on every blob's path for nothing (sending one twice is harmless).
         self.fresh = fresh
@@ -155,7 +156,8 @@ class Push:
         versions = UniqueTagWrites(
             self.session, self.reader, self.base_url, repository, layout,
             lambda answer, tag, what: self._manifest_written(
-                answer, repository, tag, layout.top_content, top, what))
+                answer, repository, tag, layout.top_content, top, what),
+            guarded=self.guarded_tags)
         for tag in self.tags:
             if _results([tag_heads[tag]])[0] == top.digest:
                 state.report.tags_skipped.append(tag)

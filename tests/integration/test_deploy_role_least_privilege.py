@@ -83,6 +83,7 @@ UNSCOPED = {
     "ecs:ListServices",  # its cluster is a condition key (ecs:cluster), not a resource
     "cloudwatch:PutMetricData", "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetHealth",
 }
 
 IAM_PREFIX = {"elbv2": "elasticloadbalancing", "efs": "elasticfilesystem"}

@@ -51,6 +51,7 @@ class DeployView:
         self._console = console
         self._lock = threading.Lock()
         self._lines: list[str] = []  # every stamped line, for the end of a live view
+        self._printed = 0  # of those, how many were printed already (before a question)
         self._board: Board | None = None
         self._step, self._since = "", clock()
         self._live: Any = None
@@ -78,10 +79,9 @@ class DeployView:
         self._live = None
         from rich.text import Text
 
+        self._print_lines()
         with self._lock:
-            lines, board = list(self._lines), self._board
-        for line in lines:
-            self._console.print(Text(line), soft_wrap=True)
+            board = self._board
         if board is not None and board.rows:
             self._console.print(_table(board))
             if board.weights:
@@ -90,15 +90,26 @@ class DeployView:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """The live panel stopped while a question is asked on the terminal (the approval
-        prompt), and started again after it."""
+        prompt), and started again after it. The lines so far are printed first, so the
+        question comes after what it asks about (the diff)."""
         live = self._live
         if live is not None:
             live.stop()
+            self._print_lines()
         try:
             yield
         finally:
             if live is not None:
                 live.start()
+
+    def _print_lines(self) -> None:
+        """Print, above the live panel, the stamped lines not printed yet."""
+        from rich.text import Text
+
+        with self._lock:
+            lines, self._printed = self._lines[self._printed:], len(self._lines)
+        for line in lines:
+            self._console.print(Text(line), soft_wrap=True)
 
     def step(self, text: str) -> None:
         """A new phase of the deploy."""

@@ -151,3 +151,26 @@ def test_the_live_panel_is_stopped_while_a_question_is_asked() -> None:
         with view.paused():
             assert not view._live.is_started  # the prompt has the terminal to itself
         assert view._live.is_started
+
+
+def test_the_lines_so_far_are_printed_above_a_question_and_not_again_after() -> None:
+    from rich.text import Text
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    printed: list[str] = []  # the lines printed for good (the panel's frames are not Text)
+    original = console.print
+
+    def spy(*objects, **kwargs) -> None:
+        printed.extend(str(o) for o in objects if isinstance(o, Text))
+        original(*objects, **kwargs)
+
+    console.print = spy  # type: ignore[method-assign]
+    clock = Clock()
+    with DeployView(False, live=True, console=console, clock=clock) as view:
+        view.news("-  image: old")
+        view.news("+  image: new")
+        with view.paused():
+            before_question = list(printed)
+        view.news("deployed")
+    assert [line[9:] for line in before_question] == ["-  image: old", "+  image: new"]
+    assert [line[9:] for line in printed] == ["-  image: old", "+  image: new", "deployed"]

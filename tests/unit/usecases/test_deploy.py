@@ -146,6 +146,28 @@ def test_a_dry_run_and_an_unchanged_definition_write_nothing(monkeypatch, world,
     assert outcome.action == action and ecs.writes == [] and announced == []
 
 
+def test_the_diff_is_shown_before_the_approval_is_asked(monkeypatch, world) -> None:
+    *_, ecs, _, settings = world
+    gated = settings.model_copy(update={"require_approval": True})
+    asked: list[list[str]] = []
+    observer_lines: list[str] = []
+
+    def ask(question: str) -> bool:
+        asked.append(list(observer_lines))
+        return False
+
+    plan = _plan(gated, diff="--- running\n+++ rendered\n-  image: old\n+  image: new\n")
+    monkeypatch.setattr(module, "plan_deploy", lambda *args, **kwargs: plan)
+    observer = Observer()
+    observer.lines = observer_lines
+    with pytest.raises(ApprovalError):
+        deploy(DeployOptions("staging", interactive=True, ask=ask), world[0], world[1],
+               observer)
+    assert asked and asked[0][-5:] == [f"diff of {OLD} and the rendered one:", "--- running",
+                                       "+++ rendered", "-  image: old", "+  image: new"]
+    assert ecs.writes == []
+
+
 def test_approval_refused_writes_nothing(monkeypatch, world) -> None:
     *_, ecs, _, settings = world
     gated = settings.model_copy(update={"require_approval": True})

@@ -64,3 +64,58 @@ def test_the_timeout_is_a_failure_naming_what_it_waited_for() -> None:
     assert verdict.state == "failed"
     assert verdict.reason.startswith("timed out after 20s; 1/2 running")
     assert 20 <= finished <= 20.5
+
+
+class FakeTargets:
+    """A target group whose two targets turn healthy at `healthy_at` seconds."""
+
+    def __init__(self, clock, healthy_at: float) -> None:
+        self.clock, self.healthy_at, self.reads = clock, healthy_at, []
+
+    def target_health(self, arn: str):
+        self.reads.append(self.clock())
+        state = "healthy" if self.clock() >= self.healthy_at else "initial"
+        return [{"TargetHealth": {"State": state}}, {"TargetHealth": {"State": state}},
+                {"TargetHealth": {"State": "draining"}}]  # the old task, leaving
+
+
+class BalancedService(FakeService):
+    def service(self, cluster: str, name: str):
+        described = super().service(cluster, name)
+        described["loadBalancers"] = [{"targetGroupArn": "arn:aws:elasticloadbalancing:r:1:"
+                                       "targetgroup/api-blue/abc", "containerPort": 8080}]
+        return described
+
+
+def test_with_a_load_balancer_success_waits_for_healthy_targets() -> None:
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    ecs, targets = BalancedService(clock, done_at=10.0), FakeTargets(clock, healthy_at=25.0)
+    lines: list[str] = []
+    verdict = watch(rolling_look(ecs, "c", "api", OURS, targets=lambda: targets),
+                    timeout=600, clock=clock, sleep=sleep, report=lines.append)
+    assert verdict.state == "succeeded"
+    assert 25.0 <= now[0] <= 27.0
+    # the targets were read only once ECS called the rollout complete
+    assert targets.reads and min(targets.reads) >= 10.0
+    assert any("waiting for healthy targets: api-blue 0/2 healthy, 2 initial or unhealthy"
+               in line for line in lines), lines
+
+
+def test_targets_that_never_turn_healthy_time_out_saying_so() -> None:
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    ecs, targets = BalancedService(clock, done_at=5.0), FakeTargets(clock, healthy_at=1e9)
+    verdict = watch(rolling_look(ecs, "c", "api", OURS, targets=lambda: targets),
+                    timeout=30, clock=clock, sleep=sleep, report=lambda line: None)
+    assert verdict.state == "failed"
+    assert verdict.reason.startswith("timed out after 30s;")
+    assert "api-blue 0/2 healthy" in verdict.reason

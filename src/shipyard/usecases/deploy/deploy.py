@@ -28,7 +28,7 @@ from shipyard.usecases.deploy.explain import explain_rolling_failure
 from shipyard.usecases.deploy.plan import DeployPlan, plan_deploy
 from shipyard.usecases.deploy.report import DeployReport
 from shipyard.usecases.deploy.rolling import point_service
-from shipyard.usecases.deploy.watch import rolling_look, watch
+from shipyard.usecases.deploy.watch import TargetReader, rolling_look, watch
 from shipyard.usecases.verify import enforce as enforce_verified
 
 
@@ -104,6 +104,11 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
         return DeployOutcome(plan, action="dry-run")
     if not plan.changed and not options.force:
         return DeployOutcome(plan, action="unchanged")
+    # what is about to change, before the approval is asked and before the first write
+    observer.news(f"diff of {plan.running or 'no running definition'} and the rendered one:"
+                  if plan.diff else f"the rendered definition equals {plan.running}")
+    for line in plan.diff.rstrip("\n").splitlines():
+        observer.news(line)
     if plan.settings.require_approval:
         from shipyard.usecases.deploy.approval import require_approval
 
@@ -165,7 +170,8 @@ class _Run:
         if not self.options.wait:
             return DeployOutcome(self.plan, self.report, action="started")
         look = rolling_look(self.ctx.ecs, settings.cluster, settings.service,
-                            start.deployment_id, seen, show=self.observer.board)
+                            start.deployment_id, seen, show=self.observer.board,
+                            targets=self._targets)
         interrupted = False
         try:
             verdict = self._watch(look, self.timeout)
@@ -190,6 +196,9 @@ class _Run:
             raise KeyboardInterrupt
         return outcome
 
+    def _targets(self) -> TargetReader:
+        return self.ctx.elbv2
+
     def _follow_ecs_rollback(self, ours: str) -> bool:
         """When ECS's circuit breaker rolled our deployment back, follow that rollback to its
         end (within the timeout), so the command ends with the service where it says it is.
@@ -206,7 +215,7 @@ class _Run:
                                            str(primary.get("id")),
                                            {str(e.get("id")) for e in described.get("events",
                                                                                     [])},
-                                           show=self.observer.board),
+                                           show=self.observer.board, targets=self._targets),
                               max(self.timeout, settings.timeout))
         if verdict.state != "succeeded":
             self.observer.warn(f"the rollback to {definition} did not complete: "
@@ -225,7 +234,8 @@ class _Run:
         # the environment's own timeout: a --timeout short enough to end the deploy early
         # must not also cut the rollback short
         verdict = self._watch(rolling_look(self.ctx.ecs, settings.cluster, settings.service,
-                                           back.deployment_id, show=self.observer.board),
+                                           back.deployment_id, show=self.observer.board,
+                                           targets=self._targets),
                               max(self.timeout, settings.timeout))
         if verdict.state != "succeeded":
             self.observer.warn(f"the rollback did not complete: {verdict.reason}")

@@ -260,7 +260,7 @@ def _run_rolling(plan: RollbackPlan, ctx: Context, wait: bool, timeout: float,
     if not wait:
         return "started", ours, "", ()
     verdict = watch(rolling_look(ctx.ecs, settings.cluster, settings.service, ours,
-                                 set(plan.seen_events)),
+                                 set(plan.seen_events), targets=lambda: ctx.elbv2),
                     timeout=timeout, clock=ctx.clock, sleep=ctx.sleep, report=report)
     if verdict.state == "succeeded":
         return "succeeded", ours, verdict.reason, ()

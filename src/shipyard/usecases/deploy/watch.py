@@ -2,9 +2,10 @@
 
 `watch(look, ...)` looks (one batched read per look), reports what is new, and stops at the
 verdict or the timeout. What a look reads is given: `rolling_look` reads the service once
-(its deployments and events in one DescribeServices); a blue/green look reads the CodeDeploy
-deployment. The pauses come from `PollSchedule`: a result is seen within 2 s of happening, at
-one read a second on average.
+(its deployments and events in one DescribeServices), and, once ECS says the rollout is
+complete, the health of the service's load-balancer targets; a blue/green look reads the
+CodeDeploy deployment. The pauses come from `PollSchedule`: a result is seen within 2 s of
+happening, at one read a second on average.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ Show = Callable[[Board], None]  # gets the board each time it changes (a live vi
 
 class ServiceReader(Protocol):
     def service(self, cluster: str, name: str) -> dict[str, Any] | None: ...
+
+
+class TargetReader(Protocol):
+    def target_health(self, target_group_arn: str) -> list[dict[str, Any]]: ...
 
 
 class DeploymentReader(Protocol):
@@ -59,10 +64,17 @@ def watch(look: Look, *, timeout: float, clock: Callable[[], float],
 
 
 def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: str,
-                 seen_events: set[str] | None = None, show: Show | None = None) -> Look:
+                 seen_events: set[str] | None = None, show: Show | None = None,
+                 targets: Callable[[], TargetReader] | None = None) -> Look:
     """A look at a service's rolling deployment `deployment_id`: its verdict, and the
     service events not seen before (those before the deploy are `seen_events`). `show`, if
-    given, gets the service's deployments and counts when they change (no extra call)."""
+    given, gets the service's deployments and counts when they change (no extra call).
+
+    With `targets` (which gives the ELB reader when first needed), a deployment ECS calls
+    complete succeeds only once every target group of the service holds at least the
+    deployment's desired count of healthy targets and none still in `initial` or `unhealthy`:
+    the load balancer, not ECS, is what users reach. Those reads (one per target group) are
+    made only from that point on."""
     seen = set(seen_events or ())
     shown = _Shown(show)
 
@@ -73,11 +85,35 @@ def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: 
         news = [event for event in reversed(described.get("events", []))  # oldest first
                 if event.get("id") not in seen]
         seen.update(str(event.get("id")) for event in news)
-        shown(rolling_board(described.get("deployments", [])))
-        return (rolling_verdict(described.get("deployments", []), deployment_id),
-                [str(event.get("message", "")) for event in news])
+        deployments = described.get("deployments", [])
+        shown(rolling_board(deployments))
+        verdict = rolling_verdict(deployments, deployment_id)
+        groups = [str(lb["targetGroupArn"]) for lb in described.get("loadBalancers") or []
+                  if lb.get("targetGroupArn")]
+        if verdict.state == "succeeded" and targets is not None and groups:
+            mine = next(d for d in deployments if d.get("id") == deployment_id)
+            waiting = _targets_waiting(targets(), groups, int(mine.get("desiredCount", 0)))
+            verdict = rolling_verdict(deployments, deployment_id, targets_healthy=not waiting)
+            if waiting:
+                verdict = Verdict(verdict.state, f"{verdict.reason}: {waiting}")
+        return verdict, [str(event.get("message", "")) for event in news]
 
     return look
+
+
+def _targets_waiting(targets: TargetReader, groups: list[str], desired: int) -> str:
+    """What the service's target groups still wait for ('' when every one is healthy)."""
+    waits = []
+    for arn in dict.fromkeys(groups):
+        states = [str((t.get("TargetHealth") or {}).get("State", ""))
+                  for t in targets.target_health(arn)]
+        healthy = states.count("healthy")
+        pending = sum(state in ("initial", "unhealthy") for state in states)
+        if healthy < desired or pending:
+            name = arn.rsplit(":", 1)[-1].split("/")[1] if "/" in arn else arn
+            waits.append(f"{name} {healthy}/{desired} healthy"
+                         + (f", {pending} initial or unhealthy" if pending else ""))
+    return "; ".join(waits)
 
 
 def blue_green_look(codedeploy: DeploymentReader, deployment_id: str,

@@ -6,8 +6,8 @@ in the OCI label `org.opencontainers.image.version`, as `shipyard push` labels i
 
 - "good": serves `/health` ("ok") and `/version` (`{"version": "<version>"}`) on port 8080;
 - "exits": prints a line and exits 3 at start (ECS: "Essential container in task exited");
-- "unhealthy": serves `/version` but not `/health`, so container and target health checks
-  fail while the process keeps running.
+- "unhealthy": says so in a line on stderr, then serves `/version` but not `/health`, so
+  container and target health checks fail while the process keeps running.
 
 The busybox layer is the same in every image, so a registry stores it once.
 """
@@ -36,7 +36,8 @@ APPLETS = ("sh", "httpd", "sleep", "cat", "echo", "wget", "env", "true", "false"
 PORT = 8080
 COMMANDS = {
     "good": f"exec httpd -f -p {PORT} -h /www",
-    "unhealthy": f"rm -f /www/health 2>/dev/null; exec httpd -f -p {PORT} -h /www",
+    "unhealthy": "echo 'gamepulse: started without its /health endpoint' >&2; "
+                 f"exec httpd -f -p {PORT} -h /www",
     "exits": "echo 'gamepulse: cannot start: DATABASE_URL is not set' >&2; exit 3",
 }
 VERSION_LABEL = "org.opencontainers.image.version"

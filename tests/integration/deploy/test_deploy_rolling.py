@@ -66,7 +66,10 @@ def test_an_unhealthy_image_fails_and_the_service_stays(world, shipyard) -> None
     image = world.push(shipyard, "1.3.0", kind="unhealthy")
     result = world.run(shipyard, "deploy", "staging", "--image", image)
     assert result.code == DEPLOYMENT_FAILED, result.out + result.err
-    assert "health check" in (result.out + result.err).lower()
+    assert "error: deploy staging failed" in result.err
+    # the stopped tasks of our deployment, each with why ECS stopped it and its last log line
+    assert "failed container health checks" in result.out, result.out
+    assert "gamepulse: started without its /health endpoint" in result.out, result.out
     assert world.served_version(8081) == "1.1.0"
     assert world.running_image("staging") == world.push(shipyard, "1.1.0")
 

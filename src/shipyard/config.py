@@ -518,12 +518,16 @@ class CiSettings(_Model):
     lint: tuple[str, ...] = (".",)
     role_variable: str = Field(default="AWS_DEPLOY_ROLE_ARN", description="The repository "
                                "variable holding the deploy role's ARN.")
+    pull_request_role_variable: str = Field(
+        default="AWS_PULL_REQUEST_ROLE_ARN", description="The repository variable holding the "
+        "ARN of the role a pull request's build assumes to pull a base image from ECR (used "
+        "only when build.args name ${registry} or ${account_id}).")
     variables: tuple[str, ...] = Field(default=(), description="Repository variables the "
                                        "deploy and test jobs get as environment variables.")
     sbom: bool = Field(default=False, strict=True, description="The build job's push "
                        "attaches a CycloneDX SBOM to each platform image (`push --sbom`).")
 
-    @field_validator("role_variable", "variables")
+    @field_validator("role_variable", "pull_request_role_variable", "variables")
     @classmethod
     def _variable_names(cls, names: str | tuple[str, ...]) -> str | tuple[str, ...]:
         # They go into `${{ vars.NAME }}` expressions: a name, nothing an expression could run.

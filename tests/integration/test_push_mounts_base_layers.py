@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from shipyard.adapters.oci_layout import OciLayout
-from shipyard_testing.oci_layouts import write_oci_layout
-from shipyard_testing.rebuilt_layers import text_layer
+from shipyard_testing.service_on_a_base import commit_service_on_a_base
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +40,7 @@ def creds(ecr_client) -> str:
 def build_on_a_base(repo, shipyard, target: str, tmp_path: Path) -> tuple[dict, Path, str]:
     """Push a one-layer base to `<target>-base`, then `shipyard push` a build FROM it to
     `target`: the push's JSON, the built layout's folder, and the base's layer digest."""
-    if shutil.which("buildah") is None:
-        pytest.fail("buildah is not installed; run dev/bootstrap")
-    base_layout = write_oci_layout(tmp_path / "base", base=None, ref_name=None,
-                                   layers=[text_layer("etc/os-release", "ID=debian")])
-    pushed_base = shipyard(repo, "push", "--from-oci", str(base_layout), "--json",
-                           env={"ECR_REPOSITORY": f"{target}-base"})
-    assert pushed_base.code == 0, pushed_base.err
-    repo.commit("service", Dockerfile="ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"
-                "COPY hello.txt /srv/hello.txt\n", hello__txt="hello\n",
-                shipyard__toml='[build.args]\nBASE_IMAGE = "${registry}/'
-                f'{target}-base@{pushed_base.json()["digest"]}"\n')
+    base_layout = commit_service_on_a_base(repo, shipyard, target, tmp_path)
     result = shipyard(repo, "push", "--json", env={"ECR_REPOSITORY": target})
     assert result.code == 0, result.err
     (built,) = [path for path in (repo.project / ".shipyard" / "oci").iterdir()

@@ -12,6 +12,7 @@ import typer
 from shipyard.call_log import register_environment_secrets
 from shipyard.cli import (  # noqa: F401  (registers the commands)
     appspec,
+    build,
     cleanup,
     demo,
     deploy,

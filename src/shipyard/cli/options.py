@@ -17,6 +17,11 @@ ManualVersion = Annotated[
     typer.Option("--version", help="Use this version (X.Y.Z, a leading 'v' accepted).",
                  show_default=False),
 ]
+MultiArch = Annotated[bool, typer.Option(
+    "--multi-arch", help="Build build.multi_arch_platforms (linux/amd64, linux/arm64).")]
+Platforms = Annotated[list[str] | None, typer.Option(
+    "--platform", help="Build this platform (repeatable), e.g. linux/arm64.",
+    show_default=False)]
 BumpPart = Annotated[
     str | None,
     typer.Option("--bump", help="Bump this part of the base version: major, minor or patch.",

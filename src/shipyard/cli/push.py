@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shipyard.cli.app import JsonFlag, Out, app, session
-from shipyard.cli.options import BumpPart, DryRun, ManualVersion
+from shipyard.cli.options import BumpPart, DryRun, ManualVersion, MultiArch, Platforms
 from shipyard.cli.scan import print_scan, publish_scan
 
 if TYPE_CHECKING:
@@ -20,12 +20,8 @@ def push_command(
     ctx: typer.Context,
     manual: ManualVersion = None,
     bump: BumpPart = None,
-    multi_arch: Annotated[bool, typer.Option(
-        "--multi-arch", help="Build build.multi_arch_platforms (linux/amd64, linux/arm64).")
-    ] = False,
-    platform: Annotated[list[str] | None, typer.Option(
-        "--platform", help="Build this platform (repeatable), e.g. linux/arm64.",
-        show_default=False)] = None,
+    multi_arch: MultiArch = False,
+    platform: Platforms = None,
     latest: Annotated[bool, typer.Option("--latest", help="Also tag 'latest'.")] = False,
     scan: Annotated[bool, typer.Option("--scan", help="Scan after pushing; fail on findings "
                                                       "at or above scan.threshold.")] = False,

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from shipyard.config import Config, EnvironmentSettings
+from shipyard.domain.references import names
 from shipyard.errors import ConfigError
+from shipyard.usecases.build_image import TARGET_KEYS
 
 # Each action pinned to the commit of a release (a tag can be moved; a commit cannot). To
 # update one: the commit a new release tag names in the action's repository, and its tag.
@@ -271,11 +273,15 @@ defaults:
                   with_={"python-version": _q(self.ci.python_version)})
         self.run("Install Shipyard", f"python -m pip install {shlex.join(self.ci.install)}")
 
-    def aws(self, condition: str = "") -> None:
-        # OIDC: GitHub's token for this job, exchanged for the deploy role's short-lived
-        # credentials. The role's trust policy names the branches, tags and environments.
-        self.uses("aws", "AWS credentials (OIDC, the deploy role)", condition=condition,
-                  with_={"role-to-assume": f"${{{{ vars.{self.ci.role_variable} }}}}",
+    def aws(self, condition: str = "", *, pull_request: bool = False) -> None:
+        # OIDC: GitHub's token for this job, exchanged for a role's short-lived credentials.
+        # The deploy role's trust policy names the branches, tags and environments; the
+        # pull-request role's names pull requests, and lets them pull the base image only.
+        name, variable = ("the pull-request role, which only pulls the base image",
+                          self.ci.pull_request_role_variable) if pull_request else (
+            "the deploy role", self.ci.role_variable)
+        self.uses("aws", f"AWS credentials (OIDC, {name})", condition=condition,
+                  with_={"role-to-assume": f"${{{{ vars.{variable} }}}}",
                          "aws-region": _q(self.config.service.region)})
 
     def deploy_env(self) -> dict[str, str]:
@@ -318,12 +324,15 @@ python -m coverage report --format=markdown >> "$GITHUB_STEP_SUMMARY"
 
     def build_job(self) -> None:
         not_pr = "github.event_name != 'pull_request'"
+        # A fork's pull request gets no OIDC token (and must not get AWS credentials).
+        own_pr = ("github.event_name == 'pull_request' && "
+                  "github.event.pull_request.head.repo.full_name == github.repository")
         reports = self.at(self.config.scan.reports_dir.as_posix())
         self.job("build", """
 # Version, multi-arch build, push to ECR, the release's git tag, and the image scan (SARIF to
-# code scanning). A pull request computes its version and tags and stops there: the deploy
-# role is not assumable from pull requests, and nothing is pushed. contents: write is for the
-# git tag v<version> of a release, pushed once its image is in ECR.""",
+# code scanning). A pull request builds the image too, and pushes nothing: the deploy role is
+# not assumable from pull requests. contents: write is for the git tag v<version> of a
+# release, pushed once its image is in ECR.""",
                  needs="test", minutes=60,
                  permissions={"contents": "write", "id-token": "write",
                               "security-events": "write", "actions": "read"},
@@ -341,6 +350,11 @@ if [ -n "$VERSION" ]; then args+=(--version "$VERSION"); fi
 shipyard version "${args[@]}"
 shipyard tags "${args[@]}"
 """, step_id="version")
+        if any(name in TARGET_KEYS for value in self.config.build.args.values()
+               for name in names(value)):  # a base image in the service's own ECR
+            self.aws(condition=own_pr, pull_request=True)
+        self.run("Build (multi-arch) for a pull request, never pushed",
+                 "shipyard build --multi-arch", step_id="build", condition=own_pr)
         self.aws(condition=not_pr)
         sign = (" --sbom" if self.config.ci.sbom else "") + (
             " --sign" if self.config.signing.key else "")

@@ -109,7 +109,9 @@ def build_event(root: Path, workflow: Workflow, options: EventOptions) -> Event:
         head_ref, base_ref = branch, options.base
         payload = {**base, "action": "synchronize", "number": options.pull_request,
                    "pull_request": {"number": options.pull_request,
-                                    "head": {"ref": head_ref, "sha": sha},
+                                    # a branch of this repository, not a fork's
+                                    "head": {"ref": head_ref, "sha": sha,
+                                             "repo": base["repository"]},
                                     "base": {"ref": base_ref}}}
     elif options.event == "release":
         ref_name = options.tag or _tag_at_head(root)

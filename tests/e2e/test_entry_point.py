@@ -62,10 +62,17 @@ def test_demo_runs_the_release_pipeline_through_the_workflow(demo_run) -> None:
     assert figures["requests"] > 0 and figures["p95_ms"] > 0
     for name in ("html", "plot", "summary"):
         assert Path(next_main["reports"][name]).is_file(), next_main["reports"]
-    # production serves the second commit's version through its load balancer
-    with urllib.request.urlopen(next_main["environments"]["production"] + "/version",
-                                timeout=10) as answer:
-        assert json.load(answer)["version"] == "1.2.0"
+    # both environments serve the second commit's version through their load balancers, as
+    # the demo read and showed right after deploying them
+    for environment in ("staging", "production"):
+        with urllib.request.urlopen(next_main["environments"][environment] + "/version",
+                                    timeout=10) as answer:
+            assert json.load(answer)["version"] == "1.2.0", environment
+    assert next_main["served"] == {"staging": "1.2.0", "production": "1.2.0"}
+    # the merge promoted develop's image: it serves the version it was built as
+    assert main["served"] == {"staging": dev["version"], "production": dev["version"]}
+    assert any(line.strip().startswith("production") and "serves 1.2.0" in line
+               for line in second), second
     # ECR: one digest per release, its version tags, the floating tags on the newest
     ecr = _ecr(demo_run)
     tags = {d["imageDigest"]: set(d.get("imageTags", [])) for d in ecr.describe_images(

@@ -145,12 +145,16 @@ class Release:
     loadtest: dict[str, Any] | None  # the integration job's load-test summary.json
     reports: dict[str, str]  # name -> path: the load test's reports and plot, the smoke's
     supply_chain: str = ""  # its signatures and SBOMs, as found in the registry afterwards
+    # deployed environment -> the version its URL served right after the rehearsal (or why
+    # none could be read)
+    served: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "commit": self.commit, "version": self.version,
                 "image": self.image, "digest": self.digest, "promoted": self.promoted,
                 "environments": self.environments, "loadtest": self.loadtest,
-                "reports": self.reports, "supply_chain": self.supply_chain}
+                "reports": self.reports, "supply_chain": self.supply_chain,
+                "served": self.served}
 
 
 @dataclass
@@ -296,7 +300,10 @@ def run_demo(options: DemoOptions, config: Config, ctx: Context) -> DemoResult:
         built_as = None
         if release is not None:
             release = replace(release,
-                              supply_chain=_supply_chain(config, ctx, release.digest))
+                              supply_chain=_supply_chain(config, ctx, release.digest),
+                              served={environment: _served(config, environment, url)
+                                      for environment, url in release.environments.items()
+                                      if url})
             built_as = next((r.version for r in result.releases
                              if r.digest == release.digest and not r.promoted), None)
             result.releases.append(release)
@@ -392,6 +399,27 @@ def _supply_chain(config: Config, ctx: Context, digest: str) -> str:
     return "; ".join(("" if rule.passed else "NOT ") + rule.detail for rule in found.rules)
 
 
+def _served(config: Config, environment: str, url: str) -> str:
+    """The version `url` serves now, as the environment's health check reads it (its version
+    endpoint and field), or '?' and why."""
+    from shipyard.adapters.http_probe import HttpProbe, ProbeFailed
+    from shipyard.usecases.deploy.health import VERSION_BODY_LIMIT, served_version
+
+    settings = config.environments.get(environment)
+    health = settings.health if settings is not None else None
+    path, name = (health.version_path, health.version_field) if health else ("/version",
+                                                                               "version")
+    try:
+        with HttpProbe() as probe:
+            answer = probe.get(url.rstrip("/") + path, timeout=5.0, limit=VERSION_BODY_LIMIT)
+    except ProbeFailed as exc:
+        return f"? ({exc.what})"
+    if not 200 <= answer.status < 300:
+        return f"? ({path} answered {answer.status})"
+    version, problem = served_version(answer, name)
+    return version or f"? ({problem})"
+
+
 def _sha(report: Rehearsal) -> str:
     path = Path(report.workdir or "") / "event.json"
     try:
@@ -422,7 +450,9 @@ def _rehearsal_summary(report: Rehearsal, release: Release | None,
     if release.supply_chain:
         lines.append(("supply chain", release.supply_chain))
     for environment, url in release.environments.items():
-        lines.append((environment, f"deployed {release.version}" + (f", {url}" if url else "")))
+        served = release.served.get(environment)
+        lines.append((environment, f"deployed {release.version}"
+                      + (f", serves {served}" if served else "") + (f", {url}" if url else "")))
     if release.loadtest is not None:
         figures = release.loadtest
         verdict = "passed" if figures.get("passed") else "FAILED"

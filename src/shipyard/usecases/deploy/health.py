@@ -171,7 +171,7 @@ def _ask(probe: HttpProbe, check: _Check, timeout: float) -> tuple[str, str]:
         return said, f"answered {said}"
     if check.version is None:
         return said, ""
-    served, problem = _served_version(answer, check.json_field)
+    served, problem = served_version(answer, check.json_field)
     if problem:
         return f"{said}, {problem}", problem
     if served != check.version:
@@ -180,7 +180,7 @@ def _ask(probe: HttpProbe, check: _Check, timeout: float) -> tuple[str, str]:
     return f"{said}, version {served}", ""
 
 
-def _served_version(answer: Answer, name: str) -> tuple[str, str]:
+def served_version(answer: Answer, name: str) -> tuple[str, str]:
     """(the version the JSON answer names, what is wrong with the answer: "" if nothing)."""
     if len(answer.body) > VERSION_BODY_LIMIT:
         return "", f"an answer larger than {VERSION_BODY_LIMIT // 1024} KiB, not a version"

@@ -5,16 +5,14 @@ shipyard.toml; only the run's length is cut to a few seconds."""
 from __future__ import annotations
 
 import json
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from shipyard.adapters import locust_runner
 from shipyard.cli import main
+from shipyard_testing.gamepulse_server import Served, serve_gamepulse
 
 ROOT = Path(__file__).resolve().parents[2]
 GAMEPULSE = ROOT / "GamePulse"
@@ -23,36 +21,10 @@ SHORT = ["--duration", "3", "--users", "4", "--spawn-rate", "4"]
 pytestmark = pytest.mark.integration
 
 
-@dataclass
-class Served:
-    url: str
-
-
 @pytest.fixture
 def gamepulse() -> Iterator[Served]:
-    """GamePulse's server (the app's own code, in-memory store) on a free loopback port."""
-    sys.path.insert(0, str(GAMEPULSE / "app"))
-    try:
-        import io
-
-        from gamepulse.config import Config
-        from gamepulse.logs import JsonLogger
-        from gamepulse.server import create_server
-    finally:
-        sys.path.remove(str(GAMEPULSE / "app"))
-    server = create_server(Config(host="127.0.0.1", port=0, version="1.2.3",
-                                  revision="abc1234", shutdown_grace=2, instance_id="loadtest"),
-                           JsonLogger(io.StringIO()))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield Served(f"http://127.0.0.1:{server.port}")
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
-        server.store.close()
+    with serve_gamepulse() as served:
+        yield served
 
 
 @pytest.fixture

@@ -5,10 +5,13 @@ against the session sandbox: each test asserts what the jobs left behind."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.conftest import Repo
+
+from shipyard_testing.gamepulse_server import GAMEPULSE, Served, serve_gamepulse
 
 pytestmark = pytest.mark.integration
 
@@ -204,13 +207,16 @@ def test_production_without_approval_fails_and_says_how_to_approve(
     assert "--approve" in run.err and not (workdir / "deployed.txt").exists()
 
 
+@pytest.mark.parametrize("name, command", [
+    ("Bad flag", "python -m shipyard version --no-such-flag"),
+    ("Bad command", "python -m shipyard no-such-command"),
+])
 def test_a_step_calling_a_command_that_does_not_exist_fails_the_rehearsal(
-        tmp_path: Path, shipyard) -> None:
-    repo = _repo(tmp_path, _with_step("name: Bad flag",
-                                      "run: python -m shipyard version --no-such-flag"))
+        tmp_path: Path, shipyard, name: str, command: str) -> None:
+    repo = _repo(tmp_path, _with_step(f"name: {name}", f"run: {command}"))
     run = _rehearse(shipyard, repo, "pull-request", workdir=tmp_path / "work")
     assert run.code == 1
-    assert "step 'Bad flag': exit code 2" in run.err
+    assert f"step '{name}': exit code 2" in run.err
     assert "skip Reports" in run.out and "(an earlier step failed)" in run.out
     # The upload runs only on success: the report step after the failure was skipped.
     assert not (tmp_path / "work/artifacts/reports-fixture").exists()
@@ -264,3 +270,43 @@ def test_a_workdir_in_use_is_refused(tmp_path: Path, shipyard) -> None:
     run = _rehearse(shipyard, repo, "pull-request", workdir=tmp_path / "work")
     assert run.code == 2 and "is not an empty folder" in run.err
     assert [p.name for p in (tmp_path / "work").iterdir()] == ["old.log"]
+
+
+@pytest.fixture
+def gamepulse_staging() -> Iterator[Served]:
+    with serve_gamepulse() as served:
+        yield served
+
+
+def test_a_load_test_threshold_not_met_fails_its_job_with_the_reports_kept(
+        tmp_path: Path, shipyard, gamepulse_staging: Served) -> None:
+    """The integration job's shape: the load test's exit 17 fails the job, and the upload
+    that runs unless cancelled still keeps its reports."""
+    reports = tmp_path / "loadtest"
+    repo = _repo(tmp_path, _with_step(
+        "name: Load test",
+        "env:",
+        "  SHIPYARD_LISTENER_GAMEPULSE_8081: ''",
+        f"  GAMEPULSE_STAGING_URL: {gamepulse_staging.url}",
+        f"run: python -m shipyard -C {GAMEPULSE} loadtest staging --duration 3 --users 4 "
+        f"--spawn-rate 4 --min-rps 100000 --reports-dir {reports}").replace(
+        "      - uses: actions/upload-artifact@0123456789abcdef0123456789abcdef01234567\n"
+        "        with:\n"
+        "          name: reports-${{ env.SERVICE }}\n"
+        "          path: app/reports/\n",
+        "      - uses: actions/upload-artifact@0123456789abcdef0123456789abcdef01234567\n"
+        "        if: ${{ !cancelled() }}\n"
+        "        with:\n"
+        "          name: loadtest-${{ env.SERVICE }}\n"
+        f"          path: {reports}/\n"))
+    workdir = tmp_path / "work"
+    run = _rehearse(shipyard, repo, "pull-request", workdir=workdir)
+    assert run.code == 1, run.out + run.err
+    assert "FAIL job test" in run.out
+    assert "step 'Load test': exit code 17" in run.err
+    kept = workdir / "artifacts" / "loadtest-fixture"
+    summary = json.loads((kept / "summary.json").read_text())
+    assert summary["passed"] is False
+    assert any(t["name"] == "rps" and not t["passed"] for t in summary["thresholds"]), \
+        summary["thresholds"]
+    assert (kept / "locust.html").is_file() and (kept / "loadtest.png").is_file()

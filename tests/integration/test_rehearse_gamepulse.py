@@ -107,7 +107,7 @@ def _pull_request(clone: Path, sandbox: dict[str, str], tmp_path: Path, shipyard
                 if p.is_dir() and "pr-42" in p.name]
     from shipyard.adapters.oci_layout import OciLayout
 
-    assert sorted(OciLayout.open(layout).platforms) == ["linux/amd64", "linux/arm64"]
+    assert sorted(OciLayout.open(layout).platforms) == ["linux/amd64", "linux/arm64/v8"]
     # ...and pushed nowhere: GamePulse's repository (the stack made it) holds no image
     assert _ecr(sandbox).describe_images(repositoryName="gamepulse")["imageDetails"] == []
     assert "refs/tags/" not in _git(clone, "ls-remote", "origin")

@@ -25,6 +25,10 @@ DeploymentConfig = Annotated[str | None, typer.Option(
     "--deployment-config", help="Blue/green: the CodeDeploy deployment config (AllAtOnce, "
     "canary, linear or custom), instead of the environment's or the group's.",
     show_default=False)]
+DeploymentGroup = Annotated[str | None, typer.Option(
+    "--deployment-group", help="Blue/green: deploy through this CodeDeploy deployment group "
+    "of the environment's application, instead of its codedeploy_group.",
+    show_default=False)]
 RollbackOnTimeout = Annotated[bool | None, typer.Option(
     "--rollback-on-timeout/--no-rollback-on-timeout", help="Rolling: when the timeout passes, "
     "return the service to the definition it ran before (default: the environment's "
@@ -65,6 +69,7 @@ class _Observer:
 def deploy_command(ctx: typer.Context, environment: Environment, image: Image = None,
                    version: Version = None, dry_run: DryRun = False, no_wait: NoWait = False,
                    timeout: Timeout = None, deployment_config: DeploymentConfig = None,
+                   deployment_group: DeploymentGroup = None,
                    rollback_on_timeout: RollbackOnTimeout = None,
                    approve_traffic: ApproveTraffic = False,
                    leave_running: LeaveRunning = False, force: Force = False, yes: Yes = False,
@@ -80,6 +85,7 @@ def deploy_command(ctx: typer.Context, environment: Environment, image: Image = 
     options = DeployOptions(environment, image=image, version=version, dry_run=dry_run,
                             wait=not no_wait, timeout=timeout,
                             deployment_config=deployment_config,
+                            deployment_group=deployment_group,
                             rollback_on_timeout=rollback_on_timeout,
                             approve_traffic=approve_traffic, leave_running=leave_running,
                             force=force, yes=yes, interactive=interactive)

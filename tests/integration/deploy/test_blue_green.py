@@ -364,6 +364,21 @@ def test_deploy_production_dry_run_writes_nothing(world, shipyard) -> None:
     assert _production_state(world) == before
 
 
+def test_deploy_group_is_overridden_by_deployment_group(world, shipyard) -> None:
+    group = extra_group(world, "override")
+    before = _production_state(world)
+    planned = world.run(shipyard, "deploy", "production", "--version", "1.3.0",
+                        "--deployment-group", group, "--dry-run", "--json")
+    assert planned.code == 0, planned.out + planned.err
+    codedeploy = planned.json()["plan"]["codedeploy"]
+    assert codedeploy["group"] == group
+    assert codedeploy["deployment_config"] == "CodeDeployDefault.ECSAllAtOnce (the group's)"
+    missing = world.run(shipyard, "deploy", "production", "--version", "1.3.0",
+                        "--deployment-group", "no-such-group", "--dry-run")
+    assert missing.code != 0 and "no-such-group" in missing.err, missing.err
+    assert _production_state(world) == before
+
+
 def test_deploy_production_with_a_canary_config_fails_no_request(world, shipyard) -> None:
     world.push(shipyard, "1.3.0")
     with Requests(world.url(80)) as requests:

@@ -213,3 +213,38 @@ def test_no_wait_returns_once_started(monkeypatch, world) -> None:
     *_, _ecs, announced, settings = world
     outcome, _ = _deploy(monkeypatch, world, _plan(settings), wait=False)
     assert outcome.action == "started" and [r.outcome for r in announced] == ["started"]
+
+
+def _interrupted_once(ctx) -> None:
+    """Ctrl-C during the first pause between looks; later pauses pass as before."""
+    sleep, pressed = ctx.sleep, []
+
+    def interrupting(seconds: float) -> None:
+        if not pressed:
+            pressed.append(seconds)
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    ctx.sleep = interrupting
+
+
+def test_ctrl_c_during_a_rolling_deploy_points_the_service_back_then_ends(monkeypatch,
+                                                                          world) -> None:
+    _, ctx, ecs, announced, settings = world
+    ecs.after = 50.0  # still rolling out when Ctrl-C comes
+    _interrupted_once(ctx)
+    with pytest.raises(KeyboardInterrupt):
+        _deploy(monkeypatch, world, _plan(settings))
+    assert ecs.writes == [("register", "api"), ("update", NEW), ("update", OLD)]
+    assert announced[-1].outcome == "failed" and announced[-1].rolled_back
+    assert "interrupted (Ctrl-C)" in announced[-1].reason
+
+
+def test_ctrl_c_with_leave_running_leaves_the_deployment_alone(monkeypatch, world) -> None:
+    _, ctx, ecs, announced, settings = world
+    ecs.after = 50.0
+    _interrupted_once(ctx)
+    with pytest.raises(KeyboardInterrupt):
+        _deploy(monkeypatch, world, _plan(settings), leave_running=True)
+    assert ecs.writes == [("register", "api"), ("update", NEW)]
+    assert announced[-1].outcome == "failed" and not announced[-1].rolled_back

@@ -48,6 +48,7 @@ class DeployOptions:
     wait: bool = True
     timeout: float | None = None  # None: the environment's `timeout`
     deployment_config: str | None = None
+    deployment_group: str | None = None  # None: the environment's codedeploy_group
     rollback_on_timeout: bool | None = None  # None: the environment's setting
     approve_traffic: bool = False
     leave_running: bool = False
@@ -92,6 +93,8 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
            observer: Observer) -> DeployOutcome:
     """Plan, approve, write, follow: the whole of `shipyard deploy`."""
     observer.step(f"planning {options.environment}: render, verify, diff")
+    if options.deployment_group is not None:
+        config = _with_group(config, options.environment, options.deployment_group)
     plan = plan_deploy(options.environment, options.image, options.version, config, ctx,
                        options.deployment_config)
     for note in plan.notes:
@@ -117,6 +120,22 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
                                     version=plan.version)
         observer.news(approved)
     return _Run(options, config, ctx, observer, plan).go()
+
+
+def _with_group(config: Config, environment: str, group: str) -> Config:
+    """The config with `environment` deploying through CodeDeploy group `group`
+    (--deployment-group); the plan then checks the group as it checks a configured one."""
+    from shipyard.errors import UsageError
+
+    if not group.strip():
+        raise UsageError("--deployment-group is empty; name a deployment group of the "
+                         "environment's CodeDeploy application")
+    settings = config.environments.get(environment)
+    if settings is None:
+        return config  # the plan refuses the unknown environment, naming it
+    changed = settings.model_copy(update={"codedeploy_group": group})
+    return config.model_copy(update={"environments": {**config.environments,
+                                                      environment: changed}})
 
 
 def _gate(environment: str, plan: DeployPlan, config: Config, ctx: Context,

@@ -157,7 +157,9 @@ class FrontHandler(BaseHTTPRequestHandler):
         with self.server.repo_lock(name):
             if is_tag and bridge.tag_is_immutable(name, reference):
                 current = self.server.upstream_digest(name, reference)
-                if current is not None and current != digest:
+                # ECR refuses any PUT to an immutable tag that exists, even of the very image
+                # it holds (what a client must not read as another image's tag)
+                if current is not None:
                     self._error(400, "TAG_INVALID",
                                 f"The image tag '{reference}' already exists in the '{name}' "
                                 "repository and cannot be overwritten because the tag is "

@@ -869,6 +869,30 @@ def test_a_guarded_tag_whose_put_answer_was_lost_is_checked_before_the_retry(
         "HEAD", "PUT", "HEAD"]
 
 
+def test_a_guarded_tag_set_to_this_image_by_a_racing_push_is_no_conflict(
+        registry: FakeRegistry, make_client, image: OciLayout) -> None:
+    """ECR refuses a PUT to an immutable tag even when it holds the very image being pushed:
+    another run pushing the same image got there first, which is not a conflict."""
+    registry.immutable = True
+    stored = [False]
+
+    def same_image_first_then_refuse(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PUT" and request.url.path.endswith("/manifests/1.0.0"):
+            if not stored[0]:  # the other run's PUT of the same manifest lands first
+                stored[0] = True
+                registry._manifest(request, REPO, "1.0.0")
+            return _error(400, "TAG_INVALID", "The image tag '1.0.0' already exists in the "
+                          f"'{REPO}' repository and cannot be overwritten because the tag is "
+                          "immutable.")
+        return None
+
+    registry.hooks.append(same_image_first_then_refuse)
+    report = make_client().push_layout(image, REPO, ["1.0.0"], unique_tags=["1.0.0"],
+                                       guarded_tags=["1.0.0"])
+    assert report.tags_set == ["1.0.0"]
+    assert registry.tags[(REPO, "1.0.0")] == image.digest
+
+
 # --- authentication ------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ claiming another image's tag.
 A tag the repository keeps immutable (ECR's IMMUTABLE, or a version tag outside the
 mutability exclusions) needs neither: the registry refuses the second PUT itself, which is
 the only atomic answer there is, so such a tag is simply PUT (checked only before a retry,
-whose earlier attempt may have landed with its answer lost).
+whose earlier attempt may have landed with its answer lost, and after a refusal, which ECR
+also gives when the tag already holds this very image).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Protocol
 import httpx
 
 from shipyard.adapters.oci_layout import OciLayout
+from shipyard.adapters.registry.answers import is_immutable_rejection
 from shipyard.adapters.registry.names import push_scope
 from shipyard.adapters.registry.transport import Session
 from shipyard.errors import ConflictError
@@ -69,7 +71,13 @@ class UniqueTagWrites:
             nonlocal attempts
             attempts += 1
             if guarded and attempts == 1:  # the registry refuses an overwrite by itself
-                return self._attempt_put(tag, what)
+                answer = self._attempt_put(tag, what)
+                # ...and ECR refuses a PUT of the very image the tag already holds, too: a
+                # push of the same image racing this one is no conflict
+                if not (is_immutable_rejection(answer)
+                        and self.reader.manifest_digest(repository, tag) == top.digest):
+                    return answer
+                return None
             now = self.reader.manifest_digest(repository, tag)
             if now == top.digest:
                 return None  # an earlier attempt's PUT arrived; its answer was lost

@@ -45,7 +45,6 @@ class BuiltImage:
     platforms: tuple[str, ...]
     layout: Path
     digest: str
-    build_args: dict[str, str]
 
     @property
     def version(self) -> str:
@@ -55,7 +54,7 @@ class BuiltImage:
         return {"version": self.version, "platforms": list(self.platforms),
                 "layout": str(self.layout), "digest": self.digest,
                 "tags": list(self.tags.plan.tags), "labels": dict(self.tags.plan.labels),
-                "build_args": self.build_args, "pushed": False}
+                "pushed": False}  # not the build args: one may come from a secret variable
 
 
 def build_image(options: BuildImageOptions, config: Config, ctx: Context) -> BuiltImage:
@@ -80,8 +79,7 @@ def build_image(options: BuildImageOptions, config: Config, ctx: Context) -> Bui
     built = run_build(build, ctx.builder, version)
     layout = OciLayout.open(built.layout)
     layout.verify()  # what the builder wrote is whole: every blob's size and sha256
-    return BuiltImage(plan, tuple(built.platforms), built.layout, layout.digest,
-                      dict(build.request.build_args))
+    return BuiltImage(plan, tuple(built.platforms), built.layout, layout.digest)
 
 
 def needs_push_target(config: Config, env: Mapping[str, str]) -> bool:

@@ -409,6 +409,8 @@ def _served(config: Config, environment: str, url: str) -> str:
     health = settings.health if settings is not None else None
     path, name = (health.version_path, health.version_field) if health else ("/version",
                                                                                "version")
+    if not path:  # the environment checks no version
+        return ""
     try:
         with HttpProbe() as probe:
             answer = probe.get(url.rstrip("/") + path, timeout=5.0, limit=VERSION_BODY_LIMIT)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.config import EnvironmentSettings, load_config
-from shipyard.errors import ApprovalError, DeploymentError, VerificationError
+from shipyard.errors import ApprovalError, DeploymentError, UsageError, VerificationError
 from shipyard.usecases.context import Context
 from shipyard.usecases.deploy import deploy as module
 from shipyard.usecases.deploy.deploy import DeployOptions, deploy, enforce
@@ -248,3 +248,12 @@ def test_ctrl_c_with_leave_running_leaves_the_deployment_alone(monkeypatch, worl
         _deploy(monkeypatch, world, _plan(settings), leave_running=True)
     assert ecs.writes == [("register", "api"), ("update", NEW)]
     assert announced[-1].outcome == "failed" and not announced[-1].rolled_back
+
+
+@pytest.mark.parametrize("group", ["", " blue-green ", "other-group"])
+def test_deployment_group_is_refused_for_a_rolling_service_or_a_bad_name(monkeypatch, world,
+                                                                          group) -> None:
+    *_, ecs, announced, settings = world
+    with pytest.raises(UsageError, match="--deployment-group"):
+        _deploy(monkeypatch, world, _plan(settings), deployment_group=group)
+    assert ecs.writes == [] and announced == []

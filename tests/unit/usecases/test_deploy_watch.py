@@ -102,8 +102,8 @@ def test_with_a_load_balancer_success_waits_for_healthy_targets() -> None:
     assert 25.0 <= now[0] <= 27.0
     # the targets were read only once ECS called the rollout complete
     assert targets.reads and min(targets.reads) >= 10.0
-    assert any("waiting for healthy targets: api-blue 0/2 healthy, 2 initial or unhealthy"
-               in line for line in lines), lines
+    assert any("waiting for healthy targets: api-blue 0/2 healthy, 2 initial" in line
+               for line in lines), lines
 
 
 def test_targets_that_never_turn_healthy_time_out_saying_so() -> None:
@@ -119,3 +119,25 @@ def test_targets_that_never_turn_healthy_time_out_saying_so() -> None:
     assert verdict.state == "failed"
     assert verdict.reason.startswith("timed out after 30s;")
     assert "api-blue 0/2 healthy" in verdict.reason
+
+
+def test_target_health_that_cannot_be_read_leaves_the_verdict_to_ecs() -> None:
+    from shipyard.errors import AwsError
+
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    class Refusing:
+        def target_health(self, arn: str):
+            raise AwsError("elasticloadbalancing:DescribeTargetHealth failed: Throttling")
+
+    lines: list[str] = []
+    verdict = watch(rolling_look(BalancedService(clock, done_at=5.0), "c", "api", OURS,
+                                 targets=Refusing), timeout=60, clock=clock, sleep=sleep,
+                    report=lines.append)
+    assert verdict.state == "succeeded"
+    assert any(line.startswith("target health could not be read (") and "Throttling" in line
+               and "judged by ECS's rollout alone" in line for line in lines), lines

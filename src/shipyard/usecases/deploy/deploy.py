@@ -97,6 +97,11 @@ def deploy(options: DeployOptions, config: Config, ctx: Context,
         config = _with_group(config, options.environment, options.deployment_group)
     plan = plan_deploy(options.environment, options.image, options.version, config, ctx,
                        options.deployment_config)
+    if options.deployment_group is not None and plan.strategy != "blue_green":
+        from shipyard.errors import UsageError
+
+        raise UsageError(f"--deployment-group is for blue/green deploys; service "
+                         f"{plan.settings.service} deploys with rolling updates")
     for note in plan.notes:
         observer.warn(note)
     if plan.verify.failed:
@@ -127,9 +132,9 @@ def _with_group(config: Config, environment: str, group: str) -> Config:
     (--deployment-group); the plan then checks the group as it checks a configured one."""
     from shipyard.errors import UsageError
 
-    if not group.strip():
-        raise UsageError("--deployment-group is empty; name a deployment group of the "
-                         "environment's CodeDeploy application")
+    if not group.strip() or group != group.strip():
+        raise UsageError(f"--deployment-group {group!r} is not a group name; name a "
+                         "deployment group of the environment's CodeDeploy application")
     settings = config.environments.get(environment)
     if settings is None:
         return config  # the plan refuses the unknown environment, naming it

@@ -115,6 +115,11 @@ def plan_deploy(environment: str, image: str | None, version: str | None, config
             raise UsageError(f"--deployment-config is for blue/green deploys; service "
                              f"{settings.service} deploys with rolling updates")
         _no_rollout_in_progress(service, environment)
+        # the verdict reads the targets' health after the update: a role or a target group
+        # that does not allow it must stop the deploy now, before anything is written
+        for balancer in service.get("loadBalancers") or []:
+            if balancer.get("targetGroupArn"):
+                ctx.elbv2.target_health(str(balancer["targetGroupArn"]))
     else:  # the group, the config, no deployment in progress: checked before any write
         blue_green = plan_blue_green(ctx.codedeploy, settings, TASK_DEFINITION_PLACEHOLDER,
                                      deployment_config)

@@ -10,6 +10,7 @@ happening, at one read a second on average.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from shipyard.domain.deployment import (
     blue_green_verdict,
     rolling_verdict,
 )
+from shipyard.errors import ShipyardError
 
 Look = Callable[[], tuple[Verdict, list[str]]]
 Show = Callable[[Board], None]  # gets the board each time it changes (a live view)
@@ -90,13 +92,19 @@ def rolling_look(ecs: ServiceReader, cluster: str, service: str, deployment_id: 
         verdict = rolling_verdict(deployments, deployment_id)
         groups = [str(lb["targetGroupArn"]) for lb in described.get("loadBalancers") or []
                   if lb.get("targetGroupArn")]
+        lines = [str(event.get("message", "")) for event in news]
         if verdict.state == "succeeded" and targets is not None and groups:
             mine = next(d for d in deployments if d.get("id") == deployment_id)
-            waiting = _targets_waiting(targets(), groups, int(mine.get("desiredCount", 0)))
+            try:
+                waiting = _targets_waiting(targets(), groups, int(mine.get("desiredCount", 0)))
+            except ShipyardError as exc:  # read fine while planning: ECS's word stands
+                lines.append(f"target health could not be read ({exc.message}); judged by "
+                             "ECS's rollout alone")
+                return verdict, lines
             verdict = rolling_verdict(deployments, deployment_id, targets_healthy=not waiting)
             if waiting:
                 verdict = Verdict(verdict.state, f"{verdict.reason}: {waiting}")
-        return verdict, [str(event.get("message", "")) for event in news]
+        return verdict, lines
 
     return look
 
@@ -111,8 +119,11 @@ def _targets_waiting(targets: TargetReader, groups: list[str], desired: int) -> 
         pending = sum(state in ("initial", "unhealthy") for state in states)
         if healthy < desired or pending:
             name = arn.rsplit(":", 1)[-1].split("/")[1] if "/" in arn else arn
-            waits.append(f"{name} {healthy}/{desired} healthy"
-                         + (f", {pending} initial or unhealthy" if pending else ""))
+            # every state but healthy and draining (the old tasks leaving), counted: an
+            # `unavailable` or `unused` target says why the count is not reached
+            others = Counter(s for s in states if s not in ("healthy", "draining"))
+            waits.append(f"{name} {healthy}/{desired} healthy" + "".join(
+                f", {count} {state}" for state, count in sorted(others.items())))
     return "; ".join(waits)
 
 

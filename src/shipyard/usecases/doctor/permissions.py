@@ -26,8 +26,10 @@ COMMAND_ACTIONS: dict[str, tuple[str, ...]] = {
     "blue/green deploy": ("codedeploy:CreateDeployment", "codedeploy:GetDeployment",
                           "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentConfig",
                           "codedeploy:ListDeploymentTargets",
-                          "codedeploy:GetDeploymentTarget", "codedeploy:ContinueDeployment",
-                          "codedeploy:StopDeployment", "codedeploy:ListDeployments"),
+                          "codedeploy:GetDeploymentTarget", "codedeploy:StopDeployment",
+                          "codedeploy:ListDeployments"),
+    # (ContinueDeployment is `deploy --approve-traffic`'s, for a group that waits at Ready;
+    # a role for a group that never waits need not have it)
     "cleanup": ("ecr:DescribeImages", "ecr:BatchDeleteImage", "ecs:ListServices"),
 }
 

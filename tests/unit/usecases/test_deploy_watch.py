@@ -66,6 +66,16 @@ def test_the_timeout_is_a_failure_naming_what_it_waited_for() -> None:
     assert 20 <= finished <= 20.5
 
 
+def _fake_time():
+    """A clock (its time in `now[0]`) and the sleep that moves it."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    return now, lambda: now[0], sleep
+
+
 class FakeTargets:
     """A target group whose two targets turn healthy at `healthy_at` seconds."""
 
@@ -88,12 +98,7 @@ class BalancedService(FakeService):
 
 
 def test_with_a_load_balancer_success_waits_for_healthy_targets() -> None:
-    now = [0.0]
-    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
+    now, clock, sleep = _fake_time()
     ecs, targets = BalancedService(clock, done_at=10.0), FakeTargets(clock, healthy_at=25.0)
     lines: list[str] = []
     verdict = watch(rolling_look(ecs, "c", "api", OURS, targets=lambda: targets),
@@ -107,12 +112,7 @@ def test_with_a_load_balancer_success_waits_for_healthy_targets() -> None:
 
 
 def test_targets_that_never_turn_healthy_time_out_saying_so() -> None:
-    now = [0.0]
-    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
+    _, clock, sleep = _fake_time()
     ecs, targets = BalancedService(clock, done_at=5.0), FakeTargets(clock, healthy_at=1e9)
     verdict = watch(rolling_look(ecs, "c", "api", OURS, targets=lambda: targets),
                     timeout=30, clock=clock, sleep=sleep, report=lambda line: None)
@@ -124,11 +124,7 @@ def test_targets_that_never_turn_healthy_time_out_saying_so() -> None:
 def test_target_health_that_cannot_be_read_leaves_the_verdict_to_ecs() -> None:
     from shipyard.errors import AwsError
 
-    now = [0.0]
-    clock = lambda: now[0]  # noqa: E731 - a clock the sleep moves
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
+    _, clock, sleep = _fake_time()
 
     class Refusing:
         def target_health(self, arn: str):
